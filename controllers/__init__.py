@@ -1,0 +1,5 @@
+"""Recurrent controllers and sequence models for armctl."""
+
+from controllers.arm import ArmController
+
+__all__ = ["ArmController"]

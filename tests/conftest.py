@@ -1,0 +1,1 @@
+"""Shared test configuration. Compiled functions live in module-scoped fixtures so each compiles once."""
