@@ -1,0 +1,52 @@
+"""Helpers shared by the benchmark scripts: timing after compile, a matmul peak, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+
+def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` (blocking on its result) after ``warmup`` calls (which compile)."""
+    for _ in range(warmup):
+        jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def matmul_peak_gflops(n: int = 2048, dtype=jnp.float32, repeats: int = 7) -> float:
+    """GFLOP/s of a large square matmul on the default device: the peak other rates are compared with."""
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), dtype)
+    b = jax.random.normal(jax.random.PRNGKey(1), (n, n), dtype)
+    f = jax.jit(jnp.matmul)
+    return 2 * n**3 / median_time(lambda: f(a, b), repeats=repeats) / 1e9
+
+
+def machine_info() -> dict:
+    return {
+        "device": str(jax.devices()[0]),
+        "backend": jax.default_backend(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "jax": jax.__version__,
+    }
+
+
+def write_json(path: str | None, result: dict) -> None:
+    text = json.dumps(result, indent=2, sort_keys=True)
+    print(text)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text + "\n")

@@ -1,0 +1,82 @@
+"""Closed-loop rollout throughput: DDN-style arm (T = 100, delay 7, noise, disturbance) driven by the
+thesis's 2 x 100 controller.
+
+    python bench/rollout.py --out rollout.json [--quick]
+
+Prints and writes ``env_steps_per_s`` ({"64": .., "1024": ..}: batch x T / median wall time of a
+jitted forward rollout), ``train_step_s`` ({"64": ..}: one forward + backward of the loss),
+``gflops`` (controller FLOPs per second at each batch), ``matmul_gflops`` (large float32 matmul,
+measured in the same run) and ``flop_fraction`` (batch-1024 rollout rate / matmul peak).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine_info, matmul_peak_gflops, median_time, write_json  # noqa: E402
+
+from armctl.rollout import simulate  # noqa: E402
+from armctl.tasks import DDN  # noqa: E402
+from controllers import ArmController  # noqa: E402
+
+
+def controller_flops_per_step(ctrl: ArmController) -> int:
+    """Multiply-adds of one control step, times two (input 8, layers h1 and h2, 2 outputs)."""
+    h1, h2 = ctrl.hidden
+    macs = 8 * h1 + h1 * h1 + 8 * h2 + h1 * h2 + h2 * h2 + h2 * 2
+    return 2 * macs
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", help="write the JSON result here")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 9
+
+    ctrl = ArmController()
+    params = ctrl.init_params(jax.random.PRNGKey(args.seed))
+    flops_step = controller_flops_per_step(ctrl)
+    result = {"env_steps_per_s": {}, "gflops": {}, "train_step_s": {}, "controller_flop_per_arm_step": flops_step}
+
+    for batch_size in (64, 1024):
+        task = DDN(horizon=100, batch_size=batch_size)
+        batch = task.sample(jax.random.PRNGKey(args.seed + 1))
+        forward = jax.jit(lambda p, b, task=task: simulate(ctrl, p, task, b).states)
+        t = median_time(lambda: forward(params, batch), repeats=repeats)
+        steps = batch_size * task.horizon
+        result["env_steps_per_s"][str(batch_size)] = steps / t
+        result["gflops"][str(batch_size)] = steps * flops_step / t / 1e9
+        print(f"batch {batch_size:5d}: forward rollout {t * 1e3:8.2f} ms, {steps / t:12.0f} env-steps/s")
+
+    task = DDN(horizon=100, batch_size=64)
+    batch = task.sample(jax.random.PRNGKey(args.seed + 2))
+
+    def loss(p):
+        r = simulate(ctrl, p, task, batch)
+        return task.loss(r.states, r.commands, batch.target)
+
+    grad = jax.jit(jax.grad(loss))
+    t = median_time(lambda: grad(params), repeats=repeats)
+    result["train_step_s"]["64"] = t
+    print(f"train step (forward + backward), batch 64: {t * 1e3:.2f} ms")
+
+    peak = matmul_peak_gflops()
+    result["matmul_gflops"] = peak
+    result["flop_fraction"] = result["gflops"]["1024"] / peak
+    print(f"matmul peak {peak:.1f} GFLOP/s; batch-1024 rollout reaches {result['flop_fraction']:.2%} of it")
+    result["machine"] = machine_info()
+    result["dtype"] = str(jnp.asarray(params["out"]["w"]).dtype)
+    write_json(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

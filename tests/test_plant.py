@@ -1,0 +1,154 @@
+"""Physics invariants of the arm plant."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from armctl import plant
+from armctl.plant import ArmParams
+
+PRESETS = [ArmParams.monkey(), ArmParams.human()]
+
+
+@pytest.mark.parametrize("arm", PRESETS, ids=["monkey", "human"])
+def test_mass_matrix_symmetric_positive_definite_on_dense_grid(arm):
+    q2 = np.concatenate([np.linspace(-np.pi, np.pi, 721), [0.0, 1e-6, np.pi - 1e-6, np.pi, -np.pi]])
+    q = np.stack([np.zeros_like(q2), q2], axis=-1)
+    with jax.enable_x64(True):
+        m = np.asarray(plant.mass_matrix(arm, jnp.asarray(q)))
+    np.testing.assert_array_equal(m, np.swapaxes(m, -1, -2))
+    eig = np.linalg.eigvalsh(m)
+    assert eig.min() > 0
+    # The closed-form determinant of the centre-of-mass form is bounded away from zero.
+    det_min = (arm.i1 + arm.m1 * arm.s1**2) * (arm.i2 + arm.m2 * arm.s2**2) + arm.i2 * arm.m2 * arm.l1**2
+    np.testing.assert_allclose(np.linalg.det(m).min(), det_min, rtol=1e-9)
+
+
+def test_monkey_preset_follows_cheng_scott_regressions():
+    arm = ArmParams.monkey(body_weight=10.0)
+    assert arm.m1 == pytest.approx(0.001 * (23 + 344))
+    assert arm.m2 == pytest.approx(0.001 * (53 + 252))
+    assert arm.i1 == pytest.approx(1e-7 * (432 + 3566))
+    assert arm.i2 == pytest.approx(1e-7 * (2381 + 8616))
+    assert arm.s1 == pytest.approx(0.247 * 0.177) and arm.s2 == pytest.approx(0.248 * 0.2035)
+
+
+def test_human_preset_inertias_about_joint_axes_match_li_todorov():
+    arm = ArmParams.human()
+    assert arm.i1 + arm.m1 * arm.s1**2 == pytest.approx(0.025)
+    assert arm.i2 + arm.m2 * arm.s2**2 == pytest.approx(0.045)
+
+
+def _free_motion_energy_drift(arm, dt, seconds=0.5):
+    arm = arm._replace(b11=0.0, b12=0.0, b21=0.0, b22=0.0, dt=dt)
+    x0 = jnp.array([0.3, 1.2, 2.0, -3.0])
+    steps = int(round(seconds / dt))
+
+    def body(x, _):
+        x = plant.step(arm, x, jnp.zeros(2))
+        return x, plant.kinetic_energy(arm, x)
+
+    _, energy = jax.lax.scan(body, x0, None, length=steps)
+    e0 = plant.kinetic_energy(arm, x0)
+    return float(jnp.max(jnp.abs(energy - e0)) / e0)
+
+
+def test_undamped_free_motion_conserves_energy_up_to_euler_error():
+    with jax.enable_x64(True):
+        drifts = [_free_motion_energy_drift(ArmParams.monkey(), dt) for dt in (1e-3, 5e-4, 2.5e-4)]
+    assert drifts[0] < 0.05
+    # First-order method: halving dt roughly halves the energy error.
+    assert drifts[1] < 0.65 * drifts[0] and drifts[2] < 0.65 * drifts[1]
+
+
+def test_viscosity_dissipates_energy():
+    arm = ArmParams.monkey()
+    x = jnp.array([0.3, 1.2, 2.0, -3.0])
+    e = [float(plant.kinetic_energy(arm, x))]
+    for _ in range(50):
+        x = plant.step(arm, x, jnp.zeros(2))
+        e.append(float(plant.kinetic_energy(arm, x)))
+    assert e[-1] < 0.5 * e[0]
+
+
+def test_step_matches_equations_of_motion():
+    arm = ArmParams.human()
+    x = jnp.array([0.4, 1.1, 0.7, -0.5])
+    tau = jnp.array([0.3, -0.2])
+    ddq = plant.joint_acceleration(arm, x[:2], x[2:], tau)
+    # Residual of M ddq + C dq + B dq - tau.
+    residual = plant.mass_matrix(arm, x[:2]) @ ddq + plant.coriolis(arm, x[:2], x[2:]) + arm.viscosity @ x[2:] - tau
+    np.testing.assert_allclose(residual, 0.0, atol=1e-6)
+    nxt = plant.step(arm, x, tau)
+    np.testing.assert_allclose(nxt[2:], x[2:] + arm.dt * ddq, rtol=1e-6)
+    np.testing.assert_allclose(nxt[:2], x[:2] + arm.dt * nxt[2:], rtol=1e-6)
+
+
+def test_coriolis_matches_lagrangian_derivation():
+    """C(q, dq) dq equals d/dt(dL/ddq) - dL/dq - M ddq computed by autodiff from the kinetic energy."""
+    arm = ArmParams.monkey()
+    with jax.enable_x64(True):
+        q, dq = jnp.array([0.2, 0.9]), jnp.array([1.3, -0.7])
+        ke = lambda q, dq: plant.kinetic_energy(arm, jnp.concatenate([q, dq]))
+        dke_dq = jax.grad(ke, argnums=0)(q, dq)
+        # d/dt (dKE/ddq) with ddq = 0 is (d/dq dKE/ddq) dq.
+        mixed = jax.jacfwd(jax.grad(ke, argnums=1), argnums=0)(q, dq) @ dq
+        np.testing.assert_allclose(mixed - dke_dq, plant.coriolis(arm, q, dq), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("arm", PRESETS, ids=["monkey", "human"])
+def test_forward_inverse_kinematics_round_trip(arm):
+    key = jax.random.PRNGKey(0)
+    with jax.enable_x64(True):
+        q = jax.random.uniform(key, (200, 2), minval=jnp.array([-np.pi, 0.05]), maxval=jnp.array([np.pi, 3.0]))
+        hand = plant.forward_kinematics(arm, q)
+        q_back = plant.inverse_kinematics(arm, hand)
+        np.testing.assert_allclose(plant.forward_kinematics(arm, q_back), hand, atol=1e-10)
+        # Elbow-down branch: the angles themselves come back (shoulder modulo 2 pi).
+        np.testing.assert_allclose(q_back[:, 1], q[:, 1], atol=1e-8)
+        np.testing.assert_allclose(np.cos(q_back[:, 0] - q[:, 0]), 1.0, atol=1e-10)
+
+
+def test_hand_jacobian_is_derivative_of_forward_kinematics():
+    arm = ArmParams.monkey()
+    with jax.enable_x64(True):
+        q = jnp.array([0.3, 1.4])
+        np.testing.assert_allclose(
+            plant.hand_jacobian(arm, q), jax.jacfwd(lambda q: plant.forward_kinematics(arm, q))(q), atol=1e-12
+        )
+
+
+def test_hand_force_torque_equals_virtual_work():
+    """tau . dq == F . (J dq) for any virtual displacement dq."""
+    arm = ArmParams.human()
+    rng = np.random.default_rng(0)
+    q, force, dq = rng.normal(size=2), rng.normal(size=2), rng.normal(size=2)
+    tau = plant.hand_force_to_torque(arm, jnp.asarray(q), jnp.asarray(force))
+    hand_disp = plant.hand_jacobian(arm, jnp.asarray(q)) @ dq
+    assert float(tau @ dq) == pytest.approx(float(force @ hand_disp), rel=1e-5)
+
+
+def test_dynamics_differentiable_under_jit_vmap_grad_jvp():
+    arm = ArmParams.monkey()
+    xs = jnp.tile(jnp.array([0.3, 1.2, 0.1, -0.1]), (5, 1))
+    f = jax.jit(jax.vmap(lambda x, u: plant.step(arm, x, u)))
+    assert f(xs, jnp.ones((5, 2))).shape == (5, 4)
+    g = jax.grad(lambda u: jnp.sum(plant.step(arm, xs[0], u) ** 2))(jnp.ones(2))
+    assert np.all(np.isfinite(g))
+    _, tangent = jax.jvp(lambda u: plant.step(arm, xs[0], u), (jnp.ones(2),), (jnp.ones(2),))
+    assert tangent.shape == (4,)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [("m1", float("nan"), "m1 must be finite"), ("l2", -0.1, "l2 must be > 0"), ("dt", 0.0, "dt must be > 0")],
+)
+def test_bad_params_raise_naming_the_field(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        ArmParams.monkey()._replace(**{field: value}).validate()
+
+
+def test_unknown_preset_raises():
+    with pytest.raises(ValueError, match="unknown arm preset 'gorilla'"):
+        ArmParams.preset("gorilla")

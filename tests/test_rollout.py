@@ -1,0 +1,205 @@
+"""The tasks and the differentiable rollout: gradients, delay, disturbance, noise, reproducibility, errors."""
+
+import dataclasses
+
+import jax
+from jax.flatten_util import ravel_pytree
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from armctl import plant
+from armctl.rollout import simulate
+from armctl.tasks import DDN, CenterOut, Postural, RandomReach, TaskBatch, make_task
+from controllers import ArmController
+
+SMALL = ArmController(hidden=(6, 5))
+
+
+class OpenLoop:
+    """Test controller: a fixed command table (params has shape (T, 2)); its carry is the step index."""
+
+    def initial_state(self, params, batch_size):
+        return jnp.zeros((), jnp.int32)
+
+    def step(self, params, t, observation, target):
+        return t + 1, jnp.broadcast_to(params[t], observation.shape[:-1] + (2,)), ()
+
+    def __hash__(self):
+        return 0
+
+    def __eq__(self, other):
+        return isinstance(other, OpenLoop)
+
+
+def small_tasks():
+    return [
+        CenterOut(n_targets=3, horizon=6),
+        Postural(horizon=8, delay=3),
+        DDN(horizon=8, delay=2, batch_size=3),
+        RandomReach(horizon=5, batch_size=2),
+    ]
+
+
+@pytest.mark.parametrize("task", small_tasks(), ids=lambda t: t.name)
+def test_gradient_matches_finite_differences(task):
+    with jax.enable_x64(True):
+        params = SMALL.init_params(jax.random.PRNGKey(0))
+        params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), params)
+        batch = task.sample(jax.random.PRNGKey(1))
+        if task.name == "postural":  # keep the 72-case batch small for finite differences
+            batch = jax.tree_util.tree_map(lambda a: a[::24], batch)
+
+        def loss(p):
+            r = simulate(SMALL, p, task, batch)
+            return task.loss(r.states, r.commands, batch.target)
+
+        flat, unravel = ravel_pytree(params)
+        grad = ravel_pytree(jax.grad(loss)(params))[0]
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            d = jnp.asarray(rng.normal(size=flat.shape))
+            eps = 1e-6
+            fd = (loss(unravel(flat + eps * d)) - loss(unravel(flat - eps * d))) / (2 * eps)
+            np.testing.assert_allclose(float(grad @ d), float(fd), rtol=1e-6, atol=1e-12)
+
+
+def test_controller_sees_state_exactly_delay_steps_old():
+    task = DDN(horizon=10, delay=3, batch_size=2)
+    batch = task.sample(jax.random.PRNGKey(0))
+    r = simulate(FeedbackProbe(), jnp.zeros(()), task, batch)
+    for t in range(task.horizon):
+        # Before the first delayed observation arrives the controller sees the start state.
+        np.testing.assert_array_equal(r.commands[:, t], r.states[:, max(t - task.delay, 0), 2:])
+
+
+class FeedbackProbe:
+    """Commands equal to the observed velocities: exposes exactly which state the controller saw."""
+
+    def initial_state(self, params, batch_size):
+        return ()
+
+    def step(self, params, carry, observation, target):
+        return carry, observation[:, 2:], ()
+
+    def __hash__(self):
+        return 1
+
+    def __eq__(self, other):
+        return isinstance(other, FeedbackProbe)
+
+
+def test_disturbance_zero_before_onset_and_constant_after():
+    task = DDN(horizon=12, delay=0, batch_size=4, command_noise_std=0.0)
+    batch = task.sample(jax.random.PRNGKey(3))
+    batch = batch._replace(onset=jnp.array([0, 3, 5, 11], jnp.int32))
+    r = simulate(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
+    # With zero commands and no noise, the applied torque *is* the disturbance.
+    for i, onset in enumerate([0, 3, 5, 11]):
+        np.testing.assert_array_equal(r.torques[i, :onset], 0.0)
+        np.testing.assert_allclose(r.torques[i, onset:], np.broadcast_to(batch.joint_disturbance[i], r.torques[i, onset:].shape))
+
+
+def test_postural_force_is_applied_through_the_jacobian():
+    task = Postural(horizon=5, delay=1)
+    batch = task.sample(jax.random.PRNGKey(0))
+    r = simulate(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
+    expected = plant.hand_force_to_torque(task.arm, r.states[:, :-1, :2], batch.hand_force[:, None, :])
+    np.testing.assert_allclose(r.torques, expected, rtol=1e-5, atol=1e-8)
+
+
+def test_zero_command_gives_zero_multiplicative_noise():
+    task = DDN(horizon=6, delay=2, batch_size=3, disturbance_std=0.0, command_noise_std=0.5)
+    batch = task.sample(jax.random.PRNGKey(0))
+    assert float(jnp.abs(batch.command_noise).max()) > 0
+    r = simulate(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
+    np.testing.assert_array_equal(r.torques, 0.0)
+    table = jnp.full((task.horizon, 2), 0.1)
+    r = simulate(OpenLoop(), table, task, batch)
+    np.testing.assert_allclose(r.torques, 0.1 * (1 + batch.command_noise), rtol=1e-6)
+
+
+def test_same_key_gives_identical_batch_and_rollout():
+    task = DDN(horizon=10, batch_size=5)
+    params = SMALL.init_params(jax.random.PRNGKey(0))
+    b1, b2 = task.sample(jax.random.PRNGKey(7)), task.sample(jax.random.PRNGKey(7))
+    for a, b in zip(b1, b2, strict=True):
+        np.testing.assert_array_equal(a, b)
+    r1, r2 = simulate(SMALL, params, task, b1), simulate(SMALL, params, task, b2)
+    np.testing.assert_array_equal(r1.states, r2.states)
+    b3 = task.sample(jax.random.PRNGKey(8))
+    assert not np.array_equal(b1.x0, b3.x0)
+
+
+def test_task_batches_follow_their_definitions():
+    co = CenterOut(n_targets=8)
+    b = co.sample(jax.random.PRNGKey(0))
+    hands = plant.forward_kinematics(co.arm, b.target[:, :2])
+    center = plant.forward_kinematics(co.arm, b.x0[:, :2])
+    np.testing.assert_allclose(jnp.linalg.norm(hands - center, axis=-1), co.radius, rtol=1e-5)
+    np.testing.assert_array_equal(b.target[:, 2:], 0.0)
+
+    po = Postural()
+    b = po.sample(jax.random.PRNGKey(0))
+    assert b.size == 72 and len(np.unique(np.asarray(b.target[:, 0]))) == 9
+    np.testing.assert_allclose(jnp.linalg.norm(b.hand_force, axis=-1), po.force, rtol=1e-6)
+    np.testing.assert_array_equal(b.x0, b.target)
+
+    ddn = DDN(batch_size=2000)
+    b = ddn.sample(jax.random.PRNGKey(0))
+    assert 0 <= int(b.onset.min()) and int(b.onset.max()) < ddn.horizon // 2
+    assert float(jnp.std(b.joint_disturbance)) == pytest.approx(ddn.disturbance_std, rel=0.05)
+    assert float(jnp.std(b.command_noise)) == pytest.approx(ddn.command_noise_std, rel=0.05)
+
+
+def test_postural_cost_counts_velocity_only_in_second_half():
+    task = Postural(horizon=10, delay=1)
+    target = jnp.zeros((1, 4))
+    x = jnp.array([[0.0, 0.0, 1.0, 0.0]])
+    assert float(task.state_cost(x, target, 5)[0]) == 0.0
+    assert float(task.state_cost(x, target, 6)[0]) == pytest.approx(0.5)
+
+
+def test_metrics_report_hand_error_in_mm():
+    task = CenterOut(n_targets=4)
+    b = task.sample(jax.random.PRNGKey(0))
+    states = jnp.repeat(b.x0[:, None], task.horizon + 1, axis=1)
+    m = task.metrics(states, jnp.zeros((4, task.horizon, 2)), b.target)
+    np.testing.assert_allclose(m["final_error_mm"], 1000 * task.radius, rtol=1e-4)
+    np.testing.assert_array_equal(m["energy"], 0.0)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: make_task("reach-the-moon"), "unknown task 'reach-the-moon'"),
+        (lambda: make_task("ddn", delays=3), r"unknown option\(s\) \['delays'\]"),
+        (lambda: DDN(delay=-1), "delay must be an integer >= 0, got -1"),
+        (lambda: DDN(delay=60), "delay must be smaller than the horizon"),
+        (lambda: CenterOut(radius=0.5), "outside the arm's workspace"),
+        (lambda: CenterOut(alpha=float("nan")), "alpha must be a finite number >= 0, got nan"),
+        (lambda: CenterOut(arm=plant.ArmParams.monkey()._replace(m2=float("nan"))), "m2 must be finite"),
+        (lambda: ArmController(hidden=(10,)), "hidden must be two positive layer sizes"),
+    ],
+)
+def test_bad_configuration_raises_clear_error(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_wrong_batch_shape_raises_naming_the_field():
+    task = CenterOut(n_targets=4)
+    batch = task.sample(jax.random.PRNGKey(0))
+    bad = batch._replace(command_noise=jnp.zeros((4, 7, 2)))
+    with pytest.raises(ValueError, match=r"TaskBatch.command_noise has shape \(4, 7, 2\).*expects \(4, 40, 2\)"):
+        simulate(SMALL, SMALL.init_params(jax.random.PRNGKey(0)), task, bad)
+    with pytest.raises(TypeError, match="expected a TaskBatch"):
+        simulate(SMALL, SMALL.init_params(jax.random.PRNGKey(0)), task, tuple(batch))
+
+
+def test_tasks_are_hashable_static_arguments():
+    task = dataclasses.replace(DDN(), batch_size=3)
+    f = jax.jit(lambda p, b, task: simulate(SMALL, p, task, b).states, static_argnums=2)
+    out = f(SMALL.init_params(jax.random.PRNGKey(0)), task.sample(jax.random.PRNGKey(0)), task)
+    assert out.shape == (3, task.horizon + 1, 4)
+    assert isinstance(task.sample(jax.random.PRNGKey(0)), TaskBatch)
