@@ -1,5 +1,6 @@
 """armctl: simulated-arm control learning on JAX."""
 
+from armctl import gym_registration as _gym_registration  # noqa: F401  (registers env ids; no gymnasium import)
 from armctl.plant import ArmParams
 from armctl.rollout import Rollout, simulate
 from armctl.tasks import DDN, CenterOut, Postural, RandomReach, TaskBatch, make_task

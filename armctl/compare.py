@@ -1,0 +1,73 @@
+"""Several optimizers on the same task, initialization and data (thesis fig. 6.2).
+
+Each optimizer trains in its own sub-run (``OUT/NAME``, a normal run directory that
+``armctl eval`` can reload) from the same seed, so initial parameters and every sampled
+batch are identical. The comparison writes ``OUT/compare.png`` (loss against function
+calls, log-log, iLQR dashed), ``OUT/compare_time.png`` (loss against wall time) and
+``OUT/results.json`` / a printed table (final loss, ratio to iLQR, calls, wall time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from armctl import checkpoint, plots
+from armctl.train import OPTIMIZERS, TrainConfig, evaluation_losses, load_run, train
+
+
+def compare(
+    base: TrainConfig,
+    optimizers: Sequence[str],
+    out: str | Path,
+    *,
+    budgets: dict[str, dict] | None = None,
+    log: Callable = print,
+) -> dict:
+    """Train ``base`` once per optimizer (``budgets[name]`` may override steps/calls/minutes)."""
+    unknown = [o for o in optimizers if o not in OPTIMIZERS]
+    if unknown or not optimizers:
+        raise ValueError(f"unknown optimizer(s) {unknown}; expected a non-empty list from {list(OPTIMIZERS)}")
+    out = Path(out)
+    results, curves, time_curves = {}, {}, {}
+    reference = None
+    for name in optimizers:
+        log(f"=== {name} ===")
+        config = dataclasses.replace(base, optimizer=name, **(budgets or {}).get(name, {}))
+        run_dir = out / name
+        summary = train(config, run_dir, log=log) if not (run_dir / "report.json").exists() \
+            else _existing(run_dir)
+        reference = summary["ilqr_loss"]
+        _, _, _, history = load_run(run_dir)
+        calls, walls, losses = history["function_calls"], history["wall_time"], evaluation_losses(history)
+        curves[name], time_curves[name] = (calls, losses), (walls, losses)
+        results[name] = {k: summary[k] for k in ("loss", "ratio_to_ilqr", "function_calls", "wall_s")}
+        results[name]["final_loss"] = results[name].pop("loss")
+        results[name]["calls"] = results[name].pop("function_calls")
+        results[name]["final_error_mm"] = summary["metrics"]["mean_final_error_mm"]
+    task = base.task
+    plots.loss_curves(out / "compare.png", curves, reference=reference, title=f"{task}: loss vs function calls")
+    plots.loss_curves(out / "compare_time.png", time_curves, reference=reference, xlabel="wall time (s)",
+                      title=f"{task}: loss vs wall time")
+    summary = {"task": task, "ilqr_loss": reference, "optimizers": results, "config": base.to_json()}
+    checkpoint.atomic_write_json(out / "results.json", summary)
+    log(format_table(summary))
+    return summary
+
+
+def _existing(run_dir: Path) -> dict:
+    import json
+
+    return json.loads((run_dir / "report.json").read_text())
+
+
+def format_table(summary: dict) -> str:
+    lines = [f"{'optimizer':10s} {'final loss':>12s} {'x iLQR':>8s} {'calls':>8s} {'wall s':>8s} {'err mm':>8s}"]
+    for name, r in summary["optimizers"].items():
+        ratio = f"{r['ratio_to_ilqr']:.4f}" if r["ratio_to_ilqr"] else "-"
+        lines.append(f"{name:10s} {r['final_loss']:12.6g} {ratio:>8s} {r['calls']:8d} {r['wall_s']:8.1f} "
+                     f"{r['final_error_mm']:8.2f}")
+    if summary["ilqr_loss"]:
+        lines.append(f"{'iLQR':10s} {summary['ilqr_loss']:12.6g} {'1.0000':>8s}")
+    return "\n".join(lines)
