@@ -4,7 +4,9 @@ Each optimizer trains in its own sub-run (``OUT/NAME``, a normal run directory t
 ``armctl eval`` can reload) from the same seed, so initial parameters and every sampled
 batch are identical. The comparison writes ``OUT/compare.png`` (loss against function
 calls, log-log, iLQR dashed), ``OUT/compare_time.png`` (loss against wall time) and
-``OUT/results.json`` / a printed table (final loss, ratio to iLQR, calls, wall time).
+``OUT/results.json`` / a printed table (final loss, ratio to iLQR, calls, wall time), and
+``OUT/compare_paths.png``: every optimizer's controller on the evaluation reaches, iLQR dashed
+(thesis fig. 6.5).
 """
 
 from __future__ import annotations
@@ -13,8 +15,18 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from armctl import checkpoint, plots
-from armctl.train import OPTIMIZERS, TrainConfig, evaluation_losses, load_run, train
+from armctl.train import (
+    OPTIMIZERS,
+    TrainConfig,
+    evaluation_losses,
+    evaluation_rollout,
+    ilqr_states,
+    load_run,
+    train,
+)
 
 
 def compare(
@@ -36,8 +48,9 @@ def compare(
         log(f"=== {name} ===")
         config = dataclasses.replace(base, optimizer=name, **(budgets or {}).get(name, {}))
         run_dir = out / name
-        summary = train(config, run_dir, log=log) if not (run_dir / "report.json").exists() \
-            else _existing(run_dir)
+        summary = (
+            train(config, run_dir, log=log) if not (run_dir / "report.json").exists() else _existing(run_dir)
+        )
         reference = summary["ilqr_loss"]
         _, _, _, history = load_run(run_dir)
         calls, walls, losses = history["function_calls"], history["wall_time"], evaluation_losses(history)
@@ -47,9 +60,21 @@ def compare(
         results[name]["calls"] = results[name].pop("function_calls")
         results[name]["final_error_mm"] = summary["metrics"]["mean_final_error_mm"]
     task = base.task
-    plots.loss_curves(out / "compare.png", curves, reference=reference, title=f"{task}: loss vs function calls")
-    plots.loss_curves(out / "compare_time.png", time_curves, reference=reference, xlabel="wall time (s)",
-                      title=f"{task}: loss vs wall time")
+    panels = {}
+    for name in optimizers:
+        setup, batch, r = evaluation_rollout(out / name)
+        panels[name] = {"states": np.asarray(r.states), "reference_states": ilqr_states(setup.task, batch)}
+    plots.hand_paths_panels(out / "compare_paths.png", setup.task.arm, panels, np.asarray(batch.target))
+    plots.loss_curves(
+        out / "compare.png", curves, reference=reference, title=f"{task}: loss vs function calls"
+    )
+    plots.loss_curves(
+        out / "compare_time.png",
+        time_curves,
+        reference=reference,
+        xlabel="wall time (s)",
+        title=f"{task}: loss vs wall time",
+    )
     summary = {"task": task, "ilqr_loss": reference, "optimizers": results, "config": base.to_json()}
     checkpoint.atomic_write_json(out / "results.json", summary)
     log(format_table(summary))
@@ -63,11 +88,15 @@ def _existing(run_dir: Path) -> dict:
 
 
 def format_table(summary: dict) -> str:
-    lines = [f"{'optimizer':10s} {'final loss':>12s} {'x iLQR':>8s} {'calls':>8s} {'wall s':>8s} {'err mm':>8s}"]
+    lines = [
+        f"{'optimizer':10s} {'final loss':>12s} {'x iLQR':>8s} {'calls':>8s} {'wall s':>8s} {'err mm':>8s}"
+    ]
     for name, r in summary["optimizers"].items():
         ratio = f"{r['ratio_to_ilqr']:.4f}" if r["ratio_to_ilqr"] else "-"
-        lines.append(f"{name:10s} {r['final_loss']:12.6g} {ratio:>8s} {r['calls']:8d} {r['wall_s']:8.1f} "
-                     f"{r['final_error_mm']:8.2f}")
+        lines.append(
+            f"{name:10s} {r['final_loss']:12.6g} {ratio:>8s} {r['calls']:8d} {r['wall_s']:8.1f} "
+            f"{r['final_error_mm']:8.2f}"
+        )
     if summary["ilqr_loss"]:
         lines.append(f"{'iLQR':10s} {summary['ilqr_loss']:12.6g} {'1.0000':>8s}")
     return "\n".join(lines)

@@ -27,8 +27,8 @@ def _save(fig, path) -> Path:
     return path
 
 
-def hand_paths(
-    path,
+def draw_hand_paths(
+    ax,
     arm: ArmParams,
     states: np.ndarray,
     target: np.ndarray,
@@ -39,13 +39,12 @@ def hand_paths(
     title: str = "",
     highlight: Sequence[tuple[int, int]] | None = None,
     draw_arm: bool = True,
-) -> Path:
-    """Hand paths (B, T+1, 4 states) with targets; optional reference paths dashed
+) -> None:
+    """Hand paths (B, T+1, 4 states) with targets on ``ax``; optional reference paths dashed
     (e.g. iLQR's) and, per episode, a (start, stop) step range drawn in red (e.g. the
     disturbance period)."""
     hands = np.asarray(plant.forward_kinematics(arm, np.asarray(states)[..., :2]))
     goals = np.asarray(plant.forward_kinematics(arm, np.asarray(target)[:, :2]))
-    fig, ax = plt.subplots(figsize=(6, 6))
     if draw_arm:
         elbow, hand = (np.asarray(p) for p in plant.joint_positions(arm, np.asarray(states)[0, 0, :2]))
         ax.plot([0, elbow[0], hand[0]], [0, elbow[1], hand[1]], "-o", color="0.6", lw=3, ms=5, zorder=0)
@@ -53,22 +52,56 @@ def hand_paths(
         ref = np.asarray(plant.forward_kinematics(arm, np.asarray(reference_states)[..., :2]))
         for i, h in enumerate(ref):
             ax.plot(h[:, 0], h[:, 1], "k--", lw=1, label=reference_label if i == 0 else None)
-    colors = plt.cm.hsv(np.linspace(0, 1, len(hands), endpoint=False))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(hands)))
     for i, h in enumerate(hands):
         ax.plot(h[:, 0], h[:, 1], color=colors[i], lw=1.2, label=label if i == 0 else None)
         if highlight is not None:
             a, b = highlight[i]
-            ax.plot(h[a : b + 1, 0], h[a : b + 1, 1], color="red", lw=2.0, alpha=0.7)
+            ax.plot(
+                h[a : b + 1, 0],
+                h[a : b + 1, 1],
+                color="red",
+                lw=2.0,
+                alpha=0.7,
+                label="disturbance on" if i == 0 else None,
+            )
     ax.scatter(goals[:, 0], goals[:, 1], s=30, facecolors="none", edgecolors="k", label="targets", zorder=3)
     ax.set_aspect("equal")
     ax.set_xlabel("hand x (m)")
     ax.set_ylabel("hand y (m)")
     ax.set_title(title or "hand paths")
     ax.legend(loc="best", fontsize=8)
+
+
+def hand_paths(path, arm: ArmParams, states: np.ndarray, target: np.ndarray, **kwargs) -> Path:
+    """One :func:`draw_hand_paths` panel saved as PNG."""
+    fig, ax = plt.subplots(figsize=(6, 6))
+    draw_hand_paths(ax, arm, states, target, **kwargs)
     return _save(fig, path)
 
 
-def profiles(path, arm: ArmParams, states: np.ndarray, commands: np.ndarray, *, episodes=(0,), title: str = "") -> Path:
+def hand_paths_panels(path, arm: ArmParams, panels: Mapping[str, dict], target: np.ndarray, **kwargs) -> Path:
+    """Side-by-side :func:`draw_hand_paths` panels, one per name (e.g. AHF vs L-BFGS, thesis
+    fig. 6.5; robust vs non-robust controller, fig. 6.4). Each panel's dict holds ``states``
+    and optionally ``reference_states`` and ``highlight``."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5.5), squeeze=False)
+    for ax, (name, panel) in zip(axes[0], panels.items(), strict=True):
+        draw_hand_paths(
+            ax,
+            arm,
+            panel["states"],
+            target,
+            title=name,
+            reference_states=panel.get("reference_states"),
+            highlight=panel.get("highlight"),
+            **kwargs,
+        )
+    return _save(fig, path)
+
+
+def profiles(
+    path, arm: ArmParams, states: np.ndarray, commands: np.ndarray, *, episodes=(0,), title: str = ""
+) -> Path:
     """Command torques, joint velocities and hand speed over time (thesis fig. 6.1 style:
     blue = shoulder, black = elbow) for the chosen episodes."""
     states, commands = np.asarray(states), np.asarray(commands)
@@ -120,7 +153,9 @@ def loss_curves(
     return _save(fig, path)
 
 
-def joint_trajectories(path, arm: ArmParams, states: np.ndarray, target: np.ndarray, *, episodes=(0,), title="") -> Path:
+def joint_trajectories(
+    path, arm: ArmParams, states: np.ndarray, target: np.ndarray, *, episodes=(0,), title=""
+) -> Path:
     """Joint angles against time with the target angles dashed (postural task, fig. 6.3)."""
     states = np.asarray(states)
     t = np.arange(states.shape[1]) * arm.dt

@@ -200,18 +200,21 @@ class Task:
         }
 
 
-def _joint_targets(arm: ArmParams, hands: np.ndarray, what: str) -> jnp.ndarray:
-    """Joint-space rest states for hand positions; raises if any is outside the workspace."""
-    reachable = np.asarray(plant.is_reachable(arm, jnp.asarray(hands), margin=1e-3 * arm.reach))
-    if not reachable.all():
-        bad = hands[~reachable][0]
-        r = float(np.linalg.norm(bad))
-        raise ValueError(
-            f"{what}: hand position ({bad[0]:.4f}, {bad[1]:.4f}) m at radius {r:.4f} m is outside the "
-            f"arm's workspace (radius between {abs(arm.l1 - arm.l2):.4f} and {arm.reach:.4f} m)"
-        )
-    q = plant.inverse_kinematics(arm, jnp.asarray(hands))
-    return jnp.concatenate([q, jnp.zeros_like(q)], axis=-1)
+def _joint_targets(arm: ArmParams, hands: np.ndarray, what: str) -> np.ndarray:
+    """Joint-space rest states (float64 NumPy) for hand positions; raises if any is outside
+    the workspace. Called eagerly at task construction, so ``sample`` can use the result as
+    a constant under ``jit``."""
+    with jax.enable_x64(True):
+        reachable = np.asarray(plant.is_reachable(arm, jnp.asarray(hands), margin=1e-3 * arm.reach))
+        if not reachable.all():
+            bad = hands[~reachable][0]
+            r = float(np.linalg.norm(bad))
+            raise ValueError(
+                f"{what}: hand position ({bad[0]:.4f}, {bad[1]:.4f}) m at radius {r:.4f} m is outside the "
+                f"arm's workspace (radius between {abs(arm.l1 - arm.l2):.4f} and {arm.reach:.4f} m)"
+            )
+        q = np.asarray(plant.inverse_kinematics(arm, jnp.asarray(hands)))
+    return np.concatenate([q, np.zeros_like(q)], axis=-1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,10 +241,16 @@ class CenterOut(Task):
             object.__setattr__(self, "radius", 0.15 * self.arm.reach)
         if not (math.isfinite(self.radius) and self.radius > 0):
             raise ValueError(f"radius must be a positive distance in m, got {self.radius!r}")
-        _joint_targets(self.arm, self.target_hands(), f"center-out target (radius {self.radius} m)")
+        # Not a field: derived from the fields, excluded from hashing and equality.
+        object.__setattr__(
+            self,
+            "_targets",
+            _joint_targets(self.arm, self.target_hands(), f"center-out target (radius {self.radius} m)"),
+        )
 
     def center_hand(self) -> np.ndarray:
-        return np.asarray(plant.forward_kinematics(self.arm, jnp.asarray(self.center_posture)))
+        with jax.enable_x64(True):
+            return np.asarray(plant.forward_kinematics(self.arm, jnp.asarray(self.center_posture)))
 
     def target_hands(self) -> np.ndarray:
         """Target hand positions (n_targets, 2), counter-clockwise from angle 0."""
@@ -253,10 +262,8 @@ class CenterOut(Task):
             raise ValueError(
                 f"center-out batches hold all {self.n_targets} targets; got batch_size={batch_size}"
             )
-        target = _joint_targets(self.arm, self.target_hands(), "center-out target")
-        x0 = jnp.broadcast_to(
-            jnp.concatenate([jnp.asarray(self.center_posture), jnp.zeros(2)]), target.shape
-        )
+        target = jnp.asarray(self._targets)
+        x0 = jnp.broadcast_to(jnp.concatenate([jnp.asarray(self.center_posture), jnp.zeros(2)]), target.shape)
         return self._batch(key, x0, target)
 
 
@@ -287,17 +294,20 @@ class Postural(Task):
         if self.spacing is None:
             object.__setattr__(self, "spacing", 0.1 * self.arm.reach)
         _check_nonnegative("force", self.force)
-        _joint_targets(self.arm, self.posture_hands(), "postural posture")
+        object.__setattr__(
+            self, "_postures", _joint_targets(self.arm, self.posture_hands(), "postural posture")
+        )
 
     def posture_hands(self) -> np.ndarray:
-        center = np.asarray(plant.forward_kinematics(self.arm, jnp.asarray(self.center_posture)))
+        with jax.enable_x64(True):
+            center = np.asarray(plant.forward_kinematics(self.arm, jnp.asarray(self.center_posture)))
         offsets = np.array([(i, j) for j in (-1, 0, 1) for i in (-1, 0, 1)], dtype=float)
         return center + self.spacing * offsets
 
     def sample(self, key: jax.Array, batch_size: int | None = None) -> TaskBatch:
         if batch_size not in (None, 72):
             raise ValueError(f"postural batches hold all 9 x 8 = 72 cases; got batch_size={batch_size}")
-        postures = _joint_targets(self.arm, self.posture_hands(), "postural posture")  # (9, 4)
+        postures = jnp.asarray(self._postures)  # (9, 4)
         ang = 2 * jnp.pi * jnp.arange(8) / 8
         forces = self.force * jnp.stack([jnp.cos(ang), jnp.sin(ang)], axis=-1)  # (8, 2)
         target = jnp.repeat(postures, 8, axis=0)

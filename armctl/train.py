@@ -24,8 +24,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from armctl import checkpoint, plots
-from armctl import optim
+from armctl import checkpoint, optim, plots
 from armctl.optim.arm_problem import arm_problem
 from armctl.rollout import simulate
 from armctl.tasks import Task, make_task
@@ -150,7 +149,12 @@ def make_optimizer(name: str, **options) -> optim.Optimizer:
 def build(config: TrainConfig) -> Setup:
     task = build_task(config)
     controller = ArmController(hidden=config.hidden)
-    return Setup(task, controller, arm_problem(controller, task), make_optimizer(config.optimizer, **config.optimizer_options))
+    return Setup(
+        task,
+        controller,
+        arm_problem(controller, task),
+        make_optimizer(config.optimizer, **config.optimizer_options),
+    )
 
 
 def keys(seed: int) -> dict[str, jax.Array]:
@@ -223,7 +227,9 @@ def resume(run_dir: str | Path, *, log: Callable = print, **budget) -> dict:
     config = TrainConfig.from_json(saved["config"])
     new = {k: v for k, v in budget.items() if v is not None}
     if new:
-        config = dataclasses.replace(config, **{"steps": None, "max_function_calls": None, "minutes": None, **new})
+        config = dataclasses.replace(
+            config, **{"steps": None, "max_function_calls": None, "minutes": None, **new}
+        )
     history = optim.History(saved["history"])
     log(f"resuming {run_dir} after iteration {len(history)}")
     with precision(config):
@@ -247,8 +253,15 @@ def _train(config, setup, run_dir, params, state, history, log) -> dict:
     latest = {"params": params, "state": state}
 
     def save():
-        checkpoint.save(ckpt_path, {"config": config.to_json(), "params": latest["params"],
-                                    "opt_state": latest["state"], "history": dict(history)})
+        checkpoint.save(
+            ckpt_path,
+            {
+                "config": config.to_json(),
+                "params": latest["params"],
+                "opt_state": latest["state"],
+                "history": dict(history),
+            },
+        )
 
     def callback(step, params, state, record):
         latest.update(params=params, state=state)
@@ -260,9 +273,17 @@ def _train(config, setup, run_dir, params, state, history, log) -> dict:
 
     try:
         params, state, history = optim.run(
-            setup.problem, setup.optimizer, params, setup.task.sample, k["data"],
-            steps=config.steps, max_function_calls=config.max_function_calls, eval_batch=eval_batch,
-            callback=callback, state=state, history=history,
+            setup.problem,
+            setup.optimizer,
+            params,
+            setup.task.sample,
+            k["data"],
+            steps=config.steps,
+            max_function_calls=config.max_function_calls,
+            eval_batch=eval_batch,
+            callback=callback,
+            state=state,
+            history=history,
         )
         latest.update(params=params, state=state)
     except _OutOfTime:
@@ -274,7 +295,9 @@ def _train(config, setup, run_dir, params, state, history, log) -> dict:
     return report(run_dir, setup, params, history, eval_batch, reference, log=log)
 
 
-def report(run_dir: Path, setup: Setup, params, history, eval_batch, reference, *, log: Callable = print) -> dict:
+def report(
+    run_dir: Path, setup: Setup, params, history, eval_batch, reference, *, log: Callable = print
+) -> dict:
     """Evaluate on the evaluation batch, draw the figures, write ``report.json``."""
     task = setup.task
     r = _rollout(setup, params, eval_batch)
@@ -295,8 +318,8 @@ def report(run_dir: Path, setup: Setup, params, history, eval_batch, reference, 
     checkpoint.atomic_write_json(run_dir / "report.json", summary)
     ratio = f", {summary['ratio_to_ilqr']:.4f} x iLQR" if reference else ""
     log(
-        f"{task.name}: loss {loss:.6g}{ratio}; final hand error {summary['metrics']['mean_final_error_mm']:.2f} mm; "
-        f"report and figures in {run_dir}"
+        f"{task.name}: loss {loss:.6g}{ratio}; final hand error "
+        f"{summary['metrics']['mean_final_error_mm']:.2f} mm; report and figures in {run_dir}"
     )
     return summary
 
@@ -304,31 +327,46 @@ def report(run_dir: Path, setup: Setup, params, history, eval_batch, reference, 
 def write_figures(run_dir: Path, setup: Setup, r, batch, history, reference) -> list[Path]:
     task, arm = setup.task, setup.task.arm
     states, commands = np.asarray(r.states), np.asarray(r.commands)
-    ref_states = None
-    if task.name == "center-out":
-        from baselines import solve_task
-
-        ref_states = np.asarray(solve_task(task, batch).states)
+    ref_states = ilqr_states(task, batch)
     highlight = None
     if task.name == "ddn":
         highlight = [(int(o), task.horizon) for o in np.asarray(batch.onset)]
     shown = slice(0, 16) if task.name in ("ddn", "random-reach") else slice(None)
     figs = [
         plots.hand_paths(
-            run_dir / "hand_paths.png", arm, states[shown], np.asarray(batch.target)[shown],
+            run_dir / "hand_paths.png",
+            arm,
+            states[shown],
+            np.asarray(batch.target)[shown],
             reference_states=None if ref_states is None else ref_states[shown],
             title=f"{task.name}: hand paths" + (" (iLQR dashed)" if ref_states is not None else ""),
             highlight=None if highlight is None else highlight[shown],
         ),
-        plots.profiles(run_dir / "profiles.png", arm, states, commands, episodes=(0,), title=f"{task.name}: episode 0"),
+        plots.profiles(
+            run_dir / "profiles.png", arm, states, commands, episodes=(0,), title=f"{task.name}: episode 0"
+        ),
     ]
     if len(history):
         calls, losses = history["function_calls"], evaluation_losses(history)
-        figs.append(plots.loss_curves(run_dir / "loss.png", {setup.task.name: (calls, losses)}, reference=reference,
-                                      title=f"{task.name}: evaluation loss"))
+        figs.append(
+            plots.loss_curves(
+                run_dir / "loss.png",
+                {setup.task.name: (calls, losses)},
+                reference=reference,
+                title=f"{task.name}: evaluation loss",
+            )
+        )
     if task.name == "postural":
-        figs.append(plots.joint_trajectories(run_dir / "postural_joints.png", arm, states, np.asarray(batch.target),
-                                             episodes=(36, 37, 38), title="postural: held against constant forces"))
+        figs.append(
+            plots.joint_trajectories(
+                run_dir / "postural_joints.png",
+                arm,
+                states,
+                np.asarray(batch.target),
+                episodes=(36, 37, 38),
+                title="postural: held against constant forces",
+            )
+        )
     return figs
 
 
@@ -342,6 +380,23 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, Setup, dict, optim.Histo
     saved = checkpoint.load(Path(run_dir) / "checkpoint.pkl")
     config = TrainConfig.from_json(saved["config"])
     return config, build(config), saved["params"], optim.History(saved["history"])
+
+
+def evaluation_rollout(run_dir: str | Path):
+    """``(setup, batch, rollout)`` of a saved run on its evaluation batch (in the run's precision)."""
+    config, setup, params, _ = load_run(run_dir)
+    with precision(config):
+        batch = evaluation_batch(setup.task, config.seed)
+        return setup, batch, _rollout(setup, params, batch)
+
+
+def ilqr_states(task: Task, batch) -> np.ndarray | None:
+    """iLQR's optimal state trajectories for a center-out batch (``None`` for other tasks)."""
+    if task.name != "center-out":
+        return None
+    from baselines import solve_task
+
+    return np.asarray(solve_task(task, batch).states)
 
 
 def evaluate(run_dir: str | Path, *, log: Callable = print) -> dict:

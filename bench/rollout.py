@@ -34,7 +34,9 @@ def controller_flops_per_step(ctrl: ArmController) -> int:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", help="write the JSON result here")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
     parser.add_argument("--seed", type=int, default=0)
@@ -44,13 +46,18 @@ def main(argv=None) -> dict:
     ctrl = ArmController()
     params = ctrl.init_params(jax.random.PRNGKey(args.seed))
     flops_step = controller_flops_per_step(ctrl)
-    result = {"env_steps_per_s": {}, "gflops": {}, "train_step_s": {}, "controller_flop_per_arm_step": flops_step}
+    result = {
+        "env_steps_per_s": {},
+        "gflops": {},
+        "train_step_s": {},
+        "controller_flop_per_arm_step": flops_step,
+    }
 
     for batch_size in (64, 1024):
         task = DDN(horizon=100, batch_size=batch_size)
         batch = task.sample(jax.random.PRNGKey(args.seed + 1))
         forward = jax.jit(lambda p, b, task=task: simulate(ctrl, p, task, b).states)
-        t = median_time(lambda: forward(params, batch), repeats=repeats)
+        t = median_time(lambda forward=forward, batch=batch: forward(params, batch), repeats=repeats)
         steps = batch_size * task.horizon
         result["env_steps_per_s"][str(batch_size)] = steps / t
         result["gflops"][str(batch_size)] = steps * flops_step / t / 1e9

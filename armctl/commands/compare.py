@@ -10,7 +10,9 @@ from armctl.train import TASK_PRESETS, TrainConfig
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("compare", help="run several optimizers on identical batches and initializations")
+    p = subparsers.add_parser(
+        "compare", help="run several optimizers on identical batches and initializations"
+    )
     p.add_argument("task", nargs="?", default="center-out", choices=sorted(TASK_PRESETS))
     p.add_argument("--optimizers", default="ahf,hf,lbfgs,adam", help="comma-separated optimizer names")
     p.add_argument("--seed", type=int, default=0)
@@ -25,9 +27,16 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    base = TrainConfig(task=args.task, seed=args.seed, preset=args.preset, arm=args.arm, steps=args.steps,
-                       max_function_calls=args.max_function_calls, minutes=args.minutes,
-                       task_options=parse_options(args.task_option))
+    base = TrainConfig(
+        task=args.task,
+        seed=args.seed,
+        preset=args.preset,
+        arm=args.arm,
+        steps=args.steps,
+        max_function_calls=args.max_function_calls,
+        minutes=args.minutes,
+        task_options=parse_options(args.task_option),
+    )
     out = args.out or Path("runs") / f"compare-{base.task}-s{base.seed}"
     compare(base, [o.strip() for o in args.optimizers.split(",") if o.strip()], out)
     return 0

@@ -11,8 +11,11 @@ from armctl.train import evaluate
 def register(subparsers) -> None:
     p = subparsers.add_parser("eval", help="reload a run and report loss, metrics and figures")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--gym", action="store_true",
-                   help="also run the controller as a policy in the Gymnasium env and report its metrics")
+    p.add_argument(
+        "--gym",
+        action="store_true",
+        help="also run the controller as a policy in the Gymnasium env and report its metrics",
+    )
     p.add_argument("--episodes", type=int, default=16, help="episodes for --gym")
     p.add_argument("--seed", type=int, default=0, help="seed for --gym episodes")
     p.set_defaults(func=run)

@@ -1,0 +1,319 @@
+"""The Gymnasium faces: registration, env checker, single and vector envs against simulate(), errors,
+rendering and the policy bridge."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import armctl.gym_registration  # noqa: F401  (registers the ids; armctl/__init__ will import it)
+from armctl.rollout import simulate
+from armctl.tasks import DDN, CenterOut, Postural, RandomReach
+from controllers import ArmController
+from envs import core
+from envs.arm_env import ArmEnv
+from envs.policy import replay_episodes, run_policy
+from envs.registration import ENV_IDS
+from envs.vector import ArmVectorEnv
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenLoop:
+    """Test controller: a command table (params (B, T, 2), N m); its carry is the step index."""
+
+    def initial_state(self, params, batch_size):
+        return jnp.zeros((), jnp.int32)
+
+    def step(self, params, t, observation, target):
+        return t + 1, params[:, t], ()
+
+
+def small_tasks():
+    return [
+        CenterOut(n_targets=4, horizon=6),
+        Postural(horizon=8, delay=3),
+        DDN(horizon=8, delay=2, batch_size=3),
+        RandomReach(horizon=5, batch_size=2),
+    ]
+
+
+def run_fresh(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+# ----- registration -------------------------------------------------------------------------
+def test_import_armctl_does_not_import_gymnasium_and_ids_register_in_fresh_interpreters():
+    probe = run_fresh(
+        "import sys, armctl\n"
+        "assert 'gymnasium' not in sys.modules, 'import armctl imported gymnasium'\n"
+        "import gymnasium\n"
+        "env = gymnasium.make('armctl/DDN-v0')\n"
+        "assert env.spec.max_episode_steps == 60\n"
+        "assert type(gymnasium.make_vec('armctl/Postural-v0', num_envs=3)).__name__ == 'ArmVectorEnv'\n"
+    )
+    assert probe.returncode == 0, probe.stderr
+    gym_first = run_fresh("import gymnasium, armctl\ngymnasium.make('armctl/CenterOut-v0')\n")
+    assert gym_first.returncode == 0, gym_first.stderr
+    module_prefix = run_fresh(
+        "import gymnasium\nenv = gymnasium.make('armctl:armctl/DDN-v0')\nenv.reset(seed=0)\n"
+    )
+    assert module_prefix.returncode == 0, module_prefix.stderr
+
+
+def test_registered_ids_and_horizons():
+    horizons = {
+        "armctl/CenterOut-v0": 40,
+        "armctl/Postural-v0": 100,
+        "armctl/DDN-v0": 60,
+        "armctl/RandomReach-v0": 40,
+    }
+    assert set(ENV_IDS) == set(horizons)
+    for env_id, horizon in horizons.items():
+        spec = gym.spec(env_id)
+        assert spec.max_episode_steps == horizon
+        assert spec.vector_entry_point == "envs.vector:ArmVectorEnv"
+
+
+# ----- env checker, make, make_vec ----------------------------------------------------------
+#: The arm's angles and velocities have no finite bounds (Gaussian noise can push them anywhere),
+#: so the checker's notes on infinite Box bounds are the only warnings we cannot fix.
+INFINITE_BOUNDS = ("minimum value is -infinity", "maximum value is infinity")
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_env_checker_passes_without_warnings(env_id):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        env = gym.make(env_id, render_mode="rgb_array")
+        check_env(env.unwrapped)
+        env.reset(seed=0)
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    messages = [str(w.message) for w in caught]
+    assert [m for m in messages if not any(note in m for note in INFINITE_BOUNDS)] == []
+    space = env.observation_space
+    assert np.isinf(space.low[:4]).all() and np.isinf(space.high[:4]).all()
+    assert np.isfinite(space.low[4:]).all() and np.all(space.low[4:] < space.high[4:])
+    assert env.observation_space.contains(obs)
+    assert np.isfinite(reward) and terminated is False and truncated is False
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_make_vec_uses_native_vector_env_with_next_step_autoreset(env_id):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        venv = gym.make_vec(env_id, num_envs=3)
+    assert [str(w.message) for w in caught] == []
+    assert isinstance(venv, ArmVectorEnv)
+    assert venv.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    horizon = venv.task.horizon
+    obs, _ = venv.reset(seed=1)
+    assert obs.shape == (3, core.OBS_DIM) and obs.dtype == np.float32
+    assert venv.observation_space.contains(obs)
+    actions = np.zeros((3, 2), np.float32)
+    for t in range(horizon):
+        obs, reward, terminated, truncated, _ = venv.step(actions)
+        assert reward.shape == (3,) and not terminated.any()
+        assert truncated.all() == (t == horizon - 1) and truncated.any() == truncated.all()
+    first_episodes = venv.episodes
+    obs, reward, terminated, truncated, info = venv.step(np.ones((3, 2), np.float32))  # the autoreset step
+    assert not truncated.any() and np.all(reward == 0)
+    np.testing.assert_array_equal(info["state"], np.asarray(venv.episodes.x0, np.float32))
+    np.testing.assert_allclose(obs[:, :4], np.asarray(venv.episodes.x0), rtol=0, atol=0)
+    pairs = zip(
+        jax.tree_util.tree_leaves(first_episodes), jax.tree_util.tree_leaves(venv.episodes), strict=True
+    )
+    assert any(not np.array_equal(a, b) for a, b in pairs), "autoreset must draw fresh episodes"
+
+
+def test_vector_env_max_episode_steps_and_bad_arguments():
+    venv = ArmVectorEnv(2, task=RandomReach(horizon=5), max_episode_steps=3)
+    venv.reset(seed=0)
+    truncated = [venv.step(np.zeros((2, 2), np.float32))[3].all() for _ in range(3)]
+    assert truncated == [False, False, True]
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        ArmVectorEnv(2, task=RandomReach(horizon=5), max_episode_steps=6)
+    with pytest.raises(ValueError, match="num_envs"):
+        ArmVectorEnv(0)
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        venv.step(np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match="finite"):
+        venv.step(np.array([[0.0, np.nan], [0.0, 0.0]], np.float32))
+
+
+# ----- reproducibility ----------------------------------------------------------------------
+def rollout_env(env, seed, actions):
+    obs, _ = env.reset(seed=seed)
+    out = [obs]
+    for a in actions:
+        obs, reward, *_ = env.step(a)
+        out.append(np.append(obs, reward))
+    return out
+
+
+def test_same_seed_gives_identical_episodes_and_different_seeds_differ():
+    actions = np.random.default_rng(0).uniform(-1, 1, (60, 2)).astype(np.float32)
+    a, b = gym.make("armctl/DDN-v0"), gym.make("armctl/DDN-v0")
+    first, again = rollout_env(a, 7, actions), rollout_env(b, 7, actions)
+    for x, y in zip(first, again, strict=True):
+        np.testing.assert_array_equal(x, y)
+    other = rollout_env(a, 8, actions)
+    assert not np.array_equal(first[-1], other[-1])
+    va, vb = ArmVectorEnv(4, task="ddn"), ArmVectorEnv(4, task="ddn")
+    np.testing.assert_array_equal(va.reset(seed=3)[0], vb.reset(seed=3)[0])
+    jax.tree_util.tree_map(np.testing.assert_array_equal, va.episodes, vb.episodes)
+
+
+def test_unseeded_resets_continue_the_seeded_stream():
+    env = ArmEnv("random-reach")
+    env.reset(seed=5)
+    second = env.reset()[0]
+    env.reset(seed=5)
+    np.testing.assert_array_equal(env.reset()[0], second)
+
+
+# ----- same physics as simulate() -----------------------------------------------------------
+@pytest.mark.parametrize("task", small_tasks(), ids=lambda t: t.name)
+def test_single_env_trajectory_equals_simulate(task):
+    env = ArmEnv(task, torque_limit=0.8)
+    obs, _ = env.reset(seed=11)
+    batch = env.episode
+    table = jnp.asarray(np.random.default_rng(1).uniform(-0.7, 0.7, (1, task.horizon, 2)), jnp.float32)
+    ref = simulate(OpenLoop(), table, task, batch)
+    steps = jnp.arange(1, task.horizon + 1)
+    ref_rewards = -(
+        task.command_cost(ref.commands[0]) + task.state_cost(ref.states[0, 1:], batch.target[0], steps)
+    )
+    observations, states, rewards = [obs], [], []
+    for t in range(task.horizon):
+        obs, reward, terminated, truncated, info = env.step(np.asarray(table[0, t]) / 0.8)
+        observations.append(obs)
+        states.append(info["state"])
+        rewards.append(reward)
+        assert not terminated and truncated == (t == task.horizon - 1)
+    np.testing.assert_allclose(np.stack(states), ref.states[0, 1:], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rewards, ref_rewards, rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(
+        -np.sum(rewards), task.cost(ref.states, ref.commands, batch.target)[0], rtol=1e-4
+    )
+    for t, o in enumerate(observations):  # the observation is the state `delay` steps old, and the target
+        np.testing.assert_allclose(o[:4], ref.states[0, max(t - task.delay, 0)], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(o[4:], np.asarray(batch.target[0, :2], np.float32))
+
+
+def test_vector_env_trajectories_equal_simulate():
+    task = DDN(horizon=8, delay=2)
+    venv = ArmVectorEnv(5, task=task, torque_limit=0.8)
+    venv.reset(seed=2)
+    batch = venv.episodes
+    table = jnp.asarray(np.random.default_rng(2).uniform(-0.7, 0.7, (5, task.horizon, 2)), jnp.float32)
+    ref = simulate(OpenLoop(), table, task, batch)
+    states, returns = [], 0.0
+    for t in range(task.horizon):
+        _, reward, _, _, info = venv.step(np.asarray(table[:, t]) / 0.8)
+        states.append(info["state"])
+        returns = returns + reward
+    np.testing.assert_allclose(np.stack(states, 1), ref.states[:, 1:], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(-returns, task.cost(ref.states, ref.commands, batch.target), rtol=1e-4)
+
+
+def test_actions_are_clipped_to_the_torque_limit():
+    env = ArmEnv(RandomReach(horizon=3), torque_limit=0.25)
+    env.reset(seed=0)
+    info = env.step(np.array([3.0, -0.5], np.float32))[4]
+    np.testing.assert_allclose(info["command"], [0.25, -0.125], rtol=1e-6)
+
+
+def test_default_torque_limit_follows_the_arm():
+    monkey, human = ArmEnv("ddn"), ArmEnv("ddn", task_options={"arm": "human"})
+    assert 0.85 < monkey.torque_limit < 0.95 and 17.0 < human.torque_limit < 18.0
+
+
+# ----- reset options and errors -------------------------------------------------------------
+def test_reset_options_fix_the_episode():
+    env = ArmEnv("ddn")
+    x0 = np.array([0.5, 1.0, 0.0, 0.0])
+    obs, _ = env.reset(
+        seed=0, options={"x0": x0, "target": [0.7, 1.5], "joint_disturbance": [0.1, -0.2], "onset": 3}
+    )
+    np.testing.assert_allclose(obs, [0.5, 1.0, 0.0, 0.0, 0.7, 1.5], rtol=1e-6)
+    ep = env.episode
+    np.testing.assert_allclose(ep.target[0], [0.7, 1.5, 0.0, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(ep.joint_disturbance[0], [0.1, -0.2], rtol=1e-6)
+    assert int(ep.onset[0]) == 3
+    other = ArmEnv("ddn")
+    other.reset(seed=99, options={"batch": ep})  # a whole episode, noise included
+    jax.tree_util.tree_map(np.testing.assert_array_equal, other.episode, ep)
+    with pytest.raises(ValueError, match="unknown reset option"):
+        env.reset(options={"start": x0})
+    with pytest.raises(ValueError, match="target"):
+        env.reset(options={"target": [0.1, 0.2, 0.0, 0.0]})
+
+
+def test_bad_actions_and_stepping_past_the_horizon_raise():
+    env = ArmEnv(RandomReach(horizon=2))
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.zeros(2, np.float32))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        env.step(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="finite"):
+        env.step(np.array([np.nan, 0.0], np.float32))
+    env.step(np.zeros(2, np.float32))
+    env.step(np.zeros(2, np.float32))
+    with pytest.raises(RuntimeError, match="horizon of 2 steps"):
+        env.step(np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match="torque_limit"):
+        ArmEnv("ddn", torque_limit=-1.0)
+    with pytest.raises(ValueError, match="render_backend"):
+        ArmEnv("ddn", render_backend="opengl")
+    with pytest.raises(ValueError, match="unknown task"):
+        ArmEnv("reach")
+
+
+# ----- rendering ----------------------------------------------------------------------------
+def test_numpy_render_draws_arm_target_and_path():
+    env = ArmEnv(CenterOut(horizon=10), render_mode="rgb_array", render_size=128)
+    env.reset(seed=0)
+    still = env.render()
+    for _ in range(10):
+        env.step(np.array([1.0, -1.0], np.float32))
+    moved = env.render()
+    for img in (still, moved):
+        assert img.shape == (128, 128, 3) and img.dtype == np.uint8
+    is_color = lambda img, rgb: np.all(img == rgb, axis=-1)
+    from envs.render import ARM, PATH, TARGET
+
+    assert is_color(still, TARGET).sum() > 20 and is_color(still, ARM).sum() > 50
+    assert is_color(still, PATH).sum() == 0 and is_color(moved, PATH).sum() > 5
+    assert not np.array_equal(still, moved)
+
+
+# ----- policy bridge ------------------------------------------------------------------------
+def test_run_policy_reaches_the_metrics_of_simulate():
+    controller = ArmController(hidden=(8, 8), bounded=True, torque_scale=0.5, output_gain=1.0)
+    params = controller.init_params(jax.random.key(0))
+    task = DDN(horizon=12, delay=3)
+    metrics = run_policy(controller, params, ArmEnv(task), n_episodes=3, seed=4)
+    batch = replay_episodes(ArmEnv(task), 3, seed=4)
+    ref = simulate(controller, params, task, batch)
+    expected = task.metrics(ref.states, ref.commands, batch.target)
+    assert metrics["saturated_fraction"] == 0.0 and metrics["n_episodes"] == 3
+    for name, value in expected.items():
+        np.testing.assert_allclose(metrics["per_episode"][name], value, rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(metrics[f"mean_{name}"], np.mean(value), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(metrics["mean_return"], -metrics["mean_cost"], rtol=1e-5)
+    assert metrics["mean_final_error_mm"] > 1.0  # an untrained controller misses: the metric is not vacuous
