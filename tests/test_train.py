@@ -9,7 +9,9 @@ from armctl import checkpoint
 from armctl.cli import main
 from armctl.train import TrainConfig, evaluate, load_run, resume, train
 
-TINY = dict(task="random-reach", hidden=(8, 8), task_options={"batch_size": 6, "horizon": 12}, checkpoint_every=1)
+TINY = dict(
+    task="random-reach", hidden=(8, 8), task_options={"batch_size": 6, "horizon": 12}, checkpoint_every=1
+)
 
 
 def quiet(*_):
@@ -90,11 +92,31 @@ def test_bad_config_raises(kwargs, message):
 
 def test_cli_train_then_eval(tmp_path, capsys):
     out = tmp_path / "cli-run"
-    args = ["train", "random-reach", "--optimizer", "adam", "--steps", "3", "--hidden", "8", "8",
-            "--task-option", "batch_size=4", "--task-option", "horizon=10", "--seed", "1", "--out", str(out)]
+    args = [
+        "train",
+        "random-reach",
+        "--optimizer",
+        "adam",
+        "--steps",
+        "3",
+        "--hidden",
+        "8",
+        "8",
+        "--task-option",
+        "batch_size=4",
+        "--task-option",
+        "horizon=10",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     assert (out / "report.json").is_file()
-    assert main(["eval", str(out)]) == 0
-    assert '"loss"' in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["eval", str(out), "--gym", "--episodes", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    # The controller acting through Gymnasium reaches the JAX rollout's numbers on the same episodes.
+    assert summary["gym"]["env"]["mean_cost"] == pytest.approx(summary["gym"]["jax_rollout"]["mean_cost"], rel=1e-4)
     assert main(["train", "random-reach", "--task-option", "colour=3", "--out", str(tmp_path / "x")]) == 2
     assert "unknown option(s) ['colour']" in capsys.readouterr().err
