@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "armctl.commands.train",
     "armctl.commands.evaluate",
     "armctl.commands.compare",
+    "armctl.commands.robustness",
     "armctl.commands.ilqr",
     "armctl.commands.pathological",
     "armctl.commands.lm",

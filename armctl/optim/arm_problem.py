@@ -1,0 +1,32 @@
+"""The arm-control problem in Gauss-Newton form: outputs are the state and command trajectories."""
+
+from __future__ import annotations
+
+import functools
+
+import jax.numpy as jnp
+
+from armctl.optim.base import Problem
+from armctl.rollout import simulate
+
+
+@functools.cache  # one Problem per (controller, task), so jitted functions keyed on it compile once
+def arm_problem(controller, task) -> Problem:
+    """``Problem`` for training ``controller`` on ``task`` (both hashable).
+
+    ``outputs``: ``(states[:, 1:], commands)`` of the closed-loop rollout and the controller's
+    taps (hidden pre-activations, tanh units); ``loss``: ``task.loss`` on the full trajectory.
+    The task cost is quadratic in states and commands, so ``H_L`` is exact and the GN matrix is
+    the one iLQR divides by (thesis 6.8).
+    """
+
+    def outputs(params, batch):
+        r = simulate(controller, params, task, batch, return_taps=True)
+        return (r.states[:, 1:], r.commands), r.taps
+
+    def loss(out, batch):
+        states, commands = out
+        full = jnp.concatenate([batch.x0[:, None], states], axis=1)
+        return task.loss(full, commands, batch.target)
+
+    return Problem(outputs, loss, "tanh")

@@ -1,0 +1,191 @@
+"""Shared vocabulary of the optimizer core: problems, counters, optimizers, line search.
+
+Counting convention (the same for every optimizer; thesis fig. 6.2 plots against the sum):
+
+* ``objective`` — one objective evaluation (a forward pass), including the forward pass that
+  linearizes the model for Gauss-Newton products;
+* ``gradient`` — one gradient evaluation (forward + backward; its objective value comes free and
+  is not counted again);
+* ``gv`` — one curvature-matrix-vector product.
+
+Evaluations on the optional evaluation batch made by :func:`armctl.optim.run` are diagnostics and
+are not counted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from armctl.optim import _tree
+
+TAP_NONLINEARITIES = ("tanh", "logistic", "linear")
+
+
+class Problem(NamedTuple):
+    """A model's outputs and a loss convex in them (Gauss-Newton form).
+
+    Attributes:
+        outputs: ``outputs(params, batch) -> (out, taps)``; ``out`` a pytree of model outputs
+            before the loss's matching nonlinearity (logits, or the arm's state and command
+            trajectories); ``taps`` a pytree of hidden pre-activations with leading batch axis
+            (for structural damping) or ``()``.
+        loss: ``loss(out, batch) -> scalar``, convex in ``out``, averaged over the batch.
+        tap_nonlinearity: the hidden units' nonlinearity, which fixes the structural-damping
+            distance D (see :func:`armctl.optim.gn.tap_curvature`): ``'tanh'``, ``'logistic'`` or
+            ``'linear'`` (squared distance of pre-activations, Krause's choice).
+    """
+
+    outputs: Callable
+    loss: Callable
+    tap_nonlinearity: str = "tanh"
+
+
+class Counters(NamedTuple):
+    """Work done so far; ``function_calls`` is the sum (thesis fig. 6.2's x-axis)."""
+
+    objective: int = 0
+    gradient: int = 0
+    gv: int = 0
+
+    @property
+    def function_calls(self) -> int:
+        return int(self.objective) + int(self.gradient) + int(self.gv)
+
+    def add(self, objective: int = 0, gradient: int = 0, gv: int = 0) -> Counters:
+        return Counters(int(self.objective) + objective, int(self.gradient) + gradient, int(self.gv) + gv)
+
+    def as_dict(self) -> dict:
+        return {
+            "objective_calls": int(self.objective),
+            "gradient_calls": int(self.gradient),
+            "gv_calls": int(self.gv),
+            "function_calls": self.function_calls,
+        }
+
+
+class Optimizer(NamedTuple):
+    """``state = init(params)``; ``params, state, info = step(problem, params, state, batch, key)``.
+
+    Every state is a NamedTuple with a ``counters`` field (:class:`Counters`); its leaves may be
+    converted with ``np.asarray`` (checkpointing) and fed back.
+    """
+
+    init: Callable
+    step: Callable
+
+
+def check_problem(problem) -> None:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be an armctl.optim.Problem, got {type(problem).__name__}")
+    if problem.tap_nonlinearity not in TAP_NONLINEARITIES:
+        raise ValueError(
+            f"tap_nonlinearity must be one of {TAP_NONLINEARITIES}, got {problem.tap_nonlinearity!r}"
+        )
+
+
+def check_positive(name: str, value, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if not (isinstance(value, int | float) and math.isfinite(value) and ok):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+
+
+def check_fraction(name: str, value) -> None:
+    if not (isinstance(value, int | float) and 0 < value <= 1):
+        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+
+
+def model_outputs(problem: Problem, params, batch):
+    """``problem.outputs(params, batch)``, checked to be the pair ``(out, taps)``."""
+    result = problem.outputs(params, batch)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise TypeError(f"problem.outputs must return a pair (out, taps), got {type(result).__name__}")
+    return result
+
+
+def objective(problem: Problem, params, batch) -> jnp.ndarray:
+    """``loss(outputs(params, batch)[0], batch)``."""
+    return problem.loss(model_outputs(problem, params, batch)[0], batch)
+
+
+objective_jit = jax.jit(objective, static_argnums=0)
+value_and_grad_jit = jax.jit(jax.value_and_grad(objective, argnums=1), static_argnums=0)
+
+
+@jax.jit
+def _shifted(params, delta, t):
+    return _tree.axpy(t, delta, params)
+
+
+@jax.jit
+def _finite(x):
+    return _tree.all_finite(x)
+
+
+def shifted(params, delta, t=1.0):
+    """``params + t * delta`` (jitted)."""
+    return _shifted(params, delta, float(t))
+
+
+def is_finite(x) -> bool:
+    return bool(_finite(x))
+
+
+def objective_at(problem: Problem, params, delta, t, batch) -> float:
+    """Objective at ``params + t * delta`` as a Python float (NaN stays NaN)."""
+    return float(objective_jit(problem, shifted(params, delta, t), batch))
+
+
+def curvature_batch(batch, fraction: float):
+    """The curvature mini-batch: the first ``ceil(fraction * n)`` entries along axis 0 of every leaf.
+
+    ``n`` is each leaf's own leading size (batches keep examples on axis 0, e.g. ``TaskBatch``);
+    scalar leaves are kept whole. The gradient batch is freshly sampled, so its first share is
+    a fresh random sub-batch too.
+    """
+    check_fraction("curvature_fraction", fraction)
+    if fraction == 1:
+        return batch
+
+    def head(x):
+        x = jnp.asarray(x)
+        if x.ndim == 0:
+            return x
+        return x[: max(1, math.ceil(fraction * x.shape[0]))]
+
+    return jax.tree_util.tree_map(head, batch)
+
+
+def backtracking(
+    f_at: Callable[[float], tuple[float, Any]],
+    f0: float,
+    slope: float,
+    *,
+    t0: float = 1.0,
+    c: float = 1e-4,
+    shrink: float = 0.5,
+    max_evals: int = 30,
+    first=None,
+):
+    """Armijo backtracking: the first ``t = t0 * shrink**j`` with ``f(t) <= f0 + c t slope``.
+
+    ``f_at(t) -> (value, aux)``; ``first`` optionally supplies the already computed
+    ``(value, aux)`` at ``t0``. Returns ``(t, value, aux, evaluations)``; ``t = 0.0`` (and
+    ``value = f0``) when no trial passed or the trial values were not finite.
+    """
+    t, evals = t0, 0
+    for j in range(max_evals):
+        if j == 0 and first is not None:
+            value, aux = first
+        else:
+            value, aux = f_at(t)
+            evals += 1
+        if math.isfinite(value) and value <= f0 + c * t * slope:
+            return t, value, aux, evals
+        t *= shrink
+    return 0.0, f0, None, evals

@@ -1,0 +1,257 @@
+"""Baselines in the same core: GD, classical and Nesterov momentum, Adam (optax), L-BFGS, nonlinear CG.
+
+Every step computes the gradient on the fresh batch (one gradient call). First-order methods
+never evaluate the objective after their step, so their ``info['new_loss']`` is ``None``.
+L-BFGS and NCG line-search on the same batch and report the accepted value.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.flatten_util import ravel_pytree
+
+from armctl.optim import _tree
+from armctl.optim.base import (
+    Counters,
+    Optimizer,
+    backtracking,
+    check_positive,
+    check_problem,
+    objective_at,
+    shifted,
+    value_and_grad_jit,
+)
+
+
+class FirstOrderState(NamedTuple):
+    opt_state: Any
+    counters: Counters
+
+
+def _optax_optimizer(transform: optax.GradientTransformation, clip_norm: float | None) -> Optimizer:
+    if clip_norm is not None:
+        check_positive("clip_norm", clip_norm)
+        transform = optax.chain(optax.clip_by_global_norm(clip_norm), transform)
+
+    @jax.jit
+    def apply(grad, opt_state, params):
+        updates, opt_state = transform.update(grad, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, optax.tree.norm(grad)
+
+    def init(params) -> FirstOrderState:
+        return FirstOrderState(transform.init(params), Counters())
+
+    def step(problem, params, state: FirstOrderState, batch, key=None):
+        del key
+        check_problem(problem)
+        loss, grad = value_and_grad_jit(problem, params, batch)
+        # Checkpoints hold numpy leaves; optax states are plain pytrees, so re-wrap them as arrays.
+        opt_state = jax.tree_util.tree_map(jnp.asarray, state.opt_state)
+        new_params, opt_state, gnorm = apply(grad, opt_state, params)
+        info = {"loss": float(loss), "new_loss": None, "accepted": True, "grad_norm": float(gnorm)}
+        return new_params, FirstOrderState(opt_state, state.counters.add(gradient=1)), info
+
+    return Optimizer(init, step)
+
+
+def gd(learning_rate: float, clip_norm: float | None = None) -> Optimizer:
+    """Plain gradient descent ``theta -= lr * g`` (optionally with gradient-norm clipping)."""
+    check_positive("learning_rate", learning_rate)
+    return _optax_optimizer(optax.sgd(learning_rate), clip_norm)
+
+
+def momentum(learning_rate: float, momentum: float = 0.9, clip_norm: float | None = None) -> Optimizer:
+    """Classical momentum ``v = mu v - lr g; theta += v`` (optax.sgd with momentum)."""
+    check_positive("learning_rate", learning_rate)
+    _check_momentum(momentum)
+    return _optax_optimizer(optax.sgd(learning_rate, momentum=momentum), clip_norm)
+
+
+def nesterov(learning_rate: float, momentum: float = 0.9, clip_norm: float | None = None) -> Optimizer:
+    """Nesterov's accelerated gradient in the form of Sutskever et al. 2013 (optax.sgd, nesterov=True)."""
+    check_positive("learning_rate", learning_rate)
+    _check_momentum(momentum)
+    return _optax_optimizer(optax.sgd(learning_rate, momentum=momentum, nesterov=True), clip_norm)
+
+
+def adam(
+    learning_rate: float = 1e-3,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    clip_norm: float | None = None,
+) -> Optimizer:
+    """Adam (optax.adam)."""
+    check_positive("learning_rate", learning_rate)
+    return _optax_optimizer(optax.adam(learning_rate, b1=b1, b2=b2, eps=eps), clip_norm)
+
+
+def _check_momentum(mu) -> None:
+    if not (isinstance(mu, int | float) and 0 <= mu < 1):
+        raise ValueError(f"momentum must be in [0, 1), got {mu!r}")
+
+
+# ----- L-BFGS --------------------------------------------------------------------------------
+class LBFGSState(NamedTuple):
+    """Curvature pairs in a ring buffer (flat vectors): ``s``, ``y``, ``rho = 1/(s^T y)``."""
+
+    s: Any
+    y: Any
+    rho: Any
+    count: Any
+    head: Any
+    gamma: Any
+    counters: Counters
+
+
+@jax.jit
+def _two_loop(g, s, y, rho, count, head, gamma):
+    """``-H g`` by the two-loop recursion over the ``count`` newest pairs (Nocedal & Wright alg. 7.4)."""
+    m = s.shape[0]
+    order = (head - 1 - jnp.arange(m)) % m  # newest first
+    valid = jnp.arange(m) < count
+
+    def newest_first(q, j):
+        i = order[j]
+        a = jnp.where(valid[j], rho[i] * (s[i] @ q), 0.0)
+        return q - a * y[i], a
+
+    q, alphas = jax.lax.scan(newest_first, g, jnp.arange(m))
+
+    def oldest_first(r, j):
+        i = order[j]
+        beta = rho[i] * (y[i] @ r)
+        return r + jnp.where(valid[j], alphas[j] - beta, 0.0) * s[i], None
+
+    r, _ = jax.lax.scan(oldest_first, gamma * q, jnp.arange(m)[::-1])
+    return -r
+
+
+@jax.jit
+def _push(s_buf, y_buf, rho_buf, head, s, y):
+    sy = s @ y
+    return (
+        s_buf.at[head].set(s),
+        y_buf.at[head].set(y),
+        rho_buf.at[head].set(1.0 / sy),
+        (head + 1) % s_buf.shape[0],
+        sy / (y @ y),
+    )
+
+
+def lbfgs(
+    memory: int = 100, *, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30
+) -> Optimizer:
+    """L-BFGS with an Armijo backtracking line search (own two-loop recursion).
+
+    Each step: gradient at ``theta`` on the fresh batch; direction ``-H g`` (steepest descent
+    scaled to unit length on the first step or after a reset); backtracking from ``t = 1`` with
+    gradients evaluated at the trial points (gradient calls), so the new pair
+    ``s = t d``, ``y = g(theta + s) - g(theta)`` uses one batch; a pair is stored only when
+    ``s^T y > 0``. A non-descent direction resets the memory.
+    """
+    if not (isinstance(memory, int) and memory >= 1):
+        raise ValueError(f"memory must be an integer >= 1, got {memory!r}")
+
+    def init(params) -> LBFGSState:
+        n = ravel_pytree(params)[0].size
+        z = jnp.zeros((memory, n), ravel_pytree(params)[0].dtype)
+        return LBFGSState(z, z, jnp.zeros(memory, z.dtype), 0, 0, 1.0, Counters())
+
+    def step(problem, params, state: LBFGSState, batch, key=None):
+        del key
+        check_problem(problem)
+        flat, unravel = ravel_pytree(params)
+        f0, grad = value_and_grad_jit(problem, params, batch)
+        f0, g = float(f0), ravel_pytree(grad)[0]
+        count, head = int(state.count), int(state.head)
+        s_buf, y_buf, rho_buf = jnp.asarray(state.s), jnp.asarray(state.y), jnp.asarray(state.rho)
+        d = _two_loop(g, s_buf, y_buf, rho_buf, count, head, float(state.gamma))
+        slope = float(g @ d)
+        if count == 0 or not (slope < 0 and math.isfinite(slope)):
+            count, d = 0, -g / jnp.maximum(jnp.linalg.norm(g), 1e-12)
+            slope = float(g @ d)
+
+        def f_at(t):
+            value, g_new = value_and_grad_jit(problem, unravel(flat + t * d), batch)
+            return float(value), g_new
+
+        t, f_new, g_new, n = backtracking(f_at, f0, slope, c=c1, shrink=shrink, max_evals=max_line_search)
+        counters = state.counters.add(gradient=1 + n)
+        accepted = t > 0 and f_new < f0
+        gamma = float(state.gamma)
+        if accepted:
+            s, y = t * d, ravel_pytree(g_new)[0] - g
+            if float(s @ y) > 1e-10 * float(s @ s):
+                s_buf, y_buf, rho_buf, head, gamma = _push(s_buf, y_buf, rho_buf, head, s, y)
+                count, head, gamma = min(count + 1, memory), int(head), float(gamma)
+            params = unravel(flat + t * d)
+        new_state = LBFGSState(s_buf, y_buf, rho_buf, count, head, gamma, counters)
+        info = {"loss": f0, "new_loss": f_new if accepted else f0, "accepted": accepted, "step_size": t}
+        return params, new_state, info
+
+    return Optimizer(init, step)
+
+
+# ----- nonlinear CG --------------------------------------------------------------------------
+class NCGState(NamedTuple):
+    grad: Any  # previous gradient (None before the first step)
+    direction: Any
+    slope: Any  # previous g^T d, for the initial step-length guess
+    step_size: Any
+    counters: Counters
+
+
+def ncg(*, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30) -> Optimizer:
+    """Nonlinear conjugate gradient, Polak-Ribiere+ (``beta = max(0, g^T (g - g_prev) / |g_prev|^2)``).
+
+    Restarts with steepest descent when the direction is not a descent direction; Armijo
+    backtracking with the initial step ``t0 = t_prev g_prev^T d_prev / g^T d`` (Nocedal & Wright
+    3.60), capped at 1; objective-only trial evaluations.
+    """
+
+    def init(params) -> NCGState:
+        return NCGState(None, None, 0.0, 1.0, Counters())
+
+    def step(problem, params, state: NCGState, batch, key=None):
+        del key
+        check_problem(problem)
+        f0, grad = value_and_grad_jit(problem, params, batch)
+        f0 = float(f0)
+        d, t0 = _tree.scale(-1.0, grad), 1.0
+        if state.grad is not None:
+            g_prev = jax.tree_util.tree_map(jnp.asarray, state.grad)
+            diff = _tree.axpy(-1.0, g_prev, grad)
+            beta = max(0.0, float(_tree.vdot(grad, diff)) / max(float(_tree.vdot(g_prev, g_prev)), 1e-30))
+            d = _tree.axpy(beta, jax.tree_util.tree_map(jnp.asarray, state.direction), d)
+        slope = float(_tree.vdot(grad, d))
+        if not (slope < 0 and math.isfinite(slope)):
+            d = _tree.scale(-1.0, grad)
+            slope = float(_tree.vdot(grad, d))
+        if state.grad is not None and float(state.slope) < 0:
+            t0 = min(1.0, float(state.step_size) * float(state.slope) / slope)
+        else:  # first step: unit length
+            t0 = 1.0 / max(math.sqrt(-slope), 1e-12)
+        t, f_new, _, n = backtracking(
+            lambda t: (objective_at(problem, params, d, t, batch), None),
+            f0,
+            slope,
+            t0=t0,
+            c=c1,
+            shrink=shrink,
+            max_evals=max_line_search,
+        )
+        accepted = t > 0 and f_new < f0
+        new_params = shifted(params, d, t) if accepted else params
+        new_state = NCGState(
+            grad, d, slope, t if accepted else t0, state.counters.add(gradient=1, objective=n)
+        )
+        info = {"loss": f0, "new_loss": f_new if accepted else f0, "accepted": accepted, "step_size": t}
+        return new_params, new_state, info
+
+    return Optimizer(init, step)

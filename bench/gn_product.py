@@ -1,0 +1,136 @@
+"""Benchmark the Gauss-Newton product, the gradient and one HF iteration on the classic RNN setting.
+
+Setting (Martens & Sutskever 2011): a tanh RNN with 100 units on the addition problem, T = 50,
+2 input channels, 1 linear output read at the last step, squared error, batch 1000, float32
+(random inputs of the right shape: the timing does not depend on the values).
+
+Reports the median wall time (after compilation) of one gradient (``grad_s``), one ``G v``
+(``gv_s``, the model linearized once beforehand) and one HF iteration with exactly 50 CG steps
+(``hf_iter_50cg_s``: gradient, linearization, 50 products, backtracking and line search), and a
+float32 matmul peak from an n x n matmul. FLOPs of ``G v`` are counted analytically (matmul
+FLOPs only: per step the forward-mode pass does ``dW_in x``, ``dW_rec h`` and ``W_rec dh``, the
+transposed pass ``W_rec^T g``, ``h^T g`` and ``x^T g``); XLA's ``cost_analysis`` figure is
+reported alongside for reference (it counts the scan body once, i.e. about 1/T of the total).
+
+    python bench/gn_product.py --out gn.json            # full setting
+    python bench/gn_product.py --quick --out gn.json    # smoke run (small sizes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine_info, matmul_peak_gflops, median_time, write_json  # noqa: E402
+
+from armctl.optim import Problem, gauss_newton_product, hf, losses  # noqa: E402
+from armctl.optim.base import value_and_grad_jit  # noqa: E402
+from armctl.optim.gn import _apply  # noqa: E402
+
+
+def rnn_problem(hidden: int) -> Problem:
+    def outputs(params, batch):
+        def body(h, x_t):
+            a = x_t @ params["w_in"] + h @ params["w_rec"] + params["b"]
+            return jnp.tanh(a), a
+
+        h, taps = jax.lax.scan(body, jnp.zeros((batch["x"].shape[0], hidden)), jnp.swapaxes(batch["x"], 0, 1))
+        return h @ params["w_out"] + params["b_out"], jnp.swapaxes(taps, 0, 1)
+
+    return Problem(outputs, lambda out, batch: losses.squared_error(out, batch["y"]))
+
+
+def init(key, hidden: int, n_in: int = 2):
+    k = jax.random.split(key, 4)
+    return {
+        "w_in": jax.random.normal(k[0], (n_in, hidden)) / jnp.sqrt(n_in),
+        "w_rec": jax.random.normal(k[1], (hidden, hidden)) / jnp.sqrt(hidden),
+        "b": jnp.zeros(hidden),
+        "w_out": jax.random.normal(k[2], (hidden, 1)) / jnp.sqrt(hidden),
+        "b_out": jnp.zeros(1),
+    }
+
+
+def gv_flops(batch: int, steps: int, hidden: int, n_in: int) -> float:
+    """Matmul FLOPs of one G v: 3 products forward-mode and 3 transposed per step (see module doc)."""
+    per_step = 2 * batch * (2 * hidden * hidden + n_in * hidden) + 2 * batch * (
+        2 * hidden * hidden + n_in * hidden
+    )
+    return float(steps * per_step)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="JSON file to write")
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repetitions (median)")
+    args = parser.parse_args(argv)
+    hidden, steps, batch_size, mm, repeats = (
+        (100, 50, 1000, 2048, 7) if not args.quick else (32, 10, 100, 512, 3)
+    )
+    repeats = args.repeats or repeats
+
+    key = jax.random.PRNGKey(0)
+    matmul_gflops = matmul_peak_gflops(mm, repeats=repeats)
+
+    problem, params = rnn_problem(hidden), init(key, hidden)
+    kx, ky = jax.random.split(jax.random.fold_in(key, 2))
+    batch = {"x": jax.random.normal(kx, (batch_size, steps, 2)), "y": jax.random.normal(ky, (batch_size, 1))}
+    grad_s = median_time(lambda: value_and_grad_jit(problem, params, batch), repeats=repeats)
+
+    gnp = gauss_newton_product(problem, params, batch, damping=1.0)
+    v = jax.tree_util.tree_map(jnp.ones_like, params)
+    gv_s = median_time(lambda: gnp(v), repeats=repeats)
+    flops = gv_flops(batch_size, steps, hidden, 2)
+    cost = _apply.lower(gnp, v).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    xla_flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
+
+    opt = hf(lambda_init=1e-3, max_cg=50, min_cg=50)  # small lam: CG does not converge early
+    state = opt.init(params)
+
+    cg_iters = []
+
+    def hf_iteration():
+        new_params, _, info = opt.step(problem, params, state, batch, key)
+        cg_iters.append(info["cg_iters"])  # 50 unless CG converged exactly (tiny --quick problems)
+        return new_params
+
+    hf_s = median_time(hf_iteration, repeats=max(1, repeats // 2), warmup=1)
+
+    result = {
+        **machine_info(),
+        "setting": {
+            "hidden": hidden,
+            "T": steps,
+            "batch": batch_size,
+            "dtype": "float32",
+            "quick": args.quick,
+        },
+        "matmul_n": mm,
+        "matmul_gflops": matmul_gflops,
+        "grad_s": grad_s,
+        "gv_s": gv_s,
+        "gv_flops_analytic": flops,
+        "gv_flops_xla_cost_analysis": xla_flops,
+        "gv_gflops": flops / gv_s / 1e9,
+        "flop_fraction_gv": flops / gv_s / 1e9 / matmul_gflops,
+        "hf_iter_50cg_s": hf_s,
+        "hf_cg_iters": cg_iters[-1],
+        "flop_count": "analytic (matmul FLOPs only)",
+    }
+    width = max(map(len, result))
+    for name, value in result.items():
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        print(f"{name:<{width}}  {shown}")
+    write_json(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

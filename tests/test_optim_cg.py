@@ -1,0 +1,133 @@
+"""Linear CG: solves SPD systems, Martens' stopping rule, saved iterates, non-positive curvature."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from armctl.optim import CGResult, cg
+from armctl.optim.cg import progress_stop, save_points
+
+
+def _spd(n, cond, seed=0):
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    return (q * np.logspace(0, -math.log10(cond), n)) @ q.T, rng.normal(size=n)
+
+
+def _phi(a, b, x):
+    x = np.asarray(x)
+    return 0.5 * x @ a @ x - b @ x
+
+
+def test_cg_solves_spd_system_to_tolerance():
+    with jax.enable_x64(True):
+        a, b = _spd(20, 1e3)
+        res = cg(
+            lambda v: jnp.asarray(a) @ v, jnp.asarray(b), max_iters=200, tol_k_factor=0.0, residual_tol=1e-10
+        )
+        assert isinstance(res, CGResult) and res.stop_reason == "converged"
+        np.testing.assert_allclose(res.x, np.linalg.solve(a, b), rtol=1e-7, atol=1e-8)
+        assert res.matvecs == res.iterations
+
+
+def test_cg_pytree_warm_start_and_preconditioner():
+    with jax.enable_x64(True):
+        d = np.logspace(0, 4, 12)
+        a, b = np.diag(d), np.arange(1.0, 13.0)
+        mv = lambda v: {"u": jnp.asarray(d[:6]) * v["u"], "w": jnp.asarray(d[6:]) * v["w"]}
+        bt = {"u": jnp.asarray(b[:6]), "w": jnp.asarray(b[6:])}
+        x0 = {"u": jnp.ones(6), "w": jnp.ones(6)}
+        res = cg(mv, bt, x0, max_iters=50, tol_k_factor=0.0, residual_tol=1e-12)
+        assert res.indices[0] != 0 and res.matvecs == res.iterations + 1
+        np.testing.assert_allclose(res.phi_history[0], _phi(a, b, np.ones(12)), rtol=1e-12)
+        np.testing.assert_allclose(np.concatenate([res.x["u"], res.x["w"]]), b / d, rtol=1e-8)
+        # the exact diagonal preconditioner solves a diagonal system in one step
+        pre = {"u": jnp.asarray(d[:6]), "w": jnp.asarray(d[6:])}
+        res_p = cg(mv, bt, None, max_iters=50, preconditioner=pre, residual_tol=1e-12)
+        assert res_p.iterations == 1
+        np.testing.assert_allclose(np.concatenate([res_p.x["u"], res_p.x["w"]]), b / d, rtol=1e-10)
+
+
+def test_stop_rule_triggers_exactly_as_specified_and_iterates_are_saved():
+    with jax.enable_x64(True):
+        # an ill-conditioned system whose quadratic keeps improving slowly: the progress rule stops it
+        a, b = _spd(60, 1e6, seed=1)
+        max_iters = 300
+        res = cg(lambda v: jnp.asarray(a) @ v, jnp.asarray(b), max_iters=max_iters, min_iters=5)
+        phis = res.phi_history
+        i = res.iterations
+        assert res.stop_reason == "progress" and 10 < i < max_iters
+        k = max(10, math.ceil(0.1 * i))
+        assert phis[i] < 0 and (phis[i] - phis[i - k]) / phis[i] < k * 5e-4
+        assert not any(progress_stop(phis, j, 5e-4) for j in range(5, i))
+        # the same system with a 10x looser tolerance stops earlier
+        looser = cg(lambda v: jnp.asarray(a) @ v, jnp.asarray(b), max_iters=max_iters, tol_k_factor=5e-3)
+        assert looser.iterations < i
+        # saved at ceil(1.3^j) and at the end, with their phi values
+        expected = sorted({p for p in save_points(max_iters, 1.3) if p <= i} | {i})
+        assert res.indices == expected
+        assert expected[:8] == [1, 2, 3, 4, 5, 7, 9, 11]
+        for idx, x, phi in zip(res.indices, res.iterates, res.phi, strict=True):
+            assert phi == phis[idx]
+            np.testing.assert_allclose(phi, _phi(a, b, x), rtol=1e-6)
+        assert all(np.diff(phis) <= 1e-12)  # CG decreases phi monotonically
+
+
+def test_min_iters_delays_the_stop_rule():
+    with jax.enable_x64(True):
+        a, b = _spd(60, 1e6, seed=1)
+        free = cg(lambda v: jnp.asarray(a) @ v, jnp.asarray(b), max_iters=300)
+        forced = cg(
+            lambda v: jnp.asarray(a) @ v, jnp.asarray(b), max_iters=300, min_iters=free.iterations + 20
+        )
+        assert forced.iterations >= free.iterations + 20
+
+
+def test_non_positive_curvature_exits_without_taking_the_step():
+    a = jnp.diag(jnp.array([1.0, 2.0, -30.0]))
+    res = cg(lambda v: a @ v, jnp.array([1.0, 1.0, 1.0]), max_iters=10)
+    assert res.stop_reason == "negative_curvature" and res.iterations == 0
+    np.testing.assert_array_equal(res.x, np.zeros(3))
+    assert res.indices == [0] and res.matvecs == 1
+
+
+def test_cg_rejects_bad_arguments():
+    b = jnp.ones(3)
+    with pytest.raises(ValueError, match="max_iters"):
+        cg(lambda v: v, b, max_iters=0)
+    with pytest.raises(ValueError, match="min_iters"):
+        cg(lambda v: v, b, max_iters=3, min_iters=5)
+    with pytest.raises(ValueError, match="save_schedule"):
+        cg(lambda v: v, b, max_iters=3, save_schedule=1.0)
+    with pytest.raises(TypeError, match="matvec"):
+        cg(np.eye(3), b, max_iters=3)
+
+
+def test_deflated_cg_keeps_directions_conjugate_to_the_extra_vector_and_solves():
+    """AHF's augmented basis: w first, then CG directions A-conjugate to w (and to each other)."""
+    from jax.tree_util import Partial
+
+    from armctl.optim.cg import cg_step, deflated_start
+
+    with jax.enable_x64(True):
+        a, b = _spd(15, 1e2, seed=3)
+        w = jnp.asarray(np.random.default_rng(4).normal(size=15))
+        mv = Partial(lambda v: jnp.asarray(a) @ v)
+        state, deflation, (waw, alpha_w, bw) = deflated_start(mv, jnp.asarray(b), w)
+        np.testing.assert_allclose(alpha_w, (b @ w) / (w @ a @ w), rtol=1e-12)
+        directions = [np.asarray(w)]
+        for _ in range(14):
+            directions.append(np.asarray(state.p))
+            state, (pap, *_rest) = cg_step(mv, None, jnp.asarray(b), deflation, state)
+            assert float(pap) > 0
+        d = np.stack(directions)
+        gram = d @ a @ d.T
+        scale = np.sqrt(np.outer(np.diag(gram), np.diag(gram)))
+        cosines = np.abs(gram - np.diag(np.diag(gram))) / scale  # A-cosines between basis vectors
+        assert cosines[0].max() < 1e-10  # every direction A-conjugate to w
+        # and to each other (before convergence, where finite precision erodes conjugacy as in plain CG)
+        assert cosines[:9, :9].max() < 1e-8, cosines[:9, :9].max()
+        np.testing.assert_allclose(state.x, np.linalg.solve(a, b), rtol=1e-5)

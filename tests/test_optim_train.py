@@ -1,0 +1,260 @@
+"""HF, AHF and the baselines on real objectives; the run driver; rejection of non-finite steps."""
+
+import pickle
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from armctl.optim import (
+    Counters,
+    History,
+    Problem,
+    adam,
+    ahf,
+    curvature_batch,
+    gd,
+    hf,
+    lbfgs,
+    losses,
+    momentum,
+    ncg,
+    nesterov,
+    objective,
+    run,
+)
+
+# ----- problems ------------------------------------------------------------------------------
+D_LS = 10
+W_TRUE = jnp.linspace(-1.0, 1.0, D_LS)
+
+
+def _ls_outputs(params, batch):
+    return batch["x"] @ params["w"] + params["b"], ()
+
+
+LEAST_SQUARES = Problem(_ls_outputs, lambda out, batch: losses.squared_error(out, batch["y"]))
+
+
+@jax.jit
+def _ls_batch(key):
+    x = jax.random.normal(key, (32, D_LS))
+    return {"x": x, "y": x @ W_TRUE + 0.5}
+
+
+LS_PARAMS = {"w": jnp.zeros(D_LS), "b": jnp.zeros(())}
+
+H, T, B = 8, 10, 64
+
+
+def _rnn_init(key, scale):
+    k = jax.random.split(key, 3)
+    return {
+        "w_in": jax.random.normal(k[0], (2, H)) / jnp.sqrt(2.0),
+        "w_rec": scale * jax.random.normal(k[1], (H, H)) / jnp.sqrt(H),
+        "b": jnp.zeros(H),
+        "w_out": jax.random.normal(k[2], (H, 1)) / jnp.sqrt(H),
+        "b_out": jnp.zeros(1),
+    }
+
+
+def _rnn_run(params, x):
+    def body(h, x_t):
+        a = x_t @ params["w_in"] + h @ params["w_rec"] + params["b"]
+        h = jnp.tanh(a)
+        return h, (h @ params["w_out"] + params["b_out"], a)
+
+    _, (y, a) = jax.lax.scan(body, jnp.zeros((x.shape[0], H)), jnp.swapaxes(x, 0, 1))
+    return jnp.swapaxes(y, 0, 1), jnp.swapaxes(a, 0, 1)
+
+
+TEACHER = _rnn_init(jax.random.PRNGKey(42), 1.2)
+
+
+@jax.jit
+def _rnn_batch(key):
+    x = jax.random.normal(key, (B, T, 2))
+    return {"x": x, "y": _rnn_run(TEACHER, x)[0]}
+
+
+RNN = Problem(
+    lambda p, batch: _rnn_run(p, batch["x"]), lambda out, batch: losses.squared_error(out, batch["y"])
+)
+RNN_PARAMS = _rnn_init(jax.random.PRNGKey(0), 0.5)
+RNN_EVAL = _rnn_batch(jax.random.PRNGKey(999))
+
+
+def _train(problem, opt, params, sample, steps, eval_batch, key=0):
+    return run(problem, opt, params, sample, jax.random.PRNGKey(key), steps=steps, eval_batch=eval_batch)
+
+
+# ----- HF / AHF ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "make", [lambda: hf(lambda_init=1.0, max_cg=50), lambda: ahf(max_cg=50)], ids=["hf", "ahf"]
+)
+def test_second_order_solves_least_squares(make):
+    eval_batch = _ls_batch(jax.random.PRNGKey(7))
+    _, state, hist = _train(LEAST_SQUARES, make(), LS_PARAMS, _ls_batch, 6, eval_batch)
+    assert hist["eval_loss"][-1] < 1e-5 * float(objective(LEAST_SQUARES, LS_PARAMS, eval_batch))
+    assert all(hist["accepted"][:3])
+    assert hist["gv_calls"][-1] == state.counters.gv > 0 and hist["cg_iters"][0] > 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: hf(lambda_init=1.0, max_cg=60),
+        lambda: hf(lambda_init=1.0, max_cg=60, structural_mu=0.3),
+        lambda: hf(lambda_init=1.0, max_cg=60, damping="line-search", curvature_fraction=0.5),
+        lambda: ahf(max_cg=60),
+    ],
+    ids=["hf", "hf-structural", "hf-line-search", "ahf"],
+)
+def test_second_order_trains_tanh_rnn(make):
+    start = float(objective(RNN, RNN_PARAMS, RNN_EVAL))
+    _, _, hist = _train(RNN, make(), RNN_PARAMS, _rnn_batch, 8, RNN_EVAL)
+    assert hist["eval_loss"][-1] < 0.03 * start, (start, hist["eval_loss"])
+    assert all(isinstance(x, float) for x in hist["lambda"])
+
+
+def _nan_problem():
+    """Finite for outputs <= 1e-3, NaN beyond: every step the optimizers try (towards 5) is past the cliff."""
+
+    def loss(out, batch):
+        return 0.5 * jnp.sum((out - 5.0) ** 2) + jnp.where(jnp.any(out > 1e-3), jnp.nan, 0.0)
+
+    return Problem(lambda p, batch: (p["w"], ()), loss)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: hf(lambda_init=1e-3, max_cg=5), lambda: ahf(lambda_init=1e-3, max_cg=5)],
+    ids=["hf", "ahf"],
+)
+def test_step_making_objective_nan_is_rejected_and_lambda_grows(make):
+    opt, problem, params = make(), _nan_problem(), {"w": jnp.zeros(3)}
+    state = opt.init(params)
+    new_params, new_state, info = opt.step(problem, params, state, {}, jax.random.PRNGKey(0))
+    assert not info["accepted"] and info["new_loss"] == info["loss"] == pytest.approx(37.5)
+    np.testing.assert_array_equal(new_params["w"], params["w"])
+    assert float(new_state.lam) > float(state.lam)
+    assert np.isfinite(np.asarray(new_state.delta["w"])).all()
+
+
+def test_same_seed_same_history_and_resume_from_numpy_checkpoint():
+    opt = hf(lambda_init=1.0, max_cg=20, curvature_fraction=0.25)
+    times = ("step_time", "wall_time")
+    strip = lambda h: {k: v for k, v in h.items() if k not in times}
+    p_a, _, h_a = _train(RNN, opt, RNN_PARAMS, _rnn_batch, 4, RNN_EVAL, key=3)
+    _, _, h_b = _train(RNN, opt, RNN_PARAMS, _rnn_batch, 4, RNN_EVAL, key=3)
+    assert strip(h_a) == strip(h_b)
+    # interrupted after 2 steps, checkpointed as numpy + JSON, resumed: identical to uninterrupted
+    p_half, s_half, h_half = _train(RNN, opt, RNN_PARAMS, _rnn_batch, 2, RNN_EVAL, key=3)
+    to_numpy = lambda tree: jax.tree_util.tree_map(np.asarray, tree)
+    blob = pickle.dumps((to_numpy(p_half), to_numpy(s_half)))
+    p_np, s_np = pickle.loads(blob)
+    h_res = History.from_json(h_half.to_json())
+    key = jax.random.PRNGKey(3)
+    p_c, _, h_c = run(
+        RNN, opt, p_np, _rnn_batch, key, steps=4, eval_batch=RNN_EVAL, state=s_np, history=h_res
+    )
+    assert strip(h_c) == strip(h_a) and len(h_c) == 4
+    np.testing.assert_allclose(p_c["w_rec"], p_a["w_rec"], rtol=1e-6, atol=1e-7)
+    _, _, h_d = _train(RNN, opt, RNN_PARAMS, _rnn_batch, 4, RNN_EVAL, key=4)
+    assert h_d["loss"] != h_a["loss"]
+
+
+def test_run_callback_budget_and_validation():
+    seen = []
+    callback = lambda step, p, s, rec: seen.append((step, rec["function_calls"]))
+    key = jax.random.PRNGKey(0)
+    _, state, hist = run(
+        LEAST_SQUARES, gd(0.05), LS_PARAMS, _ls_batch, key, max_function_calls=5, callback=callback
+    )
+    assert seen == [(i, i + 1) for i in range(5)] and len(hist) == 5 and hist["eval_loss"] == [None] * 5
+    assert state.counters == Counters(0, 5, 0) and state.counters.function_calls == 5
+    assert History.from_json(hist.to_json()) == hist and hist.record(4)["gradient_calls"] == 5
+    with pytest.raises(ValueError, match="unknown History columns"):
+        History({"steps": [1]})
+    with pytest.raises(ValueError, match="steps or max_function_calls"):
+        run(LEAST_SQUARES, gd(0.1), LS_PARAMS, _ls_batch, jax.random.PRNGKey(0))
+    with pytest.raises(TypeError, match="Optimizer"):
+        run(LEAST_SQUARES, "adam", LS_PARAMS, _ls_batch, jax.random.PRNGKey(0), steps=1)
+    with pytest.raises(ValueError, match="damping"):
+        hf(damping="cubic")
+    with pytest.raises(ValueError, match="lambda_init"):
+        ahf(lambda_init=-1.0)
+    with pytest.raises(ValueError, match="curvature_fraction"):
+        hf(curvature_fraction=0.0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        adam(learning_rate=0.0)
+    with pytest.raises(ValueError, match="memory"):
+        lbfgs(memory=0)
+
+
+def test_curvature_batch_is_the_leading_share_of_every_leaf():
+    batch = {"x": jnp.arange(10.0), "y": jnp.ones((10, 3)), "s": jnp.asarray(2.0)}
+    cb = curvature_batch(batch, 0.25)
+    np.testing.assert_array_equal(cb["x"], np.arange(3.0))
+    assert cb["y"].shape == (3, 3) and float(cb["s"]) == 2.0
+    assert curvature_batch(batch, 1.0) is batch
+
+
+# ----- first-order and quasi-Newton baselines -----------------------------------------------
+@pytest.mark.parametrize(
+    "make,steps,factor",
+    [
+        (lambda: lbfgs(memory=20), 40, 0.1),
+        (lambda: ncg(), 40, 0.3),
+        (lambda: adam(0.02, clip_norm=10.0), 60, 0.3),
+        (lambda: gd(0.1), 60, 0.7),
+        (lambda: momentum(0.05, 0.9), 60, 0.5),
+        (lambda: nesterov(0.05, 0.9), 60, 0.5),
+    ],
+    ids=["lbfgs", "ncg", "adam", "gd", "momentum", "nesterov"],
+)
+def test_baselines_reduce_rnn_objective(make, steps, factor):
+    start = float(objective(RNN, RNN_PARAMS, RNN_EVAL))
+    _, state, hist = _train(RNN, make(), RNN_PARAMS, _rnn_batch, steps, RNN_EVAL)
+    assert hist["eval_loss"][-1] < factor * start, (start, hist["eval_loss"][-5:])
+    assert state.counters.gradient >= steps and hist["function_calls"][-1] == state.counters.function_calls
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: hf(max_cg=10),
+        lambda: ahf(max_cg=10),
+        lambda: lbfgs(memory=5),
+        lambda: ncg(),
+        lambda: adam(0.01),
+        lambda: nesterov(0.01),
+    ],
+    ids=["hf", "ahf", "lbfgs", "ncg", "adam", "nesterov"],
+)
+def test_state_survives_numpy_pickle_between_steps(make):
+    opt, key = make(), jax.random.PRNGKey(0)
+    batches = [_ls_batch(jax.random.PRNGKey(i)) for i in range(3)]
+
+    def three_steps(convert):
+        params, state = LS_PARAMS, opt.init(LS_PARAMS)
+        for batch in batches:
+            if convert:
+                state = pickle.loads(pickle.dumps(jax.tree_util.tree_map(np.asarray, state)))
+            params, state, info = opt.step(LEAST_SQUARES, params, state, batch, key)
+            assert {"loss", "new_loss", "accepted"} <= set(info)
+        return params, state
+
+    (p_a, s_a), (p_b, s_b) = three_steps(False), three_steps(True)
+    np.testing.assert_allclose(p_a["w"], p_b["w"], rtol=1e-5, atol=1e-7)
+    assert s_a.counters.as_dict() == s_b.counters.as_dict()
+
+
+def test_gradient_clipping_bounds_the_step():
+    state = gd(1.0, clip_norm=0.01).init(LS_PARAMS)
+    params, _, info = gd(1.0, clip_norm=0.01).step(
+        LEAST_SQUARES, LS_PARAMS, state, _ls_batch(jax.random.PRNGKey(0))
+    )
+    moved = np.sqrt(np.sum(np.asarray(params["w"]) ** 2) + float(params["b"]) ** 2)
+    assert info["grad_norm"] > 1.0 and moved == pytest.approx(0.01, rel=1e-4)
