@@ -46,7 +46,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n").encode())
+    atomic_write_bytes(
+        path, (json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n").encode()
+    )
 
 
 def _json_default(obj):
@@ -60,7 +62,12 @@ def _json_default(obj):
 def save(path: str | os.PathLike, tree: Any) -> None:
     """Save a pytree (leaves: arrays, numbers, strings) atomically."""
     payload = pickle.dumps(_to_numpy(tree), protocol=pickle.HIGHEST_PROTOCOL)
-    header = {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)}
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "bytes": len(payload),
+    }
     atomic_write_bytes(path, json.dumps(header).encode() + b"\n" + payload)
 
 

@@ -55,7 +55,9 @@ def delay_line_read(line: jnp.ndarray) -> jnp.ndarray:
     return line[0]
 
 
-def transition(task: Task, batch: TaskBatch, x: jnp.ndarray, u: jnp.ndarray, t) -> tuple[jnp.ndarray, jnp.ndarray]:
+def transition(
+    task: Task, batch: TaskBatch, x: jnp.ndarray, u: jnp.ndarray, t
+) -> tuple[jnp.ndarray, jnp.ndarray]:
     """One plant step of the task at step ``t``: returns ``(x_next, applied_torque)``.
 
     ``batch`` fields may carry any leading batch shape matching ``x``; the per-step noise is

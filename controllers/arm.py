@@ -78,8 +78,10 @@ class ArmController:
                 "w_rec": mat(k[4], h2, h2, self.recurrent_gain),
                 "b": jnp.zeros(h2),
             },
-            "out": {"w": self.output_gain * jax.random.normal(k[5], (h2, OUTPUT_DIM)) / jnp.sqrt(h2),
-                    "b": jnp.zeros(OUTPUT_DIM)},
+            "out": {
+                "w": self.output_gain * jax.random.normal(k[5], (h2, OUTPUT_DIM)) / jnp.sqrt(h2),
+                "b": jnp.zeros(OUTPUT_DIM),
+            },
         }
 
     def initial_state(self, params: dict, batch_size: int) -> tuple[jnp.ndarray, jnp.ndarray]:

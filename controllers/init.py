@@ -15,7 +15,12 @@ def gaussian_matrix(key: jax.Array, n_in: int, n_out: int, gain: float = 1.0) ->
 
 
 def sparse_matrix(
-    key: jax.Array, n_in: int, n_out: int, gain: float = 1.0, fan_in: int = SPARSE_FAN_IN, std: float | None = None
+    key: jax.Array,
+    n_in: int,
+    n_out: int,
+    gain: float = 1.0,
+    fan_in: int = SPARSE_FAN_IN,
+    std: float | None = None,
 ) -> jnp.ndarray:
     """Sparse initialization (Martens 2010): each output unit gets ``min(fan_in, n_in)``
     nonzero incoming weights at random positions, drawn from ``N(0, std^2)`` times ``gain``.

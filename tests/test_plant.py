@@ -78,7 +78,9 @@ def test_step_matches_equations_of_motion():
     tau = jnp.array([0.3, -0.2])
     ddq = plant.joint_acceleration(arm, x[:2], x[2:], tau)
     # Residual of M ddq + C dq + B dq - tau.
-    residual = plant.mass_matrix(arm, x[:2]) @ ddq + plant.coriolis(arm, x[:2], x[2:]) + arm.viscosity @ x[2:] - tau
+    residual = (
+        plant.mass_matrix(arm, x[:2]) @ ddq + plant.coriolis(arm, x[:2], x[2:]) + arm.viscosity @ x[2:] - tau
+    )
     np.testing.assert_allclose(residual, 0.0, atol=1e-6)
     nxt = plant.step(arm, x, tau)
     np.testing.assert_allclose(nxt[2:], x[2:] + arm.dt * ddq, rtol=1e-6)
@@ -101,7 +103,9 @@ def test_coriolis_matches_lagrangian_derivation():
 def test_forward_inverse_kinematics_round_trip(arm):
     key = jax.random.PRNGKey(0)
     with jax.enable_x64(True):
-        q = jax.random.uniform(key, (200, 2), minval=jnp.array([-np.pi, 0.05]), maxval=jnp.array([np.pi, 3.0]))
+        q = jax.random.uniform(
+            key, (200, 2), minval=jnp.array([-np.pi, 0.05]), maxval=jnp.array([np.pi, 3.0])
+        )
         hand = plant.forward_kinematics(arm, q)
         q_back = plant.inverse_kinematics(arm, hand)
         np.testing.assert_allclose(plant.forward_kinematics(arm, q_back), hand, atol=1e-10)
@@ -142,7 +146,11 @@ def test_dynamics_differentiable_under_jit_vmap_grad_jvp():
 
 @pytest.mark.parametrize(
     "field, value, message",
-    [("m1", float("nan"), "m1 must be finite"), ("l2", -0.1, "l2 must be > 0"), ("dt", 0.0, "dt must be > 0")],
+    [
+        ("m1", float("nan"), "m1 must be finite"),
+        ("l2", -0.1, "l2 must be > 0"),
+        ("dt", 0.0, "dt must be > 0"),
+    ],
 )
 def test_bad_params_raise_naming_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):

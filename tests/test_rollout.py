@@ -3,10 +3,10 @@
 import dataclasses
 
 import jax
-from jax.flatten_util import ravel_pytree
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.flatten_util import ravel_pytree
 
 from armctl import plant
 from armctl.rollout import simulate
@@ -97,7 +97,9 @@ def test_disturbance_zero_before_onset_and_constant_after():
     # With zero commands and no noise, the applied torque *is* the disturbance.
     for i, onset in enumerate([0, 3, 5, 11]):
         np.testing.assert_array_equal(r.torques[i, :onset], 0.0)
-        np.testing.assert_allclose(r.torques[i, onset:], np.broadcast_to(batch.joint_disturbance[i], r.torques[i, onset:].shape))
+        np.testing.assert_allclose(
+            r.torques[i, onset:], np.broadcast_to(batch.joint_disturbance[i], r.torques[i, onset:].shape)
+        )
 
 
 def test_postural_force_is_applied_through_the_jacobian():
@@ -191,7 +193,9 @@ def test_wrong_batch_shape_raises_naming_the_field():
     task = CenterOut(n_targets=4)
     batch = task.sample(jax.random.PRNGKey(0))
     bad = batch._replace(command_noise=jnp.zeros((4, 7, 2)))
-    with pytest.raises(ValueError, match=r"TaskBatch.command_noise has shape \(4, 7, 2\).*expects \(4, 40, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"TaskBatch.command_noise has shape \(4, 7, 2\).*expects \(4, 40, 2\)"
+    ):
         simulate(SMALL, SMALL.init_params(jax.random.PRNGKey(0)), task, bad)
     with pytest.raises(TypeError, match="expected a TaskBatch"):
         simulate(SMALL, SMALL.init_params(jax.random.PRNGKey(0)), task, tuple(batch))
