@@ -32,10 +32,12 @@ otherwise the direction is skipped (``eps_i = 0``). Choices where the sources ar
 
 * stopping: Martens' progress rule on the quadratic ``phi(x_q)``, ``max_cg``, non-positive
   curvature, and (Krause) ``ls_fail_limit = 5`` skipped directions;
-* lambda: kept and adapted by the LM rule with ``rho = (f(theta_new) - f(theta)) / q(update)``;
-  ``q`` of the update is exact and cheap because the directions are conjugate:
-  ``q = sum_i (eps_i alpha_i)^2 c_i^T A c_i / 2 - eps_i alpha_i b^T c_i``. The line search does
-  most of the damping; lam keeps CG well conditioned. ``adapt_lambda=False`` freezes it.
+* lambda: kept and adapted by the LM rule with ``rho = (f(theta_new) - f(theta)) / phi(x_q)``,
+  the realized reduction over the damped quadratic's value at its own CG solution. (Measured
+  against the line-searched update instead, rho is ~1 by construction, lam decays to ~1e-20 and
+  the undamped Krylov directions stall the method on center-out: 1.9 % above iLQR after 21k
+  function calls, against 1.0 % for HF.) The line search does most of the damping; lam keeps
+  CG well conditioned. ``adapt_lambda=False`` freezes it.
 * "augmented" (AHF only): the previous true update ``w`` joins the conjugate basis as its first
   vector. CG starts at ``x_q = alpha_w w`` (the quadratic's minimizer along ``w``) and every later
   direction is made A-conjugate to ``w`` (deflated CG, Saad et al. 2000), which costs one product
@@ -71,6 +73,7 @@ from armctl.optim.cg import cg, cg_step, deflated_start, progress_stop, zero_sta
 from armctl.optim.gn import gauss_newton_product
 
 DAMPING_MODES = ("tikhonov", "line-search")
+LINE_SEARCHES = ("backtracking", "parabolic")
 
 
 class HFState(NamedTuple):
@@ -233,8 +236,14 @@ def ahf(
     ls_max: int = 10,
     ls_fail_limit: int = 5,
     adapt_lambda: bool = True,
+    line_search: str = "parabolic",
 ) -> Optimizer:
-    """Augmented Hessian-free optimizer (thesis 6.2); see the module docstring for every choice made."""
+    """Augmented Hessian-free optimizer (thesis 6.2); see the module docstring for every choice made.
+
+    ``line_search``: ``'parabolic'`` (default; one objective evaluation per direction when the
+    quadratic model is right, two otherwise: :func:`_parabolic_line_search`) or
+    ``'backtracking'`` (Krause's Algorithm 5, 2 to ``ls_max + 1`` evaluations per direction).
+    """
     return _krylov_line_search(
         True,
         lambda_init,
@@ -248,6 +257,7 @@ def ahf(
         ls_max,
         ls_fail_limit,
         adapt_lambda,
+        line_search,
     )
 
 
@@ -277,6 +287,30 @@ def _greedy_line_search(f_at, f_cur: float, tau: float, ls_max: int):
     return 0.0, f_cur, evals
 
 
+def _parabolic_line_search(f_at, f_cur: float, predicted: float):
+    """One or two evaluations along a direction scaled to its quadratic optimum (``eps = 1``).
+
+    The quadratic model predicts ``f(eps) = f_cur - predicted (2 eps - eps^2)`` (a decrease of
+    ``predicted`` at ``eps = 1``). Evaluate ``f(1)``; the parabola through ``f(0)``, the model's
+    slope ``-2 predicted`` at 0 and ``f(1)`` has its minimum at ``eps* = predicted / (f(1) -
+    f_cur + 2 predicted)``. If ``f(1)`` decreased and ``eps*`` is within [1/2, 2] the model is
+    trusted and ``eps = 1`` kept (one evaluation); otherwise ``f(eps*)`` (``eps*`` clipped to
+    [1/16, 4]) is tried and the best of 0, 1 and ``eps*`` is kept. Returns ``(eps, value, evals)``.
+    """
+    value = f_at(1.0)
+    curvature = value - f_cur + 2 * predicted if math.isfinite(value) else math.inf
+    eps_star = predicted / curvature if curvature > 0 else 4.0
+    if math.isfinite(value) and value < f_cur and 0.5 <= eps_star <= 2.0:
+        return 1.0, value, 1
+    eps_star = min(max(eps_star, 1 / 16), 4.0)
+    trial = f_at(eps_star)
+    best = min(
+        ((0.0, f_cur), (1.0, value), (eps_star, trial)),
+        key=lambda c: c[1] if math.isfinite(c[1]) else math.inf,
+    )
+    return best[0], best[1], 2
+
+
 def _krylov_line_search(
     augment,
     lambda_init,
@@ -290,7 +324,10 @@ def _krylov_line_search(
     ls_max,
     ls_fail_limit,
     adapt_lambda,
+    line_search="backtracking",
 ) -> Optimizer:
+    if line_search not in LINE_SEARCHES:
+        raise ValueError(f"line_search must be one of {LINE_SEARCHES}, got {line_search!r}")
     _check_common(lambda_init, structural_mu, max_cg, min_cg, curvature_fraction, lambda_drop, lambda_boost)
     _check_int("ls_max", ls_max, 1)
     _check_int("ls_fail_limit", ls_fail_limit, 1)
@@ -304,19 +341,21 @@ def _krylov_line_search(
         lam = float(state.lam)
         f0, grad, gnp, counters = _start(problem, params, state, batch, curvature_fraction, structural_mu)
         b = _tree.scale(-1.0, grad)
-        theta, f_cur, q_total, evals, products, fails = params, f0, 0.0, 0, 0, 0
+        theta, f_cur, evals, products, fails = params, f0, 0, 0, 0
 
-        def move(direction, coeff, curvature, b_dir):
+        def move(direction, coeff, b_dir):
             """Line-search the objective along ``coeff * direction``; returns whether it moved."""
-            nonlocal theta, f_cur, q_total, evals
-            eps, value, n = _greedy_line_search(
-                lambda e: objective_at(problem, theta, direction, e * coeff, batch), f_cur, tau, ls_max
-            )
+            nonlocal theta, f_cur, evals
+            f_at = lambda e: objective_at(problem, theta, direction, e * coeff, batch)
+            if line_search == "parabolic":
+                # Predicted decrease of the quadratic at its optimum along the direction.
+                eps, value, n = _parabolic_line_search(f_at, f_cur, 0.5 * coeff * b_dir)
+            else:
+                eps, value, n = _greedy_line_search(f_at, f_cur, tau, ls_max)
             evals += n
             if eps == 0.0:
                 return False
             theta, f_cur = _tree.axpy(eps * coeff, direction, theta), value
-            q_total += 0.5 * (eps * coeff) ** 2 * curvature - eps * coeff * b_dir
             return True
 
         deflation, cg_state, phi0 = None, None, 0.0
@@ -326,7 +365,7 @@ def _krylov_line_search(
             waw, alpha_w, bw = float(waw), float(alpha_w), float(bw)
             if waw > 0 and math.isfinite(alpha_w):
                 cg_state, deflation, phi0 = start, defl, -0.5 * bw * alpha_w
-                fails += 0 if move(state.delta, alpha_w, waw, bw) else 1
+                fails += 0 if move(state.delta, alpha_w, bw) else 1
         if cg_state is None:
             cg_state = zero_start(None, b)
 
@@ -337,7 +376,7 @@ def _krylov_line_search(
             if not float(pap) > 0:
                 reason = "negative_curvature"
                 break
-            fails += 0 if move(cg_state.p, float(alpha), float(pap), float(bp)) else 1
+            fails += 0 if move(cg_state.p, float(alpha), float(bp)) else 1
             cg_state, iters = new, i
             phis.append(float(phi))
             if fails >= ls_fail_limit:
@@ -351,7 +390,12 @@ def _krylov_line_search(
                 break
 
         accepted = f_cur < f0
-        rho = (f_cur - f0) / q_total if q_total < 0 else -math.inf
+        # rho compares the realized reduction with what the quadratic promised at its own CG
+        # solution (not at the line-searched update, whose model value tracks the objective by
+        # construction and would drive lam to zero): where the line searches had to shorten or
+        # skip directions, rho falls and lam grows, which keeps the Krylov basis well damped.
+        q_promised = phis[-1]
+        rho = (f_cur - f0) / q_promised if q_promised < 0 else -math.inf
         new_lam = _lm_update(lam, rho, lambda_drop, lambda_boost) if adapt_lambda else lam
         update = _tree.axpy(-1.0, params, theta) if accepted else _tree.zeros_like(params)
         new_state = HFState(new_lam, update, counters.add(objective=evals, gv=products))
