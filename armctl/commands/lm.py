@@ -1,9 +1,9 @@
 """``armctl lm``: character-level language models (RNN, MRNN, LSTM, mLSTM) trained with HF, AHF or Adam.
 
-    armctl lm train --model mlstm --corpus default --seed 0 --minutes 10
-    armctl lm eval RUN_DIR
-    armctl lm sample RUN_DIR --prompt "The meaning of" --temperature 1.0 --length 200 --seed 0
-    armctl lm bench --model mlstm --batch-size 100
+armctl lm train --model mlstm --corpus default --seed 0 --minutes 10
+armctl lm eval RUN_DIR
+armctl lm sample RUN_DIR --prompt "The meaning of" --temperature 1.0 --length 200 --seed 0
+armctl lm bench --model mlstm --batch-size 100
 """
 
 from __future__ import annotations
@@ -14,17 +14,25 @@ import os
 
 from controllers.lm import MODELS
 
-DEFAULTS_NOTE = "defaults follow the thesis (ch. 5.4.2) and Krause (2015); see armctl.sequence.train_lm.LMConfig"
+DEFAULTS_NOTE = (
+    "defaults follow the thesis (ch. 5.4.2) and Krause (2015); see armctl.sequence.train_lm.LMConfig"
+)
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("lm", help="character-level language models", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "lm",
+        help="character-level language models",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="lm_command", required=True, metavar="ACTION")
 
     p = sub.add_parser("train", help="train a model; prints bpc as it goes", epilog=DEFAULTS_NOTE)
     p.add_argument("--model", choices=sorted(MODELS), default="mlstm")
-    p.add_argument("--corpus", default="default", help="'default' (pydoc topics), a text file, text8/enwik8, PTB dir")
+    p.add_argument(
+        "--corpus", default="default", help="'default' (pydoc topics), a text file, text8/enwik8, PTB dir"
+    )
     p.add_argument("--optimizer", choices=("hf", "ahf", "adam"), default="hf")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget")
@@ -39,7 +47,9 @@ def register(subparsers) -> None:
     p.add_argument("--clip", type=float, default=1.0, help="Adam gradient-norm clipping threshold")
     p.add_argument("--context", type=int, default=50)
     p.add_argument("--predict", type=int, default=200)
-    p.add_argument("--min-count", type=int, default=5, help="rarer training characters become the unknown symbol")
+    p.add_argument(
+        "--min-count", type=int, default=5, help="rarer training characters become the unknown symbol"
+    )
     p.add_argument("--eval-seconds", type=float, default=30.0, help="validate and checkpoint this often")
     p.add_argument("--out", default=None, help="run directory (default runs/lm/MODEL_OPTIMIZER_seedN)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out for --minutes more")
@@ -69,11 +79,24 @@ def _train(args) -> int:
     from armctl.sequence import train_lm
 
     config = train_lm.LMConfig(
-        model=args.model, hidden=args.hidden, corpus=args.corpus, min_count=args.min_count,
-        optimizer=args.optimizer, seed=args.seed, context=args.context, predict=args.predict,
-        batch_size=args.batch_size, curvature_fraction=args.curvature_fraction, lambda_init=args.lambda_init,
-        structural_mu=args.mu, max_cg=args.max_cg, learning_rate=args.lr, clip_norm=args.clip,
-        minutes=args.minutes, max_steps=args.max_steps, eval_seconds=args.eval_seconds,
+        model=args.model,
+        hidden=args.hidden,
+        corpus=args.corpus,
+        min_count=args.min_count,
+        optimizer=args.optimizer,
+        seed=args.seed,
+        context=args.context,
+        predict=args.predict,
+        batch_size=args.batch_size,
+        curvature_fraction=args.curvature_fraction,
+        lambda_init=args.lambda_init,
+        structural_mu=args.mu,
+        max_cg=args.max_cg,
+        learning_rate=args.lr,
+        clip_norm=args.clip,
+        minutes=args.minutes,
+        max_steps=args.max_steps,
+        eval_seconds=args.eval_seconds,
     )
     run_dir = args.out or os.path.join("runs", "lm", f"{args.model}_{args.optimizer}_seed{args.seed}")
     summary = train_lm.train(config, run_dir, resume=args.resume)
