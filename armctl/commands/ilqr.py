@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import pathlib
 import time
@@ -18,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from armctl import plant
+from armctl import plots
 from armctl.tasks import CenterOut, make_task
 
 TASK_CHOICES = ("center-out", "ddn", "postural")
@@ -29,6 +30,7 @@ def register(subparsers) -> None:
         "ilqr",
         help="iLQR baselines: per-reach iLQR on center-out, online iLQR on ddn/postural",
         description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("task", choices=TASK_CHOICES)
     p.add_argument("--out", required=True, type=pathlib.Path, help="output directory")
@@ -58,42 +60,6 @@ def _timed(fn, *args, **kwargs):
     start = time.perf_counter()
     out = jax.block_until_ready(fn(*args, **kwargs))
     return out, time.perf_counter() - start
-
-
-def _plot_center_out(task: CenterOut, states: np.ndarray, commands: np.ndarray, out: pathlib.Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    colors = plt.cm.hsv(np.linspace(0, 1, len(states), endpoint=False))
-    hands = np.asarray(plant.forward_kinematics(task.arm, jnp.asarray(states[..., :2], jnp.float32)))
-    center, goals = task.center_hand(), task.target_hands()
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ring = np.linspace(0, 2 * np.pi, 200)
-    ax.plot(center[0] + task.radius * np.cos(ring), center[1] + task.radius * np.sin(ring), "k:", lw=0.8)
-    for path, goal, c in zip(hands, goals, colors, strict=True):
-        ax.plot(path[:, 0], path[:, 1], color=c, lw=1)
-        ax.plot(*goal, "o", color=c, ms=3)
-    ax.set_aspect("equal")
-    ax.set_xlabel("hand x (m)")
-    ax.set_ylabel("hand y (m)")
-    ax.set_title(f"iLQR center-out hand paths ({len(states)} reaches)")
-    fig.tight_layout()
-    fig.savefig(out / "ilqr_paths.png", dpi=120)
-    plt.close(fig)
-
-    time_ms = 1000 * task.arm.dt * np.arange(commands.shape[1])
-    fig, axes = plt.subplots(2, 1, figsize=(6, 5), sharex=True)
-    for joint, ax in enumerate(axes):
-        for u, c in zip(commands, colors, strict=True):
-            ax.plot(time_ms, u[:, joint], color=c, lw=0.8)
-        ax.set_ylabel(f"{('shoulder', 'elbow')[joint]} torque (N m)")
-    axes[-1].set_xlabel("time (ms)")
-    axes[0].set_title("iLQR center-out torque profiles")
-    fig.tight_layout()
-    fig.savefig(out / "ilqr_torques.png", dpi=120)
-    plt.close(fig)
 
 
 def _center_out(args) -> dict:
@@ -133,7 +99,23 @@ def _center_out(args) -> dict:
         f"ilqr: mean loss {report['mean_loss']:.6g}, iterations {report['iterations_mean']:.2f}, "
         f"max |u| {report['max_abs_torque']:.4g} N m, {solve_s * 1000:.1f} ms for all reaches"
     )
-    _plot_center_out(task, states, commands, args.out)
+    plots.hand_paths(
+        args.out / "ilqr_paths.png",
+        task.arm,
+        states,
+        batch.target,
+        label="iLQR",
+        title=f"iLQR center-out hand paths ({task.n_targets} reaches, {args.preset} arm)",
+    )
+    shown = range(0, task.n_targets, max(1, task.n_targets // 8))
+    plots.profiles(
+        args.out / "ilqr_torques.png",
+        task.arm,
+        states,
+        commands,
+        episodes=shown,
+        title=f"iLQR center-out: {len(shown)} of {task.n_targets} reaches",
+    )
     return report
 
 
@@ -180,8 +162,6 @@ def _online(args) -> dict:
 
 
 def run(args) -> int:
-    if args.targets < 1:
-        raise ValueError(f"--targets must be >= 1, got {args.targets}")
     args.out.mkdir(parents=True, exist_ok=True)
     report = _center_out(args) if args.task == "center-out" else _online(args)
     path = args.out / "ilqr_report.json"
