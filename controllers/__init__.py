@@ -1,5 +1,6 @@
 """Recurrent controllers and sequence models for armctl."""
 
 from controllers.arm import ArmController
+from controllers.lm import LSTM, MLSTM, MRNN, make_model
 
-__all__ = ["ArmController"]
+__all__ = ["LSTM", "MLSTM", "MRNN", "ArmController", "make_model"]

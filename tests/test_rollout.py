@@ -14,6 +14,8 @@ from armctl.tasks import DDN, CenterOut, Postural, RandomReach, TaskBatch, make_
 from controllers import ArmController
 
 SMALL = ArmController(hidden=(6, 5))
+# One compiled rollout per (controller, task) configuration, shared by the tests.
+sim = jax.jit(simulate, static_argnums=(0, 2))
 
 
 class OpenLoop:
@@ -50,6 +52,7 @@ def test_gradient_matches_finite_differences(task):
         if task.name == "postural":  # keep the 72-case batch small for finite differences
             batch = jax.tree_util.tree_map(lambda a: a[::24], batch)
 
+        @jax.jit
         def loss(p):
             r = simulate(SMALL, p, task, batch)
             return task.loss(r.states, r.commands, batch.target)
@@ -67,7 +70,7 @@ def test_gradient_matches_finite_differences(task):
 def test_controller_sees_state_exactly_delay_steps_old():
     task = DDN(horizon=10, delay=3, batch_size=2)
     batch = task.sample(jax.random.PRNGKey(0))
-    r = simulate(FeedbackProbe(), jnp.zeros(()), task, batch)
+    r = sim(FeedbackProbe(), jnp.zeros(()), task, batch)
     for t in range(task.horizon):
         # Before the first delayed observation arrives the controller sees the start state.
         np.testing.assert_array_equal(r.commands[:, t], r.states[:, max(t - task.delay, 0), 2:])
@@ -93,7 +96,7 @@ def test_disturbance_zero_before_onset_and_constant_after():
     task = DDN(horizon=12, delay=0, batch_size=4, command_noise_std=0.0)
     batch = task.sample(jax.random.PRNGKey(3))
     batch = batch._replace(onset=jnp.array([0, 3, 5, 11], jnp.int32))
-    r = simulate(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
+    r = sim(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
     # With zero commands and no noise, the applied torque *is* the disturbance.
     for i, onset in enumerate([0, 3, 5, 11]):
         np.testing.assert_array_equal(r.torques[i, :onset], 0.0)
@@ -105,7 +108,7 @@ def test_disturbance_zero_before_onset_and_constant_after():
 def test_postural_force_is_applied_through_the_jacobian():
     task = Postural(horizon=5, delay=1)
     batch = task.sample(jax.random.PRNGKey(0))
-    r = simulate(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
+    r = sim(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
     expected = plant.hand_force_to_torque(task.arm, r.states[:, :-1, :2], batch.hand_force[:, None, :])
     np.testing.assert_allclose(r.torques, expected, rtol=1e-5, atol=1e-8)
 
@@ -114,10 +117,10 @@ def test_zero_command_gives_zero_multiplicative_noise():
     task = DDN(horizon=6, delay=2, batch_size=3, disturbance_std=0.0, command_noise_std=0.5)
     batch = task.sample(jax.random.PRNGKey(0))
     assert float(jnp.abs(batch.command_noise).max()) > 0
-    r = simulate(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
+    r = sim(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
     np.testing.assert_array_equal(r.torques, 0.0)
     table = jnp.full((task.horizon, 2), 0.1)
-    r = simulate(OpenLoop(), table, task, batch)
+    r = sim(OpenLoop(), table, task, batch)
     np.testing.assert_allclose(r.torques, 0.1 * (1 + batch.command_noise), rtol=1e-6)
 
 
@@ -127,7 +130,7 @@ def test_same_key_gives_identical_batch_and_rollout():
     b1, b2 = task.sample(jax.random.PRNGKey(7)), task.sample(jax.random.PRNGKey(7))
     for a, b in zip(b1, b2, strict=True):
         np.testing.assert_array_equal(a, b)
-    r1, r2 = simulate(SMALL, params, task, b1), simulate(SMALL, params, task, b2)
+    r1, r2 = sim(SMALL, params, task, b1), sim(SMALL, params, task, b2)
     np.testing.assert_array_equal(r1.states, r2.states)
     b3 = task.sample(jax.random.PRNGKey(8))
     assert not np.array_equal(b1.x0, b3.x0)
@@ -196,9 +199,9 @@ def test_wrong_batch_shape_raises_naming_the_field():
     with pytest.raises(
         ValueError, match=r"TaskBatch.command_noise has shape \(4, 7, 2\).*expects \(4, 40, 2\)"
     ):
-        simulate(SMALL, SMALL.init_params(jax.random.PRNGKey(0)), task, bad)
+        sim(SMALL, SMALL.init_params(jax.random.PRNGKey(0)), task, bad)
     with pytest.raises(TypeError, match="expected a TaskBatch"):
-        simulate(SMALL, SMALL.init_params(jax.random.PRNGKey(0)), task, tuple(batch))
+        sim(SMALL, SMALL.init_params(jax.random.PRNGKey(0)), task, tuple(batch))
 
 
 def test_tasks_are_hashable_static_arguments():
