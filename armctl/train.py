@@ -79,6 +79,7 @@ class TrainConfig:
     optimizer_options: dict = dataclasses.field(default_factory=dict)
     checkpoint_every: int = 5
     dtype: str = "float64"
+    devices: int = 1
 
     def __post_init__(self):
         self.task = self.task.lower().replace("_", "-")
@@ -97,6 +98,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.devices, int) or self.devices < 1:
+            raise ValueError(f"devices must be a positive integer, got {self.devices!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes > 0):
@@ -284,6 +287,7 @@ def _train(config, setup, run_dir, params, state, history, log) -> dict:
             callback=callback,
             state=state,
             history=history,
+            mesh=optim.parallel.batch_mesh(config.devices) if config.devices > 1 else None,
         )
         latest.update(params=params, state=state)
     except _OutOfTime:

@@ -51,6 +51,12 @@ def register(subparsers) -> None:
         choices=["float64", "float32"],
         help="float64 (default) resolves the last fraction of a percent near iLQR's optimum",
     )
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="shard every batch over this many devices (data-parallel; see README)",
+    )
     p.add_argument("--out", type=Path, help="run directory (default runs/TASK-OPTIMIZER-sSEED)")
     p.add_argument(
         "--resume",
@@ -93,6 +99,7 @@ def run(args) -> int:
         task_options=parse_options(args.task_option),
         optimizer_options=parse_options(args.optimizer_option),
         dtype=args.dtype,
+        devices=args.devices,
     )
     out = args.out or Path("runs") / f"{config.task}-{config.optimizer}-s{config.seed}"
     train(config, out)

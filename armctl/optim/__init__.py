@@ -1,6 +1,6 @@
 """Optimizer core: Gauss-Newton products, CG, HF / AHF, first-order baselines, L-BFGS, NCG, the run driver."""
 
-from armctl.optim import losses
+from armctl.optim import losses, parallel
 from armctl.optim.arm_problem import arm_problem
 from armctl.optim.base import Counters, Optimizer, Problem, curvature_batch, objective
 from armctl.optim.cg import CGResult, cg
@@ -30,5 +30,6 @@ __all__ = [
     "ncg",
     "nesterov",
     "objective",
+    "parallel",
     "run",
 ]
