@@ -12,25 +12,18 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from armctl.tasks import CenterOut
-from baselines.ilqr import solve_task
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import median_time  # noqa: E402
 
-
-def _median_time(fn, repeats: int) -> float:
-    jax.block_until_ready(fn())  # compile
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from armctl.tasks import CenterOut  # noqa: E402
+from baselines.ilqr import solve_task  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -52,8 +45,12 @@ def main(argv=None) -> dict:
     single = jax.tree_util.tree_map(lambda a: a[:1], batch)
     result = jax.tree_util.tree_map(np.asarray, solve_task(task, batch, dtype=dtype))
     report = {
-        "per_reach_s": _median_time(lambda: solve_task(single_task, single, dtype=dtype).cost, repeats),
-        "batch64_s": _median_time(lambda: solve_task(task, batch, dtype=dtype).cost, repeats),
+        "per_reach_s": median_time(
+            lambda: solve_task(single_task, single, dtype=dtype).cost, repeats=repeats, warmup=1
+        ),
+        "batch64_s": median_time(
+            lambda: solve_task(task, batch, dtype=dtype).cost, repeats=repeats, warmup=1
+        ),
         "iterations_mean": float(np.mean(result.iterations)),
         "iterations_max": int(np.max(result.iterations)),
         "mean_loss": float(np.mean(result.cost)),

@@ -2,5 +2,6 @@
 
 from controllers.arm import ArmController
 from controllers.lm import LSTM, MLSTM, MRNN, make_model
+from controllers.rnn import RNN
 
-__all__ = ["LSTM", "MLSTM", "MRNN", "ArmController", "make_model"]
+__all__ = ["LSTM", "MLSTM", "MRNN", "RNN", "ArmController", "make_model"]

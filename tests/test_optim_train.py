@@ -258,3 +258,13 @@ def test_gradient_clipping_bounds_the_step():
     )
     moved = np.sqrt(np.sum(np.asarray(params["w"]) ** 2) + float(params["b"]) ** 2)
     assert info["grad_norm"] > 1.0 and moved == pytest.approx(0.01, rel=1e-4)
+
+
+def test_lambda_saturates_instead_of_overflowing():
+    from armctl.optim.hf import LAMBDA_RANGE, _lm_update
+
+    lam = 1.0
+    for _ in range(2000):  # a plateau where every step is rejected
+        lam = _lm_update(lam, float("nan"), 2 / 3, 3 / 2)
+    assert lam == LAMBDA_RANGE[1]
+    assert _lm_update(lam, 0.9, 2 / 3, 3 / 2) == LAMBDA_RANGE[1] * 2 / 3

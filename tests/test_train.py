@@ -117,6 +117,8 @@ def test_cli_train_then_eval(tmp_path, capsys):
     assert main(["eval", str(out), "--gym", "--episodes", "2"]) == 0
     summary = json.loads(capsys.readouterr().out)
     # The controller acting through Gymnasium reaches the JAX rollout's numbers on the same episodes.
-    assert summary["gym"]["env"]["mean_cost"] == pytest.approx(summary["gym"]["jax_rollout"]["mean_cost"], rel=1e-4)
+    assert summary["gym"]["env"]["mean_cost"] == pytest.approx(
+        summary["gym"]["jax_rollout"]["mean_cost"], rel=1e-4
+    )
     assert main(["train", "random-reach", "--task-option", "colour=3", "--out", str(tmp_path / "x")]) == 2
     assert "unknown option(s) ['colour']" in capsys.readouterr().err

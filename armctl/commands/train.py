@@ -1,4 +1,7 @@
-"""``armctl train TASK``: train a recurrent controller through the plant."""
+"""``armctl train TASK``: train a recurrent controller through the plant.
+
+Also home of the run-configuration arguments that ``compare`` and ``robustness`` share.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,11 @@ from pathlib import Path
 from armctl.train import OPTIMIZERS, TASK_PRESETS, TrainConfig, resume, train
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "train",
-        help="train a controller on an arm task (default: AHF on center-out, compared with iLQR)",
-        description="Train the thesis's 2 x 100 recurrent controller through the plant. Writes a run "
-        "directory with checkpoint, history, report.json and PNG figures; --resume continues it.",
-    )
-    p.add_argument("task", nargs="?", default="center-out", choices=sorted(TASK_PRESETS))
-    p.add_argument("--optimizer", default="ahf", choices=OPTIMIZERS)
+def add_config_arguments(p, tasks=None, default_task: str = "center-out", optimizer: bool = True) -> None:
+    """The arguments that build a :class:`~armctl.train.TrainConfig`."""
+    p.add_argument("task", nargs="?", default=default_task, choices=sorted(tasks or TASK_PRESETS))
+    if optimizer:
+        p.add_argument("--optimizer", default="ahf", choices=OPTIMIZERS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--preset",
@@ -57,6 +56,34 @@ def register(subparsers) -> None:
         default=1,
         help="shard every batch over this many devices (data-parallel; see README)",
     )
+
+
+def config_from_args(args) -> TrainConfig:
+    return TrainConfig(
+        task=args.task,
+        optimizer=getattr(args, "optimizer", "ahf"),
+        seed=args.seed,
+        preset=args.preset,
+        arm=args.arm,
+        steps=args.steps,
+        max_function_calls=args.max_function_calls,
+        minutes=args.minutes,
+        hidden=tuple(args.hidden) if args.hidden else None,
+        task_options=parse_options(args.task_option),
+        optimizer_options=parse_options(args.optimizer_option),
+        dtype=args.dtype,
+        devices=args.devices,
+    )
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a controller on an arm task (default: AHF on center-out, compared with iLQR)",
+        description="Train the thesis's 2 x 100 recurrent controller through the plant. Writes a run "
+        "directory with checkpoint, history, report.json and PNG figures; --resume continues it.",
+    )
+    add_config_arguments(p)
     p.add_argument("--out", type=Path, help="run directory (default runs/TASK-OPTIMIZER-sSEED)")
     p.add_argument(
         "--resume",
@@ -86,21 +113,6 @@ def run(args) -> int:
             args.resume, steps=args.steps, max_function_calls=args.max_function_calls, minutes=args.minutes
         )
         return 0
-    config = TrainConfig(
-        task=args.task,
-        optimizer=args.optimizer,
-        seed=args.seed,
-        preset=args.preset,
-        arm=args.arm,
-        steps=args.steps,
-        max_function_calls=args.max_function_calls,
-        minutes=args.minutes,
-        hidden=tuple(args.hidden) if args.hidden else None,
-        task_options=parse_options(args.task_option),
-        optimizer_options=parse_options(args.optimizer_option),
-        dtype=args.dtype,
-        devices=args.devices,
-    )
-    out = args.out or Path("runs") / f"{config.task}-{config.optimizer}-s{config.seed}"
-    train(config, out)
+    config = config_from_args(args)
+    train(config, args.out or Path("runs") / f"{config.task}-{config.optimizer}-s{config.seed}")
     return 0

@@ -67,6 +67,7 @@ from armctl.optim.base import (
     curvature_batch,
     is_finite,
     objective_at,
+    shifted,
     value_and_grad_jit,
 )
 from armctl.optim.cg import cg, cg_step, deflated_start, progress_stop, zero_start
@@ -89,10 +90,17 @@ def _check_int(name: str, value, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
+#: Bounds of the LM damping: a run stuck on a plateau (rho <= 0 every step) keeps growing lam;
+#: past float range the curvature product would be inf * v, so lam saturates instead.
+LAMBDA_RANGE = (1e-30, 1e30)
+
+
 def _lm_update(lam: float, rho: float, drop: float, boost: float) -> float:
     if not rho >= 0.25:  # NaN rho (non-finite objective) grows lambda too
-        return lam * boost
-    return lam * drop if rho > 0.75 else lam
+        lam = lam * boost
+    elif rho > 0.75:
+        lam = lam * drop
+    return min(max(lam, LAMBDA_RANGE[0]), LAMBDA_RANGE[1])
 
 
 def _start(problem, params, state: HFState, batch, curvature_fraction: float, structural_mu: float):
@@ -201,7 +209,8 @@ def hf(
             first=(f_j, None),
         )
         accepted = t > 0 and math.isfinite(f_new) and f_new < f0
-        new_params = _tree.axpy(t, p, params) if accepted else params
+        # The very parameters the line search evaluated (same jitted shift, same rounding).
+        new_params = shifted(params, p, t) if accepted else params
         new_state = HFState(
             _lm_update(lam, rho, lambda_drop, lambda_boost),
             res.x if is_finite(res.x) else _tree.zeros_like(params),
@@ -355,7 +364,8 @@ def _krylov_line_search(
             evals += n
             if eps == 0.0:
                 return False
-            theta, f_cur = _tree.axpy(eps * coeff, direction, theta), value
+            # The very parameters the line search evaluated (same jitted shift, same rounding).
+            theta, f_cur = shifted(theta, direction, eps * coeff), value
             return True
 
         deflation, cg_state, phi0 = None, None, 0.0

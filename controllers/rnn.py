@@ -1,0 +1,91 @@
+"""The plain tanh RNN of the thesis (Sutskever 2013, sec. 2.5) for sequence problems::
+
+    u_t = W_hv v_t + W_hh h_{t-1} + b_h        h_t = tanh(u_t)        o_t = W_oh h_t + b_o
+
+``h_0`` is a parameter (the thesis's ``h0``).  ``o_t`` is returned before the output
+nonlinearity: the loss applies the matching nonlinearity (identity for squared error, softmax
+for cross-entropy), which is what the Gauss-Newton product of the optimizer core expects.
+
+Initialization (thesis sec. 4.4, the pathological problems): every weight matrix is sparse with
+15 nonzero incoming weights per unit (Martens 2010); the nonzero entries of ``W_hh`` and ``W_oh``
+and the biases are drawn from ``N(0, 1/15)``, the nonzero entries of ``W_hv`` from ``N(0, 1)``.
+``h_0`` starts at zero (the thesis does not say; zero keeps the first step driven by the input).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+
+from controllers.init import SPARSE_FAN_IN, sparse_matrix
+
+
+@dataclasses.dataclass(frozen=True)
+class RNN:
+    """Single-layer recurrent tanh network; hashable, so it can be a static jit argument.
+
+    Attributes:
+        n_in: input units (e.g. 2 for the addition problem, 100 for random permutation).
+        n_hidden: tanh hidden units (thesis: 100).
+        n_out: output units (1 for continuous targets, the alphabet size for symbolic ones).
+        fan_in: nonzero incoming weights per unit in the sparse initialization.
+        input_std: std of the nonzero input-to-hidden weights (thesis: 1).
+        weight_std: std of the nonzero hidden-to-hidden and hidden-to-output weights and of the
+            biases (thesis: ``sqrt(1/15)``).
+    """
+
+    n_in: int
+    n_hidden: int = 100
+    n_out: int = 1
+    fan_in: int = SPARSE_FAN_IN
+    input_std: float = 1.0
+    weight_std: float = 1.0 / math.sqrt(SPARSE_FAN_IN)
+
+    def __post_init__(self):
+        for name in ("n_in", "n_hidden", "n_out", "fan_in"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("input_std", "weight_std"):
+            value = getattr(self, name)
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+    def init_params(self, key: jax.Array) -> dict:
+        """Sparse initialization (thesis sec. 4.4) as a dict pytree of arrays in the default float dtype."""
+        k_in, k_rec, k_out, k_b, k_bo = jax.random.split(key, 5)
+        h = self.n_hidden
+        sparse = lambda key, n_in, n_out, std: sparse_matrix(key, n_in, n_out, fan_in=self.fan_in, std=std)
+        return {
+            "w_in": sparse(k_in, self.n_in, h, self.input_std),
+            "w_rec": sparse(k_rec, h, h, self.weight_std),
+            "b": self.weight_std * jax.random.normal(k_b, (h,)),
+            "h0": jnp.zeros(h),
+            "w_out": sparse(k_out, h, self.n_out, self.weight_std),
+            "b_out": self.weight_std * jax.random.normal(k_bo, (self.n_out,)),
+        }
+
+    def apply(self, params: dict, inputs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Run the network on ``inputs`` (B, T, n_in).
+
+        Returns:
+            ``(outputs, preacts)``: outputs ``o_t`` (B, T, n_out) before the output nonlinearity
+            and hidden pre-activations ``u_t`` (B, T, n_hidden), the taps of structural damping.
+        """
+        if inputs.ndim != 3 or inputs.shape[-1] != self.n_in:
+            raise ValueError(f"inputs must have shape (B, T, {self.n_in}), got {inputs.shape}")
+        # The input projection does not depend on the state: one big matmul outside the scan.
+        drive = jnp.einsum("bti,ih->tbh", inputs, params["w_in"]) + params["b"]
+        h0 = jnp.broadcast_to(params["h0"], (inputs.shape[0], self.n_hidden)).astype(drive.dtype)
+
+        def step(h, d):
+            u = d + h @ params["w_rec"]
+            return jnp.tanh(u), u
+
+        _, preacts = jax.lax.scan(step, h0, drive)
+        preacts = jnp.swapaxes(preacts, 0, 1)
+        outputs = jnp.tanh(preacts) @ params["w_out"] + params["b_out"]
+        return outputs, preacts

@@ -1,0 +1,350 @@
+"""The pathological problems: each generator against its definition (thesis sec. 4.4), the success
+criterion on hand-made predictions, and a short HF run on the addition problem."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from armctl import optim
+from armctl.sequence import pathological as P
+from armctl.sequence import train_pathological as TP
+
+N = 2000  # sequences per generator check: enough to hit the ends of every range
+
+
+def ceil_div(a, b):
+    return -(-a // b)
+
+
+def draw(name, T, n=N, seed=0):
+    batch = P.sampler(name, T, n)(jax.random.key(seed))
+    return jax.tree.map(np.asarray, batch)
+
+
+def symbols(batch):
+    """1-based symbols of 1-of-N inputs, checking that they are exactly one-hot."""
+    assert np.all(batch.inputs.sum(-1) == 1) and np.all((batch.inputs == 0) | (batch.inputs == 1))
+    return batch.inputs.argmax(-1) + 1
+
+
+def common_shape_checks(name, T, batch):
+    spec = P.spec(name, T)
+    assert batch.inputs.shape == (N, spec.length, spec.n_in)
+    assert batch.loss_mask.shape == batch.score_mask.shape == batch.valid.shape == (N, spec.length)
+    if spec.kind == "continuous":
+        assert batch.targets.shape == (N, spec.length, spec.n_out)
+    else:
+        assert batch.targets.shape == (N, spec.length) and np.issubdtype(batch.targets.dtype, np.integer)
+        assert batch.targets.min() >= 0 and batch.targets.max() < spec.n_out
+    # The loss never applies outside a sequence, and every scored step carries loss.
+    assert not np.any((batch.loss_mask > 0) & ~batch.valid)
+    assert np.all(batch.loss_mask[batch.score_mask] == 1)
+
+
+@pytest.mark.parametrize("name", ["addition", "multiplication", "xor"])
+@pytest.mark.parametrize("T", [30, 50])
+def test_marked_number_problems(name, T):
+    b = draw(name, T)
+    common_shape_checks(name, T, b)
+    lengths = b.valid.sum(1)
+    assert np.all(b.valid == (np.arange(b.valid.shape[1]) < lengths[:, None]))  # padding only at the end
+    # T' ~ i[T, 11T/10], every value reached.
+    assert set(lengths) == set(range(T, 11 * T // 10 + 1))
+    u, marker = b.inputs[..., 0], b.inputs[..., 1]
+    assert np.all(u[~b.valid] == 0) and np.all(marker[~b.valid] == 0)
+    if name == "xor":
+        assert set(np.unique(u[b.valid])) == {0.0, 1.0}
+    else:
+        assert u[b.valid].min() >= 0 and u[b.valid].max() <= 1 and u[b.valid].std() > 0.25
+    assert np.all(marker.sum(1) == 2) and set(np.unique(marker)) == {0.0, 1.0}
+    first = marker.argmax(1) + 1  # 1-based positions
+    second = b.inputs.shape[1] - marker[:, ::-1].argmax(1)
+    assert np.all(first >= 1) and np.all(first <= lengths // 10)
+    assert np.all(second >= ceil_div(lengths, 10)) and np.all(second <= lengths // 2)
+    assert set(first) == set(range(1, (11 * T // 10) // 10 + 1))
+    # One target, at T'.
+    end = np.arange(b.valid.shape[1]) == (lengths - 1)[:, None]
+    assert np.all(b.loss_mask == end) and np.all(b.score_mask == end)
+    rows = np.arange(N)
+    ua, ub = u[rows, first - 1], u[rows, second - 1]
+    if name == "xor":
+        np.testing.assert_array_equal(b.targets[end], (ua != ub).astype(int))
+        assert 0.4 < b.targets[end].mean() < 0.6
+    else:
+        expected = (ua + ub) / 2 if name == "addition" else ua * ub
+        np.testing.assert_allclose(b.targets[end][:, 0], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_special", [2, 3])
+def test_temporal_order(n_special):
+    T = 50
+    name = "temporal_order" if n_special == 2 else "temporal_order_3bit"
+    b = draw(name, T)
+    common_shape_checks(name, T, b)
+    s = symbols(b)
+    assert np.all(b.valid)
+    special = s <= 2
+    assert np.all(special.sum(1) == n_special)
+    assert set(np.unique(s[~special])) == {3, 4, 5, 6}
+    positions = np.sort(np.nonzero(special)[1].reshape(N, n_special), axis=1) + 1
+    ranges = [(1, 2), (5, 6)] if n_special == 2 else [(1, 2), (3, 4), (6, 7)]
+    label = np.zeros(N, int)
+    for k, (lo, hi) in enumerate(ranges):
+        p = positions[:, k]
+        assert p.min() == ceil_div(lo * T, 10) and p.max() == hi * T // 10  # whole range i[loT/10, hiT/10]
+        label = 2 * label + (s[np.arange(N), p - 1] - 1)
+    end = np.zeros_like(b.valid)
+    end[:, -1] = True
+    assert np.all(b.loss_mask == end) and np.all(b.score_mask == end)
+    np.testing.assert_array_equal(b.targets[:, -1], label)
+    assert set(label) == set(range(2**n_special))
+
+
+def test_random_permutation():
+    T = 30
+    b = draw("random_permutation", T)
+    common_shape_checks("random_permutation", T, b)
+    s = symbols(b)
+    assert np.all(s[:, 0] == s[:, -1]) and set(np.unique(s[:, 0])) == {1, 2}
+    assert set(np.unique(s[:, 1:-1])) == set(range(3, 101))
+    # The target at every step is the next input; none at the last step; success judged on y_{T-1}.
+    np.testing.assert_array_equal(b.targets[:, :-1] + 1, s[:, 1:])
+    np.testing.assert_array_equal(b.loss_mask, np.broadcast_to(np.arange(T) < T - 1, (N, T)))
+    np.testing.assert_array_equal(b.score_mask, np.broadcast_to(np.arange(T) == T - 2, (N, T)))
+
+
+@pytest.mark.parametrize(
+    ("name", "n_items", "n_values"), [("memorization_5bit", 5, 2), ("memorization_20bit", 10, 5)]
+)
+def test_memorization(name, n_items, n_values):
+    T = 40
+    b = draw(name, T)
+    common_shape_checks(name, T, b)
+    assert b.inputs.shape[1] == T + 2 * n_items
+    s = symbols(b)
+    items = s[:, :n_items]
+    assert set(np.unique(items)) == set(range(1, n_values + 1))
+    blank, trigger = n_values + 1, n_values + 2
+    rest = s[:, n_items:]
+    assert np.all(rest[:, T - 1] == trigger)  # t = T + n_items (1-based)
+    assert np.all(np.delete(rest, T - 1, axis=1) == blank)
+    y = b.targets + 1
+    assert np.all(y[:, : T + n_items] == blank)
+    np.testing.assert_array_equal(y[:, T + n_items :], items)
+    assert np.all(b.loss_mask == 1)
+    np.testing.assert_array_equal(
+        b.score_mask, np.broadcast_to(np.arange(T + 2 * n_items) >= T + n_items, y.shape)
+    )
+
+
+def test_all_5bit_sequences_are_the_32_distinct_ones():
+    b = jax.tree.map(np.asarray, P.memorization_5bit_all(20))
+    bits = b.inputs[:, :5].argmax(-1)
+    assert len({tuple(r) for r in bits}) == 32
+    assert b.inputs.shape == (32, 30, 4)
+    one = jax.tree.map(np.asarray, P.sample("memorization_5bit", jax.random.key(3), 20, 1))
+    row = int(np.nonzero((bits == one.inputs[0, :5].argmax(-1)).all(1))[0][0])
+    for got, want in zip(b, one, strict=True):
+        np.testing.assert_array_equal(got[row], want[0])
+
+
+def test_generators_are_pure_functions_of_the_key():
+    draw_8 = P.sampler("addition", 30, 8)
+    a, b, c = draw_8(jax.random.key(4)), draw_8(jax.random.key(4)), draw_8(jax.random.key(5))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.inputs, c.inputs)
+    np.testing.assert_allclose(P.sample("addition", jax.random.key(4), 30, 8).inputs, a.inputs)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="'adition'"):
+        P.sample("adition", jax.random.key(0), 30, 4)
+    with pytest.raises(ValueError, match="T must be an int >= 10"):
+        P.spec("addition", 5)
+    with pytest.raises(ValueError, match="batch_size"):
+        P.sample("xor", jax.random.key(0), 30, 0)
+
+
+# --- success criterion ------------------------------------------------------------------------------
+
+
+def test_continuous_misclassification_uses_the_004_tolerance_on_scored_steps():
+    b = P.sampler("addition", 30, 8)(jax.random.key(6))
+    out = b.targets + 0.03  # within tolerance everywhere
+    assert not np.any(P.misclassified(out, b))
+    end = np.asarray(b.score_mask)
+    out = np.asarray(out).copy()
+    out[0][end[0]] += 0.02  # error 0.05 on the scored step of sequence 0
+    out[1][~end[1]] += 5.0  # huge errors off the scored step of sequence 1 do not count
+    np.testing.assert_array_equal(P.misclassified(jnp.asarray(out), b), [True] + [False] * 7)
+    assert float(P.error_rate(jnp.asarray(out), b)) == pytest.approx(1 / 8)
+
+
+def test_symbolic_misclassification_is_argmax_on_scored_steps():
+    b = P.sample("memorization_5bit", jax.random.key(7), 10, 3)
+    logits = 4.0 * jax.nn.one_hot(b.targets, 3)
+    assert not np.any(P.misclassified(logits, b))
+    wrong = np.asarray(logits).copy()
+    wrong[0, -1] = np.roll(wrong[0, -1], 1)  # one recalled bit wrong
+    wrong[1, 0] = np.roll(wrong[1, 0], 1)  # a wrong "blank" prediction is not scored
+    np.testing.assert_array_equal(P.misclassified(jnp.asarray(wrong), b), [True, False, False])
+    with pytest.raises(ValueError, match="shape"):
+        P.misclassified(logits[:, :-1], b)
+
+
+def test_success_means_fewer_than_one_percent():
+    assert P.solved(0.0099) and not P.solved(0.01)
+
+
+# --- training ---------------------------------------------------------------------------------------
+
+
+def test_default_batch_sizes_and_minibatch_count_follow_the_paper():
+    hf = TP.TrainConfig("addition", 50)
+    assert (hf.gradient_sequences, hf.curvature_sequences, hf.test_batch, hf.max_cg) == (
+        10_000,
+        1000,
+        10_000,
+        300,
+    )
+    assert hf.max_minibatches == 50_000
+    mem = TP.TrainConfig("memorization_5bit", 50)
+    assert (mem.gradient_sequences, mem.curvature_sequences) == (32, 32)
+    assert TP.TrainConfig("addition", 50, "adam").gradient_sequences == 100
+    # One gradient on 10,000 sequences is 10 minibatches, a G v product on 1,000 is one.
+    assert hf.minibatches(optim.Counters(objective=7, gradient=2, gv=30)) == 50.0
+    assert mem.minibatches(optim.Counters(gradient=1, gv=10)) == pytest.approx(0.352)
+
+
+def test_damping_settings_follow_the_appendix():
+    params = TP.model_for("addition", 30).init_params(jax.random.key(0))
+    lam = lambda cfg: float(TP.make_optimizer(cfg).init(params).lam)
+    assert lam(TP.TrainConfig("addition", 30, "hf")) == pytest.approx(0.1)
+    assert lam(TP.TrainConfig("addition", 30, "hf-tikhonov")) == pytest.approx(0.3)
+    assert lam(TP.TrainConfig("random_permutation", 30, "hf")) == pytest.approx(3.0)
+
+
+def test_problem_loss_and_taps():
+    T = 30
+    model = TP.model_for("addition", T, n_hidden=8)
+    problem = TP.make_problem("addition", T, model)
+    params = model.init_params(jax.random.key(1))
+    batch = P.sampler("addition", T, 8)(jax.random.key(2))
+    out, taps = problem.outputs(params, batch)
+    # Squared error at T' only, summed over time and averaged over sequences.
+    err = np.asarray(out - batch.targets)[..., 0][np.asarray(batch.loss_mask) == 1]
+    assert float(problem.loss(out, batch)) == pytest.approx(0.5 * np.sum(err**2) / 8, rel=1e-5)
+    # Structural damping sees no padding: the taps are constant (zero) after T'.
+    assert np.all(np.asarray(taps)[~np.asarray(batch.valid)] == 0)
+    sym = TP.make_problem("memorization_5bit", 5, TP.model_for("memorization_5bit", 5, 8))
+    b = P.memorization_5bit_all(5)
+    logits = jnp.zeros((32, 15, 3))
+    assert float(sym.loss(logits, b)) == pytest.approx(15 * np.log(3), rel=1e-5)
+
+
+def test_bad_training_configs_raise():
+    with pytest.raises(ValueError, match="'sgd'"):
+        TP.TrainConfig("addition", 30, "sgd")
+    with pytest.raises(ValueError, match="curvature_batch"):
+        TP.TrainConfig("addition", 30, grad_batch=100, curvature_batch=200)
+    with pytest.raises(ValueError, match="T must be"):
+        TP.TrainConfig("xor", 3)
+
+
+def test_hf_with_structural_damping_solves_short_addition():
+    # Reduced batches (the thesis: 10,000 / 1,000 / 10,000); about 25 HF iterations, ~100 minibatches.
+    config = TP.TrainConfig(
+        "addition",
+        10,
+        "hf",
+        seed=0,
+        grad_batch=500,
+        curvature_batch=100,
+        test_batch=500,
+        eval_every=0.1,
+        max_minibatches=600,
+    )
+    lines = []
+    result = TP.train(config, progress=lines.append)
+    assert result.success and result.test_error < 0.01
+    assert 0 < result.minibatches <= 600 and result.iterations == len(result.evaluations) == len(lines)
+    assert result.evaluations[0]["test_error"] > 0.5  # it did have to learn the task
+    assert "test error" in lines[-1] and "lambda" in lines[-1]
+
+
+def test_cli_single_run_and_sweep(tmp_path):
+    import argparse
+
+    from armctl.commands import pathological as cmd
+
+    parser = argparse.ArgumentParser()
+    cmd.register(parser.add_subparsers(dest="command"))
+    small = ["--grad-batch", "50", "--test-batch", "200", "--max-minibatches", "0.2", "--eval-every", "0.05"]
+    args = parser.parse_args(
+        [
+            "pathological",
+            "addition",
+            "--T",
+            "10",
+            "--optimizer",
+            "adam",
+            "--out",
+            str(tmp_path / "run.json"),
+            *small,
+        ]
+    )
+    assert args.func(args) == 1  # 4 Adam steps cannot solve it: a failure, reported by the exit code
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["success"] is False and run["minibatches"] == pytest.approx(0.2)
+    assert run["config"]["problem"] == "addition" and len(run["evaluations"]) == 4
+    assert run["steps"]["gradient_calls"] == [1, 2, 3, 4]
+    args = parser.parse_args(
+        [
+            "pathological",
+            "sweep",
+            "--problems",
+            "addition",
+            "--T",
+            "10,12",
+            "--optimizer",
+            "adam",
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path / "sweep"),
+            *small,
+        ]
+    )
+    assert args.func(args) == 0
+    results = json.loads((tmp_path / "sweep" / "results.json").read_text())
+    assert len(results) == 2 and {r["config"]["T"] for r in results} == {10, 12}
+    assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="comma-separated integers"):
+        bad = parser.parse_args(["pathological", "addition", "--T", "fifty"])
+        bad.func(bad)
+    with pytest.raises(ValueError, match="one --T"):
+        bad = parser.parse_args(["pathological", "addition", "--T", "10,20"])
+        bad.func(bad)
+
+
+def test_sweep_summary_counts_successes_and_failures(tmp_path):
+    def result(T, seed, success, minibatches):
+        config = TP.TrainConfig("addition", T, "hf", seed)
+        return TP.TrainResult(config, success, minibatches, 10, 1.0, 0.0 if success else 0.5, [], {})
+
+    results = [
+        result(30, 0, True, 100.0),
+        result(30, 1, True, 300.0),
+        result(30, 2, False, 50_000.0),
+        result(50, 0, False, 50_000.0),
+    ]
+    summary = TP.summarize(results)
+    stats, failure_rate = summary[("addition", "hf")][30]
+    assert stats == (200.0, 100.0, 300.0) and failure_rate == pytest.approx(1 / 3)
+    assert summary[("addition", "hf")][50] == (None, 1.0)
+    TP.plot_sweep(results, tmp_path / "fig.png")
+    assert (tmp_path / "fig.png").stat().st_size > 10_000

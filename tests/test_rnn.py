@@ -1,0 +1,111 @@
+"""The plain tanh RNN: sparse initialization, recurrence, causality and BPTT gradients."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from controllers.rnn import RNN
+
+
+def reference_apply(params, inputs):
+    """The thesis's algorithm (sec. 2.5) written as an explicit loop over time, in numpy float64."""
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    x = np.asarray(inputs, np.float64)
+    h = np.broadcast_to(p["h0"], (x.shape[0], p["h0"].shape[0]))
+    outs, pres = [], []
+    for t in range(x.shape[1]):
+        u = x[:, t] @ p["w_in"] + h @ p["w_rec"] + p["b"]
+        h = np.tanh(u)
+        outs.append(h @ p["w_out"] + p["b_out"])
+        pres.append(u)
+    return np.stack(outs, 1), np.stack(pres, 1)
+
+
+def test_sparse_initialization_follows_the_thesis():
+    net = RNN(2, 100, 3)
+    params = net.init_params(jax.random.key(0))
+    # 15 nonzero incoming weights per hidden unit and per output unit; all inputs when n_in < 15.
+    assert np.all(np.count_nonzero(params["w_rec"], axis=0) == 15)
+    assert np.all(np.count_nonzero(params["w_out"], axis=0) == 15)
+    assert np.all(np.count_nonzero(params["w_in"], axis=0) == 2)
+    assert np.all(params["h0"] == 0)
+    # Variance 1 for the input weights, 1/15 for the recurrent/output weights and the biases.
+    big = RNN(100, 400, 50).init_params(jax.random.key(1))
+    nz = lambda w: np.asarray(w)[np.asarray(w) != 0]
+    assert np.std(nz(big["w_in"])) == pytest.approx(1.0, rel=0.05)
+    assert np.std(nz(big["w_rec"])) == pytest.approx(1 / np.sqrt(15), rel=0.05)
+    assert np.std(nz(big["w_out"])) == pytest.approx(1 / np.sqrt(15), rel=0.1)
+    assert np.std(big["b"]) == pytest.approx(1 / np.sqrt(15), rel=0.15)
+    assert np.count_nonzero(big["w_in"], axis=0).max() == 15
+
+
+def test_apply_matches_the_explicit_recurrence():
+    net = RNN(3, 7, 2)
+    params = net.init_params(jax.random.key(2))
+    params["h0"] = 0.3 * jax.random.normal(jax.random.key(3), (7,))
+    inputs = jax.random.normal(jax.random.key(4), (4, 9, 3))
+    outputs, preacts = net.apply(params, inputs)
+    ref_out, ref_pre = reference_apply(params, inputs)
+    assert outputs.shape == (4, 9, 2) and preacts.shape == (4, 9, 7)
+    np.testing.assert_allclose(outputs, ref_out, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(preacts, ref_pre, rtol=1e-4, atol=1e-5)
+
+
+def test_outputs_are_causal():
+    # Padding after a sequence's end must not change the outputs up to its end.
+    net = RNN(2, 20, 1)
+    params = net.init_params(jax.random.key(5))
+    x = jax.random.uniform(jax.random.key(6), (2, 12, 2))
+    y = x.at[:, 8:].set(0.0)
+    np.testing.assert_allclose(net.apply(params, x)[0][:, :8], net.apply(params, y)[0][:, :8], atol=1e-6)
+    assert not np.allclose(net.apply(params, x)[0][:, 8:], net.apply(params, y)[0][:, 8:])
+
+
+def test_gradient_matches_finite_differences_float64():
+    with jax.enable_x64(True):
+        net = RNN(2, 10, 2)
+        params = net.init_params(jax.random.key(7))
+        params["h0"] = 0.1 * jnp.ones(10)
+        inputs = jax.random.uniform(jax.random.key(8), (3, 15, 2), jnp.float64)
+        targets = jax.random.normal(jax.random.key(9), (3, 15, 2), jnp.float64)
+
+        @jax.jit
+        def loss(p):
+            out, pre = net.apply(p, inputs)
+            # Squared error plus a term on the pre-activations so every path of BPTT is checked.
+            return 0.5 * jnp.sum((out - targets) ** 2) + 0.01 * jnp.sum(jnp.tanh(pre) ** 2)
+
+        grad = jax.grad(loss)(params)
+        assert all(g.dtype == jnp.float64 for g in jax.tree.leaves(grad))
+        leaves, treedef = jax.tree.flatten(params)
+        eps = 1e-6
+        for i in range(4):
+            direction = jax.tree.unflatten(
+                treedef,
+                [
+                    jax.random.normal(k, x.shape, x.dtype)
+                    for k, x in zip(
+                        jax.random.split(jax.random.key(10 + i), len(leaves)), leaves, strict=True
+                    )
+                ],
+            )
+            plus = jax.tree.map(lambda p, d: p + eps * d, params, direction)
+            minus = jax.tree.map(lambda p, d: p - eps * d, params, direction)
+            fd = (loss(plus) - loss(minus)) / (2 * eps)
+            analytic = sum(
+                jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(grad), jax.tree.leaves(direction), strict=True)
+            )
+            assert float(analytic) == pytest.approx(float(fd), rel=1e-6, abs=1e-9)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="n_hidden"):
+        RNN(2, 0, 1)
+    with pytest.raises(ValueError, match="n_in"):
+        RNN(2.5, 10, 1)
+    with pytest.raises(ValueError, match="input_std"):
+        RNN(2, 10, 1, input_std=-1.0)
+    net = RNN(2, 10, 1)
+    with pytest.raises(ValueError, match=r"\(B, T, 2\)"):
+        net.apply(net.init_params(jax.random.key(0)), jnp.zeros((3, 5, 4)))
