@@ -54,7 +54,7 @@ TASK_PRESETS: dict[str, dict[str, dict]] = {
 CONTROLLER_PRESETS = {"quick": (100, 100), "thesis": (100, 100)}
 #: Iterations per task and preset when no budget is given.
 STEP_PRESETS = {
-    "center-out": {"quick": 300, "thesis": 2000},
+    "center-out": {"quick": 600, "thesis": 2000},
     "postural": {"quick": 100, "thesis": 1000},
     "ddn": {"quick": 100, "thesis": 1000},
     "random-reach": {"quick": 100, "thesis": 1000},
