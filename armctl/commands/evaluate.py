@@ -38,8 +38,9 @@ def gym_metrics(run_dir: Path, episodes: int, seed: int) -> dict:
         batch = replay_episodes(ArmEnv(task=setup.task), episodes, seed)
         r = simulate(setup.controller, params, setup.task, batch)
         jax_metrics = setup.task.metrics(r.states, r.commands, batch.target)
+        means = {f"mean_{k}": float(np.mean(v)) for k, v in jax_metrics.items()}
     in_env.pop("per_episode")
-    return {"env": in_env, "jax_rollout": {f"mean_{k}": float(np.mean(v)) for k, v in jax_metrics.items()}}
+    return {"env": in_env, "jax_rollout": means}
 
 
 def run(args) -> int:
