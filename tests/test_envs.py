@@ -1,7 +1,6 @@
 """The Gymnasium faces: registration, env checker, single and vector envs against simulate(), errors,
 rendering and the policy bridge."""
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import armctl.gym_registration  # noqa: F401  (registers the ids; armctl/__init_
 from armctl.rollout import simulate
 from armctl.tasks import DDN, CenterOut, Postural, RandomReach
 from controllers import ArmController
+from controllers.table import CommandTable
 from envs import core
 from envs.arm_env import ArmEnv
 from envs.policy import replay_episodes, run_policy
@@ -26,17 +26,6 @@ from envs.registration import ENV_IDS
 from envs.vector import ArmVectorEnv
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@dataclasses.dataclass(frozen=True)
-class OpenLoop:
-    """Test controller: a command table (params (B, T, 2), N m); its carry is the step index."""
-
-    def initial_state(self, params, batch_size):
-        return jnp.zeros((), jnp.int32)
-
-    def step(self, params, t, observation, target):
-        return t + 1, params[:, t], ()
 
 
 def small_tasks():
@@ -192,7 +181,7 @@ def test_single_env_trajectory_equals_simulate(task):
     obs, _ = env.reset(seed=11)
     batch = env.episode
     table = jnp.asarray(np.random.default_rng(1).uniform(-0.7, 0.7, (1, task.horizon, 2)), jnp.float32)
-    ref = simulate(OpenLoop(), table, task, batch)
+    ref = simulate(CommandTable(task.horizon), table, task, batch)
     steps = jnp.arange(1, task.horizon + 1)
     ref_rewards = -(
         task.command_cost(ref.commands[0]) + task.state_cost(ref.states[0, 1:], batch.target[0], steps)
@@ -220,7 +209,7 @@ def test_vector_env_trajectories_equal_simulate():
     venv.reset(seed=2)
     batch = venv.episodes
     table = jnp.asarray(np.random.default_rng(2).uniform(-0.7, 0.7, (5, task.horizon, 2)), jnp.float32)
-    ref = simulate(OpenLoop(), table, task, batch)
+    ref = simulate(CommandTable(task.horizon), table, task, batch)
     states, returns = [], 0.0
     for t in range(task.horizon):
         _, reward, _, _, info = venv.step(np.asarray(table[:, t]) / 0.8)

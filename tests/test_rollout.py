@@ -12,26 +12,11 @@ from armctl import plant
 from armctl.rollout import simulate
 from armctl.tasks import DDN, CenterOut, Postural, RandomReach, TaskBatch, make_task
 from controllers import ArmController
+from controllers.table import CommandTable
 
 SMALL = ArmController(hidden=(6, 5))
 # One compiled rollout per (controller, task) configuration, shared by the tests.
 sim = jax.jit(simulate, static_argnums=(0, 2))
-
-
-class OpenLoop:
-    """Test controller: a fixed command table (params has shape (T, 2)); its carry is the step index."""
-
-    def initial_state(self, params, batch_size):
-        return jnp.zeros((), jnp.int32)
-
-    def step(self, params, t, observation, target):
-        return t + 1, jnp.broadcast_to(params[t], observation.shape[:-1] + (2,)), ()
-
-    def __hash__(self):
-        return 0
-
-    def __eq__(self, other):
-        return isinstance(other, OpenLoop)
 
 
 def small_tasks():
@@ -96,7 +81,7 @@ def test_disturbance_zero_before_onset_and_constant_after():
     task = DDN(horizon=12, delay=0, batch_size=4, command_noise_std=0.0)
     batch = task.sample(jax.random.PRNGKey(3))
     batch = batch._replace(onset=jnp.array([0, 3, 5, 11], jnp.int32))
-    r = sim(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
+    r = sim(CommandTable(task.horizon), jnp.zeros((task.horizon, 2)), task, batch)
     # With zero commands and no noise, the applied torque *is* the disturbance.
     for i, onset in enumerate([0, 3, 5, 11]):
         np.testing.assert_array_equal(r.torques[i, :onset], 0.0)
@@ -108,7 +93,7 @@ def test_disturbance_zero_before_onset_and_constant_after():
 def test_postural_force_is_applied_through_the_jacobian():
     task = Postural(horizon=5, delay=1)
     batch = task.sample(jax.random.PRNGKey(0))
-    r = sim(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
+    r = sim(CommandTable(task.horizon), jnp.zeros((task.horizon, 2)), task, batch)
     expected = plant.hand_force_to_torque(task.arm, r.states[:, :-1, :2], batch.hand_force[:, None, :])
     np.testing.assert_allclose(r.torques, expected, rtol=1e-5, atol=1e-8)
 
@@ -117,10 +102,10 @@ def test_zero_command_gives_zero_multiplicative_noise():
     task = DDN(horizon=6, delay=2, batch_size=3, disturbance_std=0.0, command_noise_std=0.5)
     batch = task.sample(jax.random.PRNGKey(0))
     assert float(jnp.abs(batch.command_noise).max()) > 0
-    r = sim(OpenLoop(), jnp.zeros((task.horizon, 2)), task, batch)
+    r = sim(CommandTable(task.horizon), jnp.zeros((task.horizon, 2)), task, batch)
     np.testing.assert_array_equal(r.torques, 0.0)
     table = jnp.full((task.horizon, 2), 0.1)
-    r = sim(OpenLoop(), table, task, batch)
+    r = sim(CommandTable(task.horizon), table, task, batch)
     np.testing.assert_allclose(r.torques, 0.1 * (1 + batch.command_noise), rtol=1e-6)
 
 
