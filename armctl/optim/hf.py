@@ -156,18 +156,17 @@ def hf(
         raise ValueError(f"damping must be one of {DAMPING_MODES}, got {damping!r}")
     if damping == "line-search":
         return _krylov_line_search(
-            False,
-            lambda_init,
-            structural_mu,
-            max_cg,
-            curvature_fraction,
-            min_cg,
-            tol_k_factor,
-            lambda_drop,
-            lambda_boost,
-            ls_max,
-            ls_fail_limit,
-            True,
+            augment=False,
+            lambda_init=lambda_init,
+            structural_mu=structural_mu,
+            max_cg=max_cg,
+            curvature_fraction=curvature_fraction,
+            min_cg=min_cg,
+            tol_k_factor=tol_k_factor,
+            lambda_drop=lambda_drop,
+            lambda_boost=lambda_boost,
+            ls_max=ls_max,
+            ls_fail_limit=ls_fail_limit,
         )
     _check_common(lambda_init, structural_mu, max_cg, min_cg, curvature_fraction, lambda_drop, lambda_boost)
     check_fraction("cg_decay", cg_decay)
@@ -253,21 +252,8 @@ def ahf(
     quadratic model is right, two otherwise: :func:`_parabolic_line_search`) or
     ``'backtracking'`` (Krause's Algorithm 5, 2 to ``ls_max + 1`` evaluations per direction).
     """
-    return _krylov_line_search(
-        True,
-        lambda_init,
-        structural_mu,
-        max_cg,
-        curvature_fraction,
-        min_cg,
-        tol_k_factor,
-        lambda_drop,
-        lambda_boost,
-        ls_max,
-        ls_fail_limit,
-        adapt_lambda,
-        line_search,
-    )
+    settings = dict(locals())
+    return _krylov_line_search(augment=True, **settings)
 
 
 def _check_common(lambda_init, structural_mu, max_cg, min_cg, curvature_fraction, drop, boost) -> None:
@@ -321,6 +307,7 @@ def _parabolic_line_search(f_at, f_cur: float, predicted: float):
 
 
 def _krylov_line_search(
+    *,
     augment,
     lambda_init,
     structural_mu,
@@ -332,7 +319,7 @@ def _krylov_line_search(
     lambda_boost,
     ls_max,
     ls_fail_limit,
-    adapt_lambda,
+    adapt_lambda=True,
     line_search="backtracking",
 ) -> Optimizer:
     if line_search not in LINE_SEARCHES:
