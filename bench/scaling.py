@@ -1,0 +1,85 @@
+"""Data-parallel throughput of the gradient and the Gauss-Newton product at 1, 2, 4 devices.
+
+    python bench/scaling.py --out scaling.json [--devices 1,2,4] [--quick]
+
+On a CPU machine each device count runs in a subprocess with
+``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (fake devices sharing the cores: expect
+little gain on 2 cores); on a GPU machine it uses the real devices. The problem is the DDN arm
+task (T = 60, 2 x 100 controller, batch 256, float32): the batch is sharded with
+:mod:`armctl.optim.parallel` and the same jitted functions the optimizers call are timed.
+JSON: ``devices`` -> {N: {``grad_env_steps_per_s``, ``gv_env_steps_per_s``, ``grad_s``, ``gv_s``}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine_info, median_time, write_json  # noqa: E402
+
+
+def measure(devices: int, batch_size: int, repeats: int) -> dict:
+    import jax
+
+    from armctl import optim
+    from armctl.optim.base import value_and_grad_jit
+    from armctl.tasks import DDN
+    from controllers import ArmController
+
+    task, controller = DDN(batch_size=batch_size), ArmController()
+    problem = optim.arm_problem(controller, task)
+    mesh = optim.parallel.batch_mesh(devices)
+    params = optim.parallel.replicate(controller.init_params(jax.random.PRNGKey(0)), mesh)
+    batch = optim.parallel.shard_batch(task.sample(jax.random.PRNGKey(1)), mesh)
+    grad_s = median_time(lambda: value_and_grad_jit(problem, params, batch), repeats=repeats)
+    gnp = optim.gauss_newton_product(problem, params, batch, damping=1e-3)
+    gv_s = median_time(lambda: gnp(params), repeats=repeats)
+    steps = batch_size * task.horizon
+    return {
+        "grad_s": grad_s,
+        "gv_s": gv_s,
+        "grad_env_steps_per_s": steps / grad_s,
+        "gv_env_steps_per_s": steps / gv_s,
+    }
+
+
+def main(argv=None) -> dict:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--out", help="write the JSON result here")
+    parser.add_argument("--devices", default="1,2,4")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 7
+    if args.child:
+        print(json.dumps(measure(args.child, args.batch, repeats)))
+        return {}
+    result = {"devices": {}, "batch": args.batch, "machine": machine_info()}
+    for n in (int(d) for d in args.devices.split(",")):
+        env = dict(os.environ)
+        if machine_info()["backend"] == "cpu":
+            env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={n}"
+        cmd = [sys.executable, __file__, "--child", str(n), "--batch", str(args.batch)] + (
+            ["--quick"] if args.quick else []
+        )
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+        result["devices"][str(n)] = json.loads(out.strip().splitlines()[-1])
+        r = result["devices"][str(n)]
+        print(
+            f"{n} device(s): gradient {r['grad_s'] * 1e3:8.2f} ms "
+            f"({r['grad_env_steps_per_s']:10.0f} env-steps/s), "
+            f"G v {r['gv_s'] * 1e3:8.2f} ms ({r['gv_env_steps_per_s']:10.0f} env-steps/s)"
+        )
+    write_json(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
