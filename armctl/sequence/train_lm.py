@@ -79,6 +79,7 @@ class LMConfig:
     max_steps: int | None = None
     eval_seconds: float = 30.0
     eval_windows: int = 64
+    remat_block: int = 0
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -104,13 +105,14 @@ class LMConfig:
 
 
 # ----- problem, optimizer -----------------------------------------------------------------------
-def lm_problem(model, per_character: bool = False) -> Problem:
+def lm_problem(model, per_character: bool = False, remat_block: int = 0) -> Problem:
     """The language model as a Gauss-Newton problem: logits as outputs, the hidden
     pre-activations as structural-damping taps, softmax cross-entropy as the loss (nats per
-    sequence, or per scored character when ``per_character``)."""
+    sequence, or per scored character when ``per_character``); ``remat_block`` rematerializes
+    the scan (see ``controllers.lm``)."""
 
     def outputs(params, batch: T.TextBatch):
-        return model.apply(params, batch.inputs)
+        return model.apply(params, batch.inputs, remat_block)
 
     def loss(logits, batch: T.TextBatch):
         nats = softmax_cross_entropy(logits, batch.targets, batch.mask)
@@ -293,7 +295,7 @@ def train(config: LMConfig, run_dir: str, resume: bool = False, log: Callable[[s
     corpus = T.load_corpus(config.corpus, config.min_count)
     model = make_model(config.model, corpus.alphabet.size, config.hidden)
     per_character = config.optimizer == "adam"
-    problem = lm_problem(model, per_character)
+    problem = lm_problem(model, per_character, config.remat_block)
     opt = make_optimizer(config)
     k_init, k_run = jax.random.split(jax.random.key(config.seed))
     params = model.init_params(k_init)
