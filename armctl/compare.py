@@ -12,6 +12,7 @@ calls, log-log, iLQR dashed), ``OUT/compare_time.png`` (loss against wall time) 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,7 +25,6 @@ from armctl.train import (
     evaluation_losses,
     evaluation_rollout,
     ilqr_states,
-    load_run,
     train,
 )
 
@@ -42,7 +42,7 @@ def compare(
     if unknown or not optimizers:
         raise ValueError(f"unknown optimizer(s) {unknown}; expected a non-empty list from {list(OPTIMIZERS)}")
     out = Path(out)
-    results, curves, time_curves = {}, {}, {}
+    results, curves, time_curves, panels = {}, {}, {}, {}
     reference = None
     for name in optimizers:
         log(f"=== {name} ===")
@@ -52,18 +52,19 @@ def compare(
             train(config, run_dir, log=log) if not (run_dir / "report.json").exists() else _existing(run_dir)
         )
         reference = summary["ilqr_loss"]
-        _, _, _, history = load_run(run_dir)
+        setup, batch, r, history = evaluation_rollout(run_dir)
         calls, walls, losses = history["function_calls"], history["wall_time"], evaluation_losses(history)
         curves[name], time_curves[name] = (calls, losses), (walls, losses)
         results[name] = {k: summary[k] for k in ("loss", "ratio_to_ilqr", "function_calls", "wall_s")}
         results[name]["final_loss"] = results[name].pop("loss")
         results[name]["calls"] = results[name].pop("function_calls")
         results[name]["final_error_mm"] = summary["metrics"]["mean_final_error_mm"]
+        panels[name] = {"states": np.asarray(r.states)}
+    # Every optimizer ran the same task on the same evaluation batch: one iLQR solve serves all panels.
+    reference_states = ilqr_states(setup.task, batch)
+    for panel in panels.values():
+        panel["reference_states"] = reference_states
     task = base.task
-    panels = {}
-    for name in optimizers:
-        setup, batch, r = evaluation_rollout(out / name)
-        panels[name] = {"states": np.asarray(r.states), "reference_states": ilqr_states(setup.task, batch)}
     plots.hand_paths_panels(out / "compare_paths.png", setup.task.arm, panels, np.asarray(batch.target))
     plots.loss_curves(
         out / "compare.png", curves, reference=reference, title=f"{task}: loss vs function calls"
@@ -82,8 +83,6 @@ def compare(
 
 
 def _existing(run_dir: Path) -> dict:
-    import json
-
     return json.loads((run_dir / "report.json").read_text())
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from armctl import checkpoint, plots
+from armctl.rollout import simulate
 from armctl.train import TrainConfig, build_task, evaluation_batch, load_run, precision, train
+from baselines import online_ilqr
 
 #: Task options that switch a task's disturbances and noise off.
 UNDISTURBED = {
@@ -39,9 +41,6 @@ def robustness(config: TrainConfig, out: str | Path, *, log: Callable = print) -
         if not (out / name / "report.json").exists():
             log(f"=== training the {name} controller ===")
             train(cfg, out / name, log=log)
-
-    from armctl.rollout import simulate
-    from baselines import online_ilqr
 
     with precision(config):
         task = build_task(config)

@@ -387,11 +387,12 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, Setup, dict, optim.Histo
 
 
 def evaluation_rollout(run_dir: str | Path):
-    """``(setup, batch, rollout)`` of a saved run on its evaluation batch (in the run's precision)."""
-    config, setup, params, _ = load_run(run_dir)
+    """``(setup, batch, rollout, history)`` of a saved run on its evaluation batch (in the run's
+    precision)."""
+    config, setup, params, history = load_run(run_dir)
     with precision(config):
         batch = evaluation_batch(setup.task, config.seed)
-        return setup, batch, _rollout(setup, params, batch)
+        return setup, batch, _rollout(setup, params, batch), history
 
 
 def ilqr_states(task: Task, batch) -> np.ndarray | None:

@@ -88,7 +88,7 @@ def main(argv=None) -> dict:
     result = {"devices": {}, "batch": args.batch, "machine": machine_info()}
     for n in (int(d) for d in args.devices.split(",")):
         env = dict(os.environ)
-        if machine_info()["backend"] == "cpu":
+        if result["machine"]["backend"] == "cpu":
             env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={n}"
         cmd = [sys.executable, __file__, "--child", str(n), "--batch", str(args.batch)] + (
             ["--quick"] if args.quick else []
