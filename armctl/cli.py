@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from armctl.optim import parallel
+
 COMMAND_MODULES = (
     "armctl.commands.train",
     "armctl.commands.evaluate",
@@ -35,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        # A multi-process launch (ARMCTL_COORDINATOR etc.) joins before any computation.
+        parallel.initialize_from_env()
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"armctl {args.command}: error: {err}", file=sys.stderr)

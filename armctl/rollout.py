@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from armctl import plant
+from armctl.scan import remat_scan
 from armctl.tasks import Task, TaskBatch
 
 
@@ -69,12 +70,16 @@ def transition(
     return plant.step(task.arm, x, tau) + xi_f, tau
 
 
-def simulate(controller, params, task: Task, batch: TaskBatch, *, return_taps: bool = False) -> Rollout:
+def simulate(
+    controller, params, task: Task, batch: TaskBatch, *, return_taps: bool = False, remat_block: int = 0
+) -> Rollout:
     """Roll the controller out on the task's batch of episodes (``lax.scan`` over time).
 
     Differentiable in ``params`` (and in the batch). ``controller`` and ``task`` are static
     (hashable), so ``jax.jit(simulate, static_argnums=(0, 2), static_argnames='return_taps')``
-    compiles once per controller/task configuration.
+    compiles once per controller/task configuration. ``remat_block = k > 0`` rematerializes the
+    scan in blocks of k steps (:func:`armctl.scan.remat_scan`): same values, and memory for
+    differentiation that grows like sqrt(T) when k ~ sqrt(T).
     """
     task.validate_batch(batch)
     b = batch.size
@@ -88,7 +93,7 @@ def simulate(controller, params, task: Task, batch: TaskBatch, *, return_taps: b
         return (x_next, line, h), (x_next, u, tau, taps if return_taps else ())
 
     carry0 = (batch.x0, delay_line_init(batch.x0, task.delay), controller.initial_state(params, b))
-    _, (xs, us, taus, taps) = jax.lax.scan(body, carry0, jnp.arange(task.horizon))
+    _, (xs, us, taus, taps) = remat_scan(body, carry0, jnp.arange(task.horizon), remat_block)
     states = jnp.concatenate([batch.x0[:, None], jnp.swapaxes(xs, 0, 1)], axis=1)
     batch_major = lambda a: jnp.swapaxes(a, 0, 1)
     return Rollout(

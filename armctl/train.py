@@ -80,6 +80,7 @@ class TrainConfig:
     checkpoint_every: int = 5
     dtype: str = "float64"
     devices: int = 1
+    remat_block: int = 0
 
     def __post_init__(self):
         self.task = self.task.lower().replace("_", "-")
@@ -100,6 +101,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.devices, int) or self.devices < 1:
             raise ValueError(f"devices must be a positive integer, got {self.devices!r}")
+        if not isinstance(self.remat_block, int) or self.remat_block < 0:
+            raise ValueError(f"remat_block must be a nonnegative integer (0: off), got {self.remat_block!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes > 0):
@@ -155,7 +158,7 @@ def build(config: TrainConfig) -> Setup:
     return Setup(
         task,
         controller,
-        arm_problem(controller, task),
+        arm_problem(controller, task, config.remat_block),
         make_optimizer(config.optimizer, **config.optimizer_options),
     )
 
@@ -287,7 +290,7 @@ def _train(config, setup, run_dir, params, state, history, log) -> dict:
             callback=callback,
             state=state,
             history=history,
-            mesh=optim.parallel.batch_mesh(config.devices) if config.devices > 1 else None,
+            mesh=optim.parallel.mesh_for(config.devices),
         )
         latest.update(params=params, state=state)
     except _OutOfTime:

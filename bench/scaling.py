@@ -9,9 +9,11 @@ task (T = 60, 2 x 100 controller, batch 256, float32): the batch is sharded with
 :mod:`armctl.optim.parallel` and the same jitted functions the optimizers call are timed.
 JSON: ``devices`` -> {N: {``grad_env_steps_per_s``, ``gv_env_steps_per_s``, ``grad_s``, ``gv_s``}}.
 
-``remat`` -> {T: {block: bytes}}: XLA's temporary memory for the gradient of an mLSTM language
-model (150 units, 101 symbols, batch 32) over T = 250 and 1000 characters, without (block 0) and
-with rematerialization in blocks of ~sqrt(T) steps (``controllers.lm``, ``remat_block``).
+``remat`` -> {``lm``|``arm``: {T: {block: bytes}}}: XLA's temporary memory for the gradient of an
+mLSTM language model (101 symbols, batch 32) over T = 250 and 1000 characters, and of the 2 x 100
+arm controller through the plant (random reaches, batch 32) over T = 250 and 1000 steps, without
+(block 0) and with rematerialization in blocks of ~sqrt(T) steps (``remat_block``,
+:func:`armctl.scan.remat_scan`).
 """
 
 from __future__ import annotations
@@ -52,21 +54,32 @@ def measure(devices: int, batch_size: int, repeats: int) -> dict:
     }
 
 
-def remat_memory(length: int, block: int) -> int:
-    """Temporary bytes XLA allocates for one LM gradient (compiled, not run)."""
+def remat_memory(model: str, length: int, block: int) -> int:
+    """Temporary bytes XLA allocates for one gradient (compiled, not run) of the mLSTM language
+    model (``model='lm'``) or of the arm controller through the plant (``'arm'``) over ``length`` steps."""
     import jax
     import jax.numpy as jnp
 
+    from armctl.optim import arm_problem
+    from armctl.optim.base import objective
     from armctl.optim.losses import softmax_cross_entropy
+    from armctl.tasks import RandomReach
+    from controllers import ArmController
     from controllers.lm import make_model
 
-    model = make_model("mlstm", 101)
-    params = model.init_params(jax.random.key(0))
-    tokens = jnp.zeros((32, length), jnp.int32)
+    if model == "lm":
+        lm = make_model("mlstm", 101)
+        params = lm.init_params(jax.random.key(0))
+        tokens = jnp.zeros((32, length), jnp.int32)
 
-    def loss(p):
-        logits, _ = model.apply(p, tokens, block)
-        return softmax_cross_entropy(logits, tokens)
+        def loss(p):
+            logits, _ = lm.apply(p, tokens, block)
+            return softmax_cross_entropy(logits, tokens)
+    else:
+        task, controller = RandomReach(horizon=length, batch_size=32), ArmController()
+        problem, batch = arm_problem(controller, task, block), task.sample(jax.random.key(1))
+        params = controller.init_params(jax.random.key(0))
+        loss = lambda p: objective(problem, p, batch)
 
     compiled = jax.jit(jax.grad(loss)).lower(params).compile()
     return int(compiled.memory_analysis().temp_size_in_bytes)
@@ -102,13 +115,15 @@ def main(argv=None) -> dict:
             f"G v {r['gv_s'] * 1e3:8.2f} ms ({r['gv_env_steps_per_s']:10.0f} env-steps/s)"
         )
     result["remat"] = {}
-    for length, block in ((250, 25), (1000, 40)):
-        plain, remat = remat_memory(length, 0), remat_memory(length, block)
-        result["remat"][str(length)] = {"0": plain, str(block): remat}
-        print(
-            f"LM gradient, T = {length}: {plain / 2**20:8.1f} MiB temporaries, "
-            f"{remat / 2**20:8.1f} MiB with remat blocks of {block}"
-        )
+    for model, what in (("lm", "mLSTM LM gradient"), ("arm", "arm controller gradient")):
+        result["remat"][model] = {}
+        for length, block in ((250, 25), (1000, 40)):
+            plain, remat = remat_memory(model, length, 0), remat_memory(model, length, block)
+            result["remat"][model][str(length)] = {"0": plain, str(block): remat}
+            print(
+                f"{what}, T = {length}: {plain / 2**20:8.1f} MiB temporaries, "
+                f"{remat / 2**20:8.1f} MiB with remat blocks of {block}"
+            )
     write_json(args.out, result)
     return result
 

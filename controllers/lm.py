@@ -42,6 +42,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from armctl.scan import remat_scan
 from controllers.init import sparse_matrix
 
 
@@ -81,29 +82,16 @@ class _CharRNN:
     def apply_from(self, params: dict, carry, tokens: jnp.ndarray, remat_block: int = 0):
         """Run over ``tokens`` (B, T) from ``carry``: ``(carry, logits (B, T, V), preacts (B, T, H))``.
 
-        ``remat_block = k > 0`` rematerializes: the scan runs over T/k blocks of k steps and
-        each block's internals are recomputed in the backward pass (``jax.checkpoint``), so
-        with k ~ sqrt(T) the activations kept for differentiation grow like sqrt(T), not T.
-        The values are identical; T must be a multiple of k.
+        ``remat_block = k > 0`` rematerializes the scan in blocks of k steps
+        (:func:`armctl.scan.remat_scan`): with k ~ sqrt(T) the activations kept for
+        differentiation grow like sqrt(T), not T. The values are identical.
         """
 
         def body(carry, token):
             carry, logits, preact = self.step(params, carry, token)
             return carry, (logits, preact)
 
-        steps = jnp.swapaxes(tokens, 0, 1)
-        if not remat_block:
-            carry, (logits, preacts) = jax.lax.scan(body, carry, steps)
-        else:
-            t = steps.shape[0]
-            if not isinstance(remat_block, int) or remat_block < 0 or t % remat_block:
-                raise ValueError(
-                    f"remat_block must be a positive divisor of the sequence length {t}, got {remat_block!r}"
-                )
-            block = jax.checkpoint(lambda carry, chunk: jax.lax.scan(body, carry, chunk))
-            chunks = steps.reshape((t // remat_block, remat_block) + steps.shape[1:])
-            carry, (logits, preacts) = jax.lax.scan(block, carry, chunks)
-            logits, preacts = (a.reshape((t,) + a.shape[2:]) for a in (logits, preacts))
+        carry, (logits, preacts) = remat_scan(body, carry, jnp.swapaxes(tokens, 0, 1), remat_block)
         return carry, jnp.swapaxes(logits, 0, 1), jnp.swapaxes(preacts, 0, 1)
 
     def apply(self, params: dict, tokens: jnp.ndarray, remat_block: int = 0):

@@ -20,6 +20,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from armctl.scan import remat_scan
 from controllers.init import SPARSE_FAN_IN, sparse_matrix
 
 
@@ -68,8 +69,11 @@ class RNN:
             "b_out": self.weight_std * jax.random.normal(k_bo, (self.n_out,)),
         }
 
-    def apply(self, params: dict, inputs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-        """Run the network on ``inputs`` (B, T, n_in).
+    def apply(
+        self, params: dict, inputs: jnp.ndarray, remat_block: int = 0
+    ) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Run the network on ``inputs`` (B, T, n_in); ``remat_block`` rematerializes the scan
+        (:func:`armctl.scan.remat_scan`).
 
         Returns:
             ``(outputs, preacts)``: outputs ``o_t`` (B, T, n_out) before the output nonlinearity
@@ -85,7 +89,7 @@ class RNN:
             u = d + h @ params["w_rec"]
             return jnp.tanh(u), u
 
-        _, preacts = jax.lax.scan(step, h0, drive)
+        _, preacts = remat_scan(step, h0, drive, remat_block)
         preacts = jnp.swapaxes(preacts, 0, 1)
         outputs = jnp.tanh(preacts) @ params["w_out"] + params["b_out"]
         return outputs, preacts

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 
+from armctl.commands import add_scale_arguments
 from controllers.lm import MODELS
 
 DEFAULTS_NOTE = (
@@ -51,12 +52,7 @@ def register(subparsers) -> None:
         "--min-count", type=int, default=5, help="rarer training characters become the unknown symbol"
     )
     p.add_argument("--eval-seconds", type=float, default=30.0, help="validate and checkpoint this often")
-    p.add_argument(
-        "--remat-block",
-        type=int,
-        default=0,
-        help="rematerialize the scan in blocks of this many steps (~sqrt(T) gives memory ~ sqrt(T)); 0: off",
-    )
+    add_scale_arguments(p)
     p.add_argument("--out", default=None, help="run directory (default runs/lm/MODEL_OPTIMIZER_seedN)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out for --minutes more")
     p.set_defaults(func=_train)
@@ -104,6 +100,7 @@ def _train(args) -> int:
         max_steps=args.max_steps,
         eval_seconds=args.eval_seconds,
         remat_block=args.remat_block,
+        devices=args.devices,
     )
     run_dir = args.out or os.path.join("runs", "lm", f"{args.model}_{args.optimizer}_seed{args.seed}")
     summary = train_lm.train(config, run_dir, resume=args.resume)

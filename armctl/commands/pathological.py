@@ -13,6 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
+from armctl.commands import add_scale_arguments
 from armctl.sequence import pathological
 from armctl.sequence.train_pathological import OPTIMIZERS, TrainConfig, sweep, train
 
@@ -62,6 +63,7 @@ def register(subparsers) -> None:
     parser.add_argument("--hidden", type=int, default=100, help="tanh hidden units (default 100)")
     parser.add_argument("--lr", type=float, help="first-order learning rate")
     parser.add_argument("--clip", type=float, default=1.0, help="first-order gradient-norm clip")
+    add_scale_arguments(parser)
     parser.set_defaults(func=run_command)
 
 
@@ -77,6 +79,8 @@ def _overrides(args) -> dict:
         "n_hidden": args.hidden,
         "learning_rate": args.lr,
         "clip": args.clip,
+        "devices": args.devices,
+        "remat_block": args.remat_block,
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from armctl.commands import add_scale_arguments
 from armctl.train import OPTIMIZERS, TASK_PRESETS, TrainConfig, resume, train
 
 
@@ -50,12 +51,7 @@ def add_config_arguments(p, tasks=None, default_task: str = "center-out", optimi
         choices=["float64", "float32"],
         help="float64 (default) resolves the last fraction of a percent near iLQR's optimum",
     )
-    p.add_argument(
-        "--devices",
-        type=int,
-        default=1,
-        help="shard every batch over this many devices (data-parallel; see README)",
-    )
+    add_scale_arguments(p)
 
 
 def config_from_args(args) -> TrainConfig:
@@ -73,6 +69,7 @@ def config_from_args(args) -> TrainConfig:
         optimizer_options=parse_options(args.optimizer_option),
         dtype=args.dtype,
         devices=args.devices,
+        remat_block=args.remat_block,
     )
 
 

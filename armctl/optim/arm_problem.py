@@ -11,17 +11,17 @@ from armctl.rollout import simulate
 
 
 @functools.cache  # one Problem per (controller, task), so jitted functions keyed on it compile once
-def arm_problem(controller, task) -> Problem:
+def arm_problem(controller, task, remat_block: int = 0) -> Problem:
     """``Problem`` for training ``controller`` on ``task`` (both hashable).
 
     ``outputs``: ``(states[:, 1:], commands)`` of the closed-loop rollout and the controller's
     taps (hidden pre-activations, tanh units); ``loss``: ``task.loss`` on the full trajectory.
     The task cost is quadratic in states and commands, so ``H_L`` is exact and the GN matrix is
-    the one iLQR divides by (thesis 6.8).
+    the one iLQR divides by (thesis 6.8). ``remat_block``: see :func:`armctl.rollout.simulate`.
     """
 
     def outputs(params, batch):
-        r = simulate(controller, params, task, batch, return_taps=True)
+        r = simulate(controller, params, task, batch, return_taps=True, remat_block=remat_block)
         return (r.states[:, 1:], r.commands), r.taps
 
     def loss(out, batch):

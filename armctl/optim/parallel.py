@@ -4,17 +4,69 @@ Every objective, gradient and Gauss-Newton product in :mod:`armctl.optim` is a j
 ``(params, batch)``; given a batch sharded over a 1-D device mesh and replicated parameters, XLA's
 partitioner runs each on all devices and inserts the reductions (the loss and its gradient are
 batch means). Nothing else changes, so one code path serves 1 CPU, N CPU devices, N GPUs, or
-several hosts (after ``jax.distributed.initialize``; every process generates the same batch from
-the same key and contributes the shards of its own devices, see :func:`shard_batch`).
+several hosts (after :func:`initialize`; every process generates the same batch from the same
+key and contributes the shards of its own devices, see :func:`shard_batch`).
+
+Several processes (hosts, or processes on one machine) are started with the same command and
+these environment variables, read by :func:`initialize_from_env` (``armctl`` calls it first)::
+
+    ARMCTL_COORDINATOR=host0:29500  ARMCTL_NUM_PROCESSES=2  ARMCTL_PROCESS_ID=0|1
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "batch"
+#: The environment variables of a multi-process launch (see :func:`initialize_from_env`).
+ENV_VARS = ("ARMCTL_COORDINATOR", "ARMCTL_NUM_PROCESSES", "ARMCTL_PROCESS_ID")
+
+
+def initialize(coordinator_address: str, num_processes: int, process_id: int, timeout_s: int = 300) -> None:
+    """Join a multi-process JAX run (``jax.distributed.initialize``); call before any computation.
+
+    Afterwards ``jax.devices()`` lists the devices of all processes, so :func:`batch_mesh` spans
+    them. On CPU, cross-process collectives go through Gloo (XLA's CPU backend has no other).
+    """
+    if not (isinstance(num_processes, int) and num_processes >= 1):
+        raise ValueError(f"num_processes must be a positive integer, got {num_processes!r}")
+    if not (isinstance(process_id, int) and 0 <= process_id < num_processes):
+        raise ValueError(f"process_id must be an integer in 0..{num_processes - 1}, got {process_id!r}")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(
+        coordinator_address=coordinator_address,
+        num_processes=num_processes,
+        process_id=process_id,
+        initialization_timeout=timeout_s,
+    )
+
+
+def initialize_from_env(environ: Mapping[str, str] = os.environ) -> bool:
+    """:func:`initialize` from ``ARMCTL_COORDINATOR``, ``ARMCTL_NUM_PROCESSES`` and
+    ``ARMCTL_PROCESS_ID`` when they are set (all three, or none: then it does nothing and returns
+    False)."""
+    values = {name: environ.get(name) for name in ENV_VARS}
+    given = [name for name, value in values.items() if value]
+    if not given:
+        return False
+    if len(given) != len(ENV_VARS):
+        missing = sorted(set(ENV_VARS) - set(given))
+        raise ValueError(
+            f"a multi-process run needs all of {', '.join(ENV_VARS)}; missing {', '.join(missing)}"
+        )
+    numbers = {}
+    for name in ENV_VARS[1:]:
+        try:
+            numbers[name] = int(values[name])
+        except ValueError:
+            raise ValueError(f"{name} must be an integer, got {values[name]!r}") from None
+    initialize(values["ARMCTL_COORDINATOR"], numbers["ARMCTL_NUM_PROCESSES"], numbers["ARMCTL_PROCESS_ID"])
+    return True
 
 
 def batch_mesh(devices: int | None = None) -> Mesh:
@@ -26,6 +78,11 @@ def batch_mesh(devices: int | None = None) -> Mesh:
             f"devices must be an integer in 1..{len(available)} (devices visible to JAX), got {devices!r}"
         )
     return Mesh(np.asarray(available[:n]), (AXIS,))
+
+
+def mesh_for(devices: int) -> Mesh | None:
+    """The mesh a training config's ``devices`` asks for: ``None`` (plain single-device code) for 1."""
+    return None if devices == 1 else batch_mesh(devices)
 
 
 def _put(x, sharding: NamedSharding):
@@ -59,6 +116,7 @@ def shard_batch(batch, mesh: Mesh):
 
 
 def replicate(tree, mesh: Mesh):
-    """A copy of ``tree`` held whole on every device of the mesh."""
+    """``tree`` held whole on every device of the mesh (leaves already held so are kept as they are)."""
     whole = NamedSharding(mesh, PartitionSpec())
-    return jax.tree_util.tree_map(lambda x: _put(x, whole), tree)
+    keep = lambda x: isinstance(x, jax.Array) and x.sharding == whole
+    return jax.tree_util.tree_map(lambda x: x if keep(x) else _put(x, whole), tree)

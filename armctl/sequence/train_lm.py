@@ -33,6 +33,7 @@ from armctl.optim import History, Problem, adam, ahf, hf, run
 from armctl.optim.base import value_and_grad_jit
 from armctl.optim.gn import gauss_newton_product
 from armctl.optim.losses import softmax_cross_entropy
+from armctl.optim.parallel import mesh_for
 from armctl.sequence import text as T
 from controllers.lm import MODELS, make_model, n_params
 
@@ -58,6 +59,8 @@ class LMConfig:
         minutes, max_steps: stop when either is reached (``max_steps`` None: time only).
         eval_seconds: validate (and checkpoint) at most this often, and at the end.
         eval_windows: validation windows used for progress and model selection.
+        remat_block: rematerialize the scan in blocks of this many characters (0: off).
+        devices: shard every training batch over this many devices (data-parallel).
     """
 
     model: str = "mlstm"
@@ -80,13 +83,14 @@ class LMConfig:
     eval_seconds: float = 30.0
     eval_windows: int = 64
     remat_block: int = 0
+    devices: int = 1
 
     def __post_init__(self):
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; expected one of {sorted(MODELS)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {OPTIMIZERS}")
-        for name in ("context", "predict", "max_cg", "eval_windows"):
+        for name in ("context", "predict", "max_cg", "eval_windows", "devices"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name == "context" else 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -286,7 +290,8 @@ def train(config: LMConfig, run_dir: str, resume: bool = False, log: Callable[[s
     """Train for ``config.minutes`` of wall-clock time (or ``config.max_steps`` steps), printing
     training and validation bpc, checkpointing every ``config.eval_seconds`` and at the end.
 
-    ``resume`` continues the run saved in ``run_dir`` (same config apart from the budget) for
+    ``resume`` continues the run saved in ``run_dir`` (same config apart from the budget,
+    ``devices`` and ``remat_block``) for
     ``config.minutes`` more; the step keys continue, so the batches are those an uninterrupted
     run would have drawn. Progress validation (and the choice of the best parameters) uses the
     first ``config.eval_windows`` windows of the validation split. Returns a summary dict.
@@ -306,7 +311,8 @@ def train(config: LMConfig, run_dir: str, resume: bool = False, log: Callable[[s
         loaded = checkpoint.load(path)
         meta = loaded["meta"]
         saved = config_from_dict(meta["config"])
-        budget = {"minutes": config.minutes, "max_steps": config.max_steps}
+        # The budget and how the work is spread (devices, remat) may change; the run's numbers may not.
+        budget = {name: getattr(config, name) for name in ("minutes", "max_steps", "devices", "remat_block")}
         if dataclasses.replace(saved, **budget) != config:
             raise ValueError(f"--resume needs the config saved in {run_dir!r}: {saved}")
         if meta["corpus_digest"] != corpus.digest:
@@ -322,6 +328,7 @@ def train(config: LMConfig, run_dir: str, resume: bool = False, log: Callable[[s
 
     os.makedirs(run_dir, exist_ok=True)
     sample = _batch_sampler(config, corpus)
+    mesh = mesh_for(config.devices)
     valid_ids = corpus.valid[: config.eval_windows * config.predict + config.context + 1]
     # Training batches score exactly `predict` characters per sequence.
     to_bpc = (lambda nats: nats / LN2) if per_character else (lambda nats: nats / config.predict / LN2)
@@ -356,7 +363,15 @@ def train(config: LMConfig, run_dir: str, resume: bool = False, log: Callable[[s
     budget_end = time.perf_counter() + 60.0 * config.minutes
     while True:
         params, state, history = run(
-            problem, opt, params, sample, k_run, steps=len(history) + 1, state=state, history=history
+            problem,
+            opt,
+            params,
+            sample,
+            k_run,
+            steps=len(history) + 1,
+            state=state,
+            history=history,
+            mesh=mesh,
         )
         step, now = len(history), time.perf_counter()
         done = now >= budget_end or (config.max_steps is not None and step >= config.max_steps)

@@ -60,6 +60,8 @@ class TrainConfig:
         n_hidden: hidden units.
         learning_rate: step size of the first-order methods (None: 1e-3 for Adam, 1e-4 for momentum).
         clip: global gradient-norm clipping of the first-order methods.
+        devices: shard every batch (gradient, curvature, test) over this many devices.
+        remat_block: rematerialize the RNN's scan in blocks of this many steps (0: off).
     """
 
     problem: str
@@ -76,6 +78,8 @@ class TrainConfig:
     n_hidden: int = 100
     learning_rate: float | None = None
     clip: float = 1.0
+    devices: int = 1
+    remat_block: int = 0
 
     def __post_init__(self):
         pathological.spec(self.problem, self.T)  # validates the name and T
@@ -90,10 +94,12 @@ class TrainConfig:
                 f"curvature_batch ({self.curvature_batch}) must not exceed "
                 f"grad_batch ({self.gradient_sequences})"
             )
-        for name in ("test_batch", "max_cg", "n_hidden"):
+        for name in ("test_batch", "max_cg", "n_hidden", "devices"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not (isinstance(self.remat_block, int) and self.remat_block >= 0):
+            raise ValueError(f"remat_block must be a nonnegative int (0: off), got {self.remat_block!r}")
         for name in ("max_minibatches", "eval_every", "clip"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -164,7 +170,7 @@ def model_for(problem: str, T: int, n_hidden: int = 100) -> RNN:
 
 
 @functools.cache
-def make_problem(problem: str, T: int, model: RNN) -> optim.Problem:
+def make_problem(problem: str, T: int, model: RNN, remat_block: int = 0) -> optim.Problem:
     """The optimizer core's view of ``problem``: RNN outputs, hidden pre-activations as taps, and the
     matching loss (squared error for continuous targets, softmax cross-entropy for symbols), summed
     over the masked steps and averaged over sequences.
@@ -175,7 +181,7 @@ def make_problem(problem: str, T: int, model: RNN) -> optim.Problem:
     kind = pathological.spec(problem, T).kind
 
     def outputs(params, batch: pathological.SequenceBatch):
-        out, preacts = model.apply(params, batch.inputs)
+        out, preacts = model.apply(params, batch.inputs, remat_block)
         # Padding steps get constant taps, so structural damping ignores them.
         return out, jnp.where(batch.valid[..., None], preacts, 0.0)
 
@@ -248,8 +254,9 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = print) -
     receives one line per test evaluation (None: silent).
     """
     model = model_for(config.problem, config.T, config.n_hidden)
-    problem = make_problem(config.problem, config.T, model)
+    problem = make_problem(config.problem, config.T, model, config.remat_block)
     opt = make_optimizer(config)
+    mesh = optim.parallel.mesh_for(config.devices)
     k_init, k_data, k_test = jax.random.split(jax.random.key(config.seed), 3)
     params = model.init_params(k_init)
     sample_batch = data_source(config)
@@ -258,6 +265,8 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = print) -
         if config.all_sequences
         else pathological.sampler(config.problem, config.T, config.test_batch)(k_test)
     )
+    if mesh is not None:
+        test = optim.parallel.shard_batch(test, mesh)
     error = _error_fn(model)
     state, steps, evaluations = None, optim.History(), []
     start = time.perf_counter()
@@ -266,7 +275,15 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = print) -
         if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
             break
         params, state, steps = optim.run(
-            problem, opt, params, sample_batch, k_data, steps=len(steps) + 1, state=state, history=steps
+            problem,
+            opt,
+            params,
+            sample_batch,
+            k_data,
+            steps=len(steps) + 1,
+            state=state,
+            history=steps,
+            mesh=mesh,
         )
         used = config.minibatches(state.counters)
         # A relative tolerance, because the counts are sums of fractional minibatches.
