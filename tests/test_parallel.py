@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent(
     """
     import json, sys
@@ -44,6 +46,13 @@ SCRIPT = textwrap.dedent(
                 "loss": hist["loss"], "lambda": hist["lambda"], "calls": hist["function_calls"],
                 "final": hist["new_loss"][-1],
             }
+    # Language-model evaluation, sharded in chunks padded to a multiple of the devices.
+    from armctl.sequence.train_lm import bits_per_character
+    from controllers.lm import make_model
+    lm = make_model("mlstm", 7, hidden=6)
+    lm_params, ids = lm.init_params(jax.random.key(0)), jax.random.randint(jax.random.key(1), (301,), 0, 7)
+    out["bpc"] = [bits_per_character(lm, lm_params, ids, 5, 10, chunk=8, mesh=mesh)
+                  for mesh in (None, parallel.batch_mesh(4), parallel.batch_mesh(3))]
     try:
         parallel.shard_batch({"x": jax.numpy.zeros((6, 2))}, parallel.batch_mesh(4))
     except ValueError as err:
@@ -88,6 +97,8 @@ def test_four_device_runs_match_single_device_runs(tmp_path):
         assert abs(one["final"] - four["final"]) <= 2e-2 * one["final"]
         assert four["final"] < four["loss"][0]  # and it trains
     assert "batch size 6 is not divisible by the 4 devices" in out["error"]
+    assert out["bpc"][1] == pytest.approx(out["bpc"][0], rel=1e-6)
+    assert out["bpc"][2] == pytest.approx(out["bpc"][0], rel=1e-6)
 
 
 def _free_port() -> int:

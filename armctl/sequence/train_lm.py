@@ -33,7 +33,7 @@ from armctl.optim import History, Problem, adam, ahf, hf, run
 from armctl.optim.base import value_and_grad_jit
 from armctl.optim.gn import gauss_newton_product
 from armctl.optim.losses import softmax_cross_entropy
-from armctl.optim.parallel import mesh_for
+from armctl.optim.parallel import mesh_for, shard_batch
 from armctl.sequence import text as T
 from controllers.lm import MODELS, make_model, n_params
 
@@ -152,19 +152,26 @@ def _nll_sums(model, params, tokens, mask):
 
 
 def bits_per_character(
-    model, params, ids: np.ndarray, context: int = 50, predict: int = 200, chunk: int = 128
+    model, params, ids: np.ndarray, context: int = 50, predict: int = 200, chunk: int = 128, mesh=None
 ) -> float:
     """Bits per character of the model on the text ``ids`` (every prediction from the second
     character on, each with at least ``context`` characters of context where available).
-    Windows go through in chunks of ``chunk``, padded with mask 0 so one compilation serves all."""
+    Windows go through in chunks of ``chunk``, padded with mask 0 so one compilation serves all;
+    with a ``mesh`` each chunk is sharded over its devices (padded to a multiple of their number)."""
     batch = T.sequential_batches(ids, context, predict)
     n = batch.tokens.shape[0]
-    pad = (-n) % chunk if n > chunk else 0
+    devices = 1 if mesh is None else mesh.devices.size
+    size = chunk if n > chunk else n
+    size += (-size) % devices
+    pad = (-n) % size
     tokens = jnp.pad(batch.tokens, ((0, pad), (0, 0)))
     mask = jnp.pad(batch.mask, ((0, pad), (0, 0)))
     total, count = 0.0, 0.0
-    for start in range(0, tokens.shape[0], chunk):
-        nll, m = _nll_sums(model, params, tokens[start : start + chunk], mask[start : start + chunk])
+    for start in range(0, tokens.shape[0], size):
+        piece = (tokens[start : start + size], mask[start : start + size])
+        if mesh is not None:
+            piece = shard_batch(piece, mesh)
+        nll, m = _nll_sums(model, params, *piece)
         total, count = total + float(nll), count + float(m)
     return total / count / LN2
 
@@ -380,7 +387,9 @@ def train(config: LMConfig, run_dir: str, resume: bool = False, log: Callable[[s
         if record["lambda"] is not None:
             line += f"  lambda {record['lambda']:.3g}  cg {record['cg_iters']}"
         if done or now - last_eval >= config.eval_seconds:
-            valid_bpc = bits_per_character(model, params, valid_ids, config.context, config.predict)
+            valid_bpc = bits_per_character(
+                model, params, valid_ids, config.context, config.predict, mesh=mesh
+            )
             if valid_bpc < best_bpc:
                 best_bpc, best_params = valid_bpc, params
             for name, value in (("step", step), ("seconds", now - t_start), ("bpc", valid_bpc)):
