@@ -39,16 +39,28 @@ def test_cg_pytree_warm_start_and_preconditioner():
         a, b = np.diag(d), np.arange(1.0, 13.0)
         mv = lambda v: {"u": jnp.asarray(d[:6]) * v["u"], "w": jnp.asarray(d[6:]) * v["w"]}
         bt = {"u": jnp.asarray(b[:6]), "w": jnp.asarray(b[6:])}
-        x0 = {"u": jnp.ones(6), "w": jnp.ones(6)}
+        start = 0.5 * b / d  # halfway to the solution: phi(x0) < 0, so CG keeps the warm start
+        x0 = {"u": jnp.asarray(start[:6]), "w": jnp.asarray(start[6:])}
         res = cg(mv, bt, x0, max_iters=50, tol_k_factor=0.0, residual_tol=1e-12)
         assert res.indices[0] != 0 and res.matvecs == res.iterations + 1
-        np.testing.assert_allclose(res.phi_history[0], _phi(a, b, np.ones(12)), rtol=1e-12)
+        np.testing.assert_allclose(res.phi_history[0], _phi(a, b, start), rtol=1e-12)
         np.testing.assert_allclose(np.concatenate([res.x["u"], res.x["w"]]), b / d, rtol=1e-8)
         # the exact diagonal preconditioner solves a diagonal system in one step
         pre = {"u": jnp.asarray(d[:6]), "w": jnp.asarray(d[6:])}
         res_p = cg(mv, bt, None, max_iters=50, preconditioner=pre, residual_tol=1e-12)
         assert res_p.iterations == 1
         np.testing.assert_allclose(np.concatenate([res_p.x["u"], res_p.x["w"]]), b / d, rtol=1e-10)
+
+
+def test_warm_start_no_better_than_zero_is_dropped():
+    with jax.enable_x64(True):
+        a, b = _spd(10, 1e2)
+        mv = lambda v: jnp.asarray(a) @ v
+        bad = -10.0 * np.linalg.solve(a, b)  # phi(bad) = 60 b^T A^-1 b > 0
+        res = cg(mv, jnp.asarray(b), jnp.asarray(bad), max_iters=3, tol_k_factor=0.0)
+        cold = cg(mv, jnp.asarray(b), None, max_iters=3, tol_k_factor=0.0)
+        assert res.phi_history[0] == 0.0 and res.matvecs == cold.matvecs + 1
+        np.testing.assert_allclose(res.x, cold.x, rtol=1e-12)
 
 
 def test_stop_rule_triggers_exactly_as_specified_and_iterates_are_saved():

@@ -158,6 +158,9 @@ def cg(
 ) -> CGResult:
     """Minimize ``x^T A x / 2 - b^T x`` by (preconditioned) CG from ``x0`` (``None``: zeros).
 
+    A warm start ``x0`` with ``phi(x0) >= 0`` (no better than zero) is replaced by zero; the
+    product spent on finding that out is counted in ``matvecs``.
+
     Args:
         matvec: ``v -> A v`` on pytrees shaped like ``b`` (a :class:`GNProduct` or any callable).
         max_iters: cap on CG steps; ``min_iters``: steps before the progress rule may stop.
@@ -174,11 +177,17 @@ def cg(
     if not save_schedule > 1:
         raise ValueError(f"save_schedule must be > 1, got {save_schedule!r}")
     matvec = as_matvec(matvec)
-    if x0 is None:
-        state, phi0, matvecs = zero_start(preconditioner, b), 0.0, 0
-    else:
+    state, phi0, matvecs = None, 0.0, 0
+    if x0 is not None:
         state, phi0 = _start(matvec, preconditioner, b, x0)
         phi0, matvecs = float(phi0), 1
+        if not phi0 < 0:
+            # A warm start no better than x = 0 (phi(0) = 0) is dropped: after a run of rejected
+            # steps the previous solution can be far off, and CG would spend its iterations
+            # walking back (or overflow on it) instead of solving.
+            state, phi0 = None, 0.0
+    if state is None:
+        state = zero_start(preconditioner, b)
     stop_r2 = residual_tol**2 * float(_tree.vdot(b, b))
     saves = save_points(max_iters, save_schedule)
     phis, iterates, indices = [phi0], [], []
