@@ -143,3 +143,120 @@ def test_deflated_cg_keeps_directions_conjugate_to_the_extra_vector_and_solves()
         # and to each other (before convergence, where finite precision erodes conjugacy as in plain CG)
         assert cosines[:9, :9].max() < 1e-8, cosines[:9, :9].max()
         np.testing.assert_allclose(state.x, np.linalg.solve(a, b), rtol=1e-5)
+
+
+# --- the thesis's stop on the objective's reduction (appendix 4.4) ------------------------------------
+
+
+def test_reduction_stop_rule():
+    from armctl.optim.cg import ReductionStop
+
+    growing = ReductionStop(0.9)
+    assert not any(growing(r) for r in [0.1, 0.5, 0.5, 0.9, 2.0, 2.0, 5.0])
+    assert growing.best == 5.0
+    falling = ReductionStop(0.9)
+    assert [falling(r) for r in [1.0, 2.0, 1.85, 1.79]] == [False, False, False, True]  # 0.9 * 2 = 1.8
+    rising_objective = ReductionStop(0.9)
+    assert not rising_objective(-1.0) and not rising_objective(-3.0)  # no positive maximum yet
+    assert not rising_objective(0.5) and rising_objective(float("nan"))  # NaN objective counts as -inf
+    with pytest.raises(ValueError, match="fraction"):
+        ReductionStop(0.0)
+
+
+def test_cg_monitor_is_called_at_saved_iterates_and_can_stop():
+    with jax.enable_x64(True):
+        a, b = _spd(40, 1e4, seed=2)
+        seen = []
+
+        def monitor(i, x):
+            seen.append(i)
+            np.testing.assert_allclose(_phi(a, b, x), phis_free[i], rtol=1e-8)
+            return i == 7
+
+        free = cg(lambda v: jnp.asarray(a) @ v, jnp.asarray(b), max_iters=100, tol_k_factor=0.0)
+        phis_free = free.phi_history
+        res = cg(
+            lambda v: jnp.asarray(a) @ v, jnp.asarray(b), max_iters=100, tol_k_factor=0.0, monitor=monitor
+        )
+        assert seen == [1, 2, 3, 4, 5, 7]
+        assert res.stop_reason == "monitor" and res.iterations == 7 and res.indices[-1] == 7
+        np.testing.assert_allclose(res.x, free.iterates[free.indices.index(7)], rtol=1e-12)
+
+
+def _sine_problem():
+    """Outputs ``sin(s w)``, squared error to targets some of which (4.0) no sine can reach: the
+    Gauss-Newton quadratic at ``w = 0`` overshoots there, so the objective rises after a few CG steps."""
+    from armctl import optim
+
+    s = jnp.array([3.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.3, 0.2])
+    y = jnp.array([0.9, 0.9, 0.9, 0.9, 0.9, 4.0, 4.0, 4.0])
+    return optim.Problem(
+        lambda p, batch: (jnp.sin(s * p["w"]), ()), lambda o, batch: 0.5 * jnp.sum((o - y) ** 2)
+    )
+
+
+def _linear_problem():
+    from armctl import optim
+
+    rng = np.random.default_rng(5)
+    a, y = jnp.asarray(rng.normal(size=(30, 12)) * np.logspace(0, -2, 12)), jnp.asarray(rng.normal(size=30))
+    return optim.Problem(lambda p, batch: (a @ p["w"], ()), lambda o, batch: 0.5 * jnp.sum((o - y) ** 2))
+
+
+def test_hf_reduction_stop_ends_cg_where_the_objective_turns():
+    from armctl import optim
+    from armctl.optim.base import objective
+
+    with jax.enable_x64(True):
+        problem, params = _sine_problem(), {"w": jnp.zeros(8)}
+        # The reductions at the saved iterates, from plain CG on the same quadratic.
+        gnp = optim.gn.gauss_newton_product(problem, params, None, damping=1e-3)
+        grad = jax.grad(lambda p: objective(problem, p, None))(params)
+        plain = cg(gnp, jax.tree_util.tree_map(jnp.negative, grad), max_iters=50, tol_k_factor=0.0)
+        f0 = float(objective(problem, params, None))
+        red = [f0 - float(objective(problem, x, None)) for x in plain.iterates]
+        stop = next(k for k in range(1, len(red)) if red[k] < 0.9 * max(red[:k]))
+        assert plain.indices[stop] == 3 and red[1] > red[0] > 0  # it rose, then fell below 90 %
+
+        opt = optim.hf(lambda_init=1e-3, max_cg=50, tol_k_factor=0.0, reduction_stop=0.9)
+        new, state, info = opt.step(problem, params, opt.init(params), None)
+        assert info["cg_stop"] == "monitor" and info["cg_iters"] == 3
+        assert info["backtrack_iter"] == 2 and info["accepted"]  # the best saved iterate
+        np.testing.assert_allclose(f0 - info["new_loss"], red[1], rtol=1e-10)
+        # objective calls: the linearization, f(theta) and 3 iterates for the rule, reused by the
+        # backtracking (curvature batch = gradient batch); the line search accepts its first trial
+        assert state.counters.objective == 5 and state.counters.gv == 3
+
+        off = optim.hf(lambda_init=1e-3, max_cg=50, tol_k_factor=0.0)
+        _, off_state, off_info = off.step(problem, params, off.init(params), None)
+        assert off_info["cg_iters"] > 3 and off_info["cg_stop"] != "monitor"
+
+
+def test_hf_reduction_stop_never_stops_while_the_reduction_grows():
+    from armctl import optim
+
+    with jax.enable_x64(True):
+        # Linear least squares: the objective along CG's iterates is the undamped quadratic, whose
+        # reduction grows at every iterate, so the rule must not fire and HF is unchanged.
+        problem, params = _linear_problem(), {"w": jnp.zeros(12)}
+        runs = []
+        for stop in (None, 0.9):
+            opt = optim.hf(lambda_init=1e-2, max_cg=40, reduction_stop=stop)
+            p, state, infos = params, opt.init(params), []
+            for _ in range(3):
+                p, state, info = opt.step(problem, p, state, None)
+                infos.append(info)
+            runs.append((p, infos))
+        (p_off, off), (p_on, on) = runs
+        assert all(i["cg_stop"] != "monitor" for i in on)
+        assert [i["cg_iters"] for i in on] == [i["cg_iters"] for i in off]
+        np.testing.assert_allclose(p_on["w"], p_off["w"], rtol=1e-12)
+
+
+def test_hf_reduction_stop_validates():
+    from armctl import optim
+
+    with pytest.raises(ValueError, match="fraction"):
+        optim.hf(reduction_stop=1.5)
+    with pytest.raises(ValueError, match="tikhonov"):
+        optim.hf(reduction_stop=0.9, damping="line-search")

@@ -228,6 +228,47 @@ def test_damping_settings_follow_the_appendix():
     assert lam(TP.TrainConfig("random_permutation", 30, "hf")) == pytest.approx(3.0)
 
 
+def test_hf_thesis_cg_stop_is_an_option():
+    params = TP.model_for("addition", 10, n_hidden=8).init_params(jax.random.key(0))
+    batch = P.sampler("addition", 10, 40)(jax.random.key(1))
+    model = TP.model_for("addition", 10, n_hidden=8)
+    problem = TP.make_problem("addition", 10, model)
+    assert TP.TrainConfig("addition", 10).cg_reduction_stop is None  # off by default: see the module
+    infos = {}
+    for stop in (0.9, None):
+        config = TP.TrainConfig("addition", 10, grad_batch=40, curvature_batch=20, cg_reduction_stop=stop)
+        opt = TP.make_optimizer(config)
+        _, state, info = opt.step(problem, params, opt.init(params), batch)
+        infos[stop] = (info, state.counters)
+    # The rule evaluates the objective on the curvature batch: f(theta) and every saved iterate
+    # (on top of the linearization and at least one backtracking evaluation on the gradient batch).
+    from armctl.optim.cg import save_points
+
+    (on, c_on), (off, _) = infos[0.9], infos[None]
+    assert off["cg_stop"] != "monitor" and on["cg_iters"] <= off["cg_iters"]
+    saved = len([i for i in save_points(300, 1.3) if i <= on["cg_iters"]])
+    assert c_on.objective >= 1 + 1 + saved + 1
+    with pytest.raises(ValueError, match="cg_reduction_stop"):
+        TP.TrainConfig("addition", 10, cg_reduction_stop=1.5)
+
+
+def test_float64_training_is_scoped_to_the_run(monkeypatch):
+    from controllers.rnn import RNN
+
+    dtypes, init = [], RNN.init_params
+
+    def recording(self, key):
+        params = init(self, key)
+        dtypes.append(params["w_rec"].dtype)
+        return params
+
+    monkeypatch.setattr(RNN, "init_params", recording)
+    config = TP.TrainConfig("memorization_5bit", 3, n_hidden=8, float64=True, max_minibatches=0.05)
+    result = TP.train(config, progress=None)
+    assert dtypes == [jnp.float64] and not jax.config.jax_enable_x64
+    assert result.iterations >= 1 and np.isfinite(result.steps["loss"]).all()
+
+
 def test_problem_loss_and_taps():
     T = 30
     model = TP.model_for("addition", T, n_hidden=8)

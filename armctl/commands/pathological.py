@@ -57,6 +57,16 @@ def register(subparsers) -> None:
     parser.add_argument("--curvature-batch", type=int, help="sequences per curvature product (default 1000)")
     parser.add_argument("--test-batch", type=int, default=10_000, help="test sequences (default 10000)")
     parser.add_argument("--max-cg", type=int, default=300, help="CG steps per HF iteration (default 300)")
+    parser.add_argument(
+        "--cg-reduction-stop",
+        type=float,
+        default=0.0,
+        help="HF: stop CG once the objective's reduction on the curvature batch falls below this "
+        "fraction of its maximum (thesis appendix 4.4: 0.9; default 0: off, see docs/RESULTS.md)",
+    )
+    parser.add_argument(
+        "--float64", action="store_true", help="train in double precision (5-bit memorization at T >= 100)"
+    )
     parser.add_argument("--max-minibatches", type=float, default=50_000, help="failure bound (default 50000)")
     parser.add_argument("--max-seconds", type=float, help="wall-clock bound per run (a failure when hit)")
     parser.add_argument("--eval-every", type=float, default=10.0, help="minibatches between test evaluations")
@@ -73,6 +83,8 @@ def _overrides(args) -> dict:
         "curvature_batch": args.curvature_batch,
         "test_batch": args.test_batch,
         "max_cg": args.max_cg,
+        "cg_reduction_stop": args.cg_reduction_stop or None,
+        "float64": args.float64,
         "max_minibatches": args.max_minibatches,
         "max_seconds": args.max_seconds,
         "eval_every": args.eval_every,

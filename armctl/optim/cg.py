@@ -20,7 +20,7 @@ from jax.tree_util import Partial
 from armctl.optim import _tree
 from armctl.optim.gn import GNProduct
 
-STOP_REASONS = ("max_iters", "progress", "negative_curvature", "converged")
+STOP_REASONS = ("max_iters", "progress", "negative_curvature", "converged", "monitor")
 
 
 class CGResult(NamedTuple):
@@ -36,7 +36,8 @@ class CGResult(NamedTuple):
         matvecs: matrix-vector products used (``iterations`` plus one for a nonzero ``x0``, plus
             the rejected product when stopping on non-positive curvature).
         stop_reason: one of ``'max_iters'``, ``'progress'`` (Martens' rule), ``'negative_curvature'``
-            (``p^T A p <= 0``: the step is not taken), ``'converged'`` (residual at tolerance).
+            (``p^T A p <= 0``: the step is not taken), ``'converged'`` (residual at tolerance),
+            ``'monitor'`` (the caller's ``monitor`` asked to stop at a saved iterate).
     """
 
     x: Any
@@ -144,6 +145,31 @@ def progress_stop(phi_history: list, i: int, tol_k_factor: float) -> bool:
     return (phi_history[i] - phi_history[i - k]) / phi_history[i] < k * tol_k_factor
 
 
+class ReductionStop:
+    """Sutskever's thesis, appendix 4.4: stop CG "if the magnitude of the reduction in the objective
+    function on the curvature minibatch is less than 90% of its maximum during the CG run".
+
+    Called with the reduction ``f(theta) - f(theta + x_i)`` at successive CG iterates; returns True
+    (stop) once a reduction falls below ``fraction`` times the largest one seen before it, provided
+    that largest one is positive (an objective that has not decreased yet gives no maximum to fall
+    from). A non-finite reduction (the objective overflowed or is NaN) counts as ``-inf``. ``best``
+    holds the largest reduction so far.
+    """
+
+    def __init__(self, fraction: float = 0.9):
+        if not (isinstance(fraction, int | float) and 0 < fraction <= 1):
+            raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+        self.fraction, self.best = float(fraction), -math.inf
+
+    def __call__(self, reduction: float) -> bool:
+        reduction = float(reduction)
+        if not math.isfinite(reduction):
+            reduction = -math.inf
+        stop = self.best > 0 and reduction < self.fraction * self.best
+        self.best = max(self.best, reduction)
+        return stop
+
+
 def cg(
     matvec,
     b,
@@ -155,6 +181,7 @@ def cg(
     save_schedule: float = 1.3,
     preconditioner=None,
     residual_tol: float = 0.0,
+    monitor=None,
 ) -> CGResult:
     """Minimize ``x^T A x / 2 - b^T x`` by (preconditioned) CG from ``x0`` (``None``: zeros).
 
@@ -169,6 +196,9 @@ def cg(
         preconditioner: ``None`` or a pytree like ``b`` holding the positive diagonal of ``M``
             (``z = r / M``).
         residual_tol: also stop when ``||r|| <= residual_tol * ||b||`` (0 disables).
+        monitor: ``None`` or ``monitor(i, x) -> bool``, called at every saved iterate ``x`` (CG
+            iteration ``i``) once it is saved; ``True`` stops CG there (reason ``'monitor'``). HF uses
+            it for the thesis's stop on the objective's reduction (:class:`ReductionStop`).
     """
     if not (isinstance(max_iters, int) and max_iters >= 1):
         raise ValueError(f"max_iters must be an integer >= 1, got {max_iters!r}")
@@ -206,6 +236,9 @@ def cg(
             if i in saves:
                 iterates.append(state.x)
                 indices.append(i)
+                if monitor is not None and monitor(i, state.x):
+                    reason = "monitor"
+                    break
             if float(rz) <= stop_r2 or float(rz) == 0.0:
                 reason = "converged"
                 break

@@ -11,7 +11,13 @@ batch whose gradient defines the quadratic's linear term.
 1. gradient ``g`` on the gradient batch; linearize on the curvature batch;
 2. CG on ``(G + lam mu J_t^T H_D J_t + lam I) x = -g`` (structural damping when ``structural_mu>0``),
    warm-started from ``cg_decay`` (0.95) times the previous CG solution, Martens' stopping rule,
-   iterates saved at ``ceil(1.3^j)``;
+   iterates saved at ``ceil(1.3^j)``; optionally (``reduction_stop``, off by default) the stop of
+   Sutskever's thesis, appendix 4.4: the objective on the curvature batch is evaluated at every
+   saved iterate and CG stops at the first whose reduction ``f(theta) - f(theta + x_i)`` is below
+   ``reduction_stop`` (0.9 there) times the largest reduction of the earlier saved iterates
+   (:class:`armctl.optim.cg.ReductionStop`; one evaluation at ``theta`` plus one per saved
+   iterate, counted as objective calls; when the curvature batch is the whole gradient batch the
+   values are reused by the backtracking below);
 3. backtracking over the saved iterates: from the last, step back while the earlier iterate has
    a lower objective (Martens 2010, sec. 4.6);
 4. ``rho = (f(theta+p) - f(theta)) / phi(p)`` with ``phi`` the damped quadratic of the chosen
@@ -46,7 +52,8 @@ otherwise the direction is skipped (``eps_i = 0``). Choices where the sources ar
 * no final line search: every coefficient was already line-searched on the objective.
 
 ``info`` of every step: ``loss`` (before), ``new_loss``, ``accepted``, ``lambda`` (the lam this
-step's CG used; the adapted value is in the returned state), ``cg_iters``, ``rho``, ``cg_stop``;
+step's CG used; the adapted value is in the returned state), ``cg_iters``, ``rho``, ``cg_stop``
+(``'monitor'`` when ``reduction_stop`` ended CG);
 HF adds ``step_size`` and ``backtrack_iter`` (the CG iteration chosen by backtracking), the
 line-search variants ``skipped_directions``.
 """
@@ -67,10 +74,11 @@ from armctl.optim.base import (
     curvature_batch,
     is_finite,
     objective_at,
+    objective_jit,
     shifted,
     value_and_grad_jit,
 )
-from armctl.optim.cg import cg, cg_step, deflated_start, progress_stop, zero_start
+from armctl.optim.cg import ReductionStop, cg, cg_step, deflated_start, progress_stop, zero_start
 from armctl.optim.gn import gauss_newton_product
 
 DAMPING_MODES = ("tikhonov", "line-search")
@@ -138,6 +146,7 @@ def hf(
     max_line_search: int = 20,
     ls_max: int = 10,
     ls_fail_limit: int = 5,
+    reduction_stop: float | None = None,
 ) -> Optimizer:
     """Hessian-free optimizer (see the module docstring for the algorithm).
 
@@ -151,9 +160,16 @@ def hf(
             without augmentation; ``cg_decay`` and the final line search's arguments do not apply).
         line_search_c / line_search_shrink / max_line_search: the final Armijo line search.
         ls_max / ls_fail_limit: per-direction backtracks and skipped-direction limit (line-search mode).
+        reduction_stop: ``None`` (default) or a fraction in (0, 1]: also stop CG at the first saved
+            iterate whose reduction of the objective on the curvature batch is below this fraction
+            of the largest earlier one (thesis appendix 4.4 uses 0.9; Tikhonov mode only).
     """
     if damping not in DAMPING_MODES:
         raise ValueError(f"damping must be one of {DAMPING_MODES}, got {damping!r}")
+    if reduction_stop is not None:
+        ReductionStop(reduction_stop)  # validates the fraction
+        if damping != "tikhonov":
+            raise ValueError("reduction_stop applies to damping='tikhonov' only")
     if damping == "line-search":
         return _krylov_line_search(
             augment=False,
@@ -182,15 +198,29 @@ def hf(
         f0, grad, gnp, counters = _start(problem, params, state, batch, curvature_fraction, structural_mu)
         b = _tree.scale(-1.0, grad)
         x0 = None if _is_zero(state.delta) else _tree.scale(cg_decay, state.delta)
-        res = cg(gnp, b, x0, max_iters=max_cg, min_iters=min_cg, tol_k_factor=tol_k_factor)
+        monitor, evals, known = None, 0, {}
+        if reduction_stop is not None:
+            monitor, evals = _reduction_monitor(
+                problem, params, batch, curvature_fraction, reduction_stop, known
+            )
+        res = cg(gnp, b, x0, max_iters=max_cg, min_iters=min_cg, tol_k_factor=tol_k_factor, monitor=monitor)
+        if monitor is not None:
+            evals += monitor.evaluations
         f_at = lambda p, t: objective_at(problem, params, p, t, batch)
+
+        def f_saved(j):
+            """Objective at saved iterate j (reusing the monitor's value on the same batch)."""
+            nonlocal evals
+            if res.indices[j] in known:
+                return known[res.indices[j]]
+            evals += 1
+            return f_at(res.iterates[j], 1.0)
 
         # Backtrack over the saved iterates, newest first, while the objective keeps improving.
         j = len(res.iterates) - 1
-        f_j, evals = f_at(res.iterates[j], 1.0), 1
+        f_j = f_saved(j)
         while j > 0:
-            f_prev = f_at(res.iterates[j - 1], 1.0)
-            evals += 1
+            f_prev = f_saved(j - 1)
             if not (f_prev < f_j or (math.isfinite(f_prev) and not math.isfinite(f_j))):
                 break
             j, f_j = j - 1, f_prev
@@ -229,6 +259,38 @@ def hf(
         return new_params, new_state, info
 
     return Optimizer(init, step)
+
+
+class _Monitor:
+    """CG monitor of ``reduction_stop``: the objective at each saved iterate, fed to a ReductionStop."""
+
+    def __init__(self, f_iterate, f0: float, rule: ReductionStop, known: dict | None):
+        self.f_iterate, self.f0, self.rule, self.known = f_iterate, f0, rule, known
+        self.evaluations = 0
+
+    def __call__(self, i: int, x) -> bool:
+        value = self.f_iterate(x)
+        self.evaluations += 1
+        if self.known is not None:
+            self.known[i] = value
+        return self.rule(self.f0 - value)
+
+
+def _reduction_monitor(problem, params, batch, curvature_fraction: float, fraction: float, known: dict):
+    """The ``reduction_stop`` monitor on the curvature batch and the evaluations spent on ``f(theta)``.
+
+    When the curvature batch is the whole batch the values are recorded in ``known`` (CG iteration
+    -> objective) for the backtracking to reuse.
+    """
+    curv = curvature_batch(batch, curvature_fraction)
+    f0 = float(objective_jit(problem, params, curv))
+    monitor = _Monitor(
+        lambda x: objective_at(problem, params, x, 1.0, curv),
+        f0,
+        ReductionStop(fraction),
+        known if curvature_fraction == 1 else None,
+    )
+    return monitor, 1
 
 
 def ahf(
