@@ -198,14 +198,13 @@ def hf(
         f0, grad, gnp, counters = _start(problem, params, state, batch, curvature_fraction, structural_mu)
         b = _tree.scale(-1.0, grad)
         x0 = None if _is_zero(state.delta) else _tree.scale(cg_decay, state.delta)
-        monitor, evals, known = None, 0, {}
+        monitor = None
         if reduction_stop is not None:
-            monitor, evals = _reduction_monitor(
-                problem, params, batch, curvature_fraction, reduction_stop, known
-            )
+            monitor = _reduction_monitor(problem, params, batch, curvature_fraction, reduction_stop)
         res = cg(gnp, b, x0, max_iters=max_cg, min_iters=min_cg, tol_k_factor=tol_k_factor, monitor=monitor)
-        if monitor is not None:
-            evals += monitor.evaluations
+        evals = 0 if monitor is None else monitor.evaluations
+        # The monitor's values are on the curvature batch: reusable only when that is the whole batch.
+        known = monitor.values if monitor is not None and curvature_fraction == 1 else {}
         f_at = lambda p, t: objective_at(problem, params, p, t, batch)
 
         def f_saved(j):
@@ -262,35 +261,28 @@ def hf(
 
 
 class _Monitor:
-    """CG monitor of ``reduction_stop``: the objective at each saved iterate, fed to a ReductionStop."""
+    """CG monitor of ``reduction_stop``: the objective on the curvature batch at each saved iterate
+    (``values``: CG iteration -> objective), fed to a ReductionStop. ``evaluations`` counts them,
+    plus the evaluation of ``f(theta)`` the reductions are measured from."""
 
-    def __init__(self, f_iterate, f0: float, rule: ReductionStop, known: dict | None):
-        self.f_iterate, self.f0, self.rule, self.known = f_iterate, f0, rule, known
-        self.evaluations = 0
+    def __init__(self, f_iterate, f0: float, rule: ReductionStop):
+        self.f_iterate, self.f0, self.rule = f_iterate, f0, rule
+        self.values, self.evaluations = {}, 1
 
     def __call__(self, i: int, x) -> bool:
-        value = self.f_iterate(x)
+        value = self.values[i] = self.f_iterate(x)
         self.evaluations += 1
-        if self.known is not None:
-            self.known[i] = value
         return self.rule(self.f0 - value)
 
 
-def _reduction_monitor(problem, params, batch, curvature_fraction: float, fraction: float, known: dict):
-    """The ``reduction_stop`` monitor on the curvature batch and the evaluations spent on ``f(theta)``.
-
-    When the curvature batch is the whole batch the values are recorded in ``known`` (CG iteration
-    -> objective) for the backtracking to reuse.
-    """
+def _reduction_monitor(problem, params, batch, curvature_fraction: float, fraction: float) -> _Monitor:
+    """The ``reduction_stop`` monitor on the curvature batch of ``batch``."""
     curv = curvature_batch(batch, curvature_fraction)
-    f0 = float(objective_jit(problem, params, curv))
-    monitor = _Monitor(
+    return _Monitor(
         lambda x: objective_at(problem, params, x, 1.0, curv),
-        f0,
+        float(objective_jit(problem, params, curv)),
         ReductionStop(fraction),
-        known if curvature_fraction == 1 else None,
     )
-    return monitor, 1
 
 
 def ahf(
