@@ -9,9 +9,7 @@ in 3-4 iterations; the goal is no slower per reach and under 0.5 s for the batch
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median_time  # noqa: E402
+from common import machine_info, median_time, write_json  # noqa: E402
 
 from armctl.tasks import CenterOut  # noqa: E402
 from baselines.ilqr import solve_task  # noqa: E402
@@ -59,17 +57,10 @@ def main(argv=None) -> dict:
         "preset": args.preset,
         "dtype": args.dtype,
         "repeats": repeats,
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "jax": jax.__version__,
-            "backend": jax.default_backend(),
-            "load_avg": os.getloadavg(),
-        },
+        # The iLQR timings were taken on a shared machine: the load says how shared.
+        "machine": {**machine_info(), "load_avg": os.getloadavg()},
     }
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=1)
-    print(json.dumps(report, indent=1))
+    write_json(args.out, report)
     return report
 
 
