@@ -81,6 +81,7 @@ class TrainConfig:
     dtype: str = "float64"
     devices: int = 1
     remat_block: int = 0
+    batch_refresh: int = 1
 
     def __post_init__(self):
         self.task = self.task.lower().replace("_", "-")
@@ -103,6 +104,10 @@ class TrainConfig:
             raise ValueError(f"devices must be a positive integer, got {self.devices!r}")
         if not isinstance(self.remat_block, int) or self.remat_block < 0:
             raise ValueError(f"remat_block must be a nonnegative integer (0: off), got {self.remat_block!r}")
+        if not isinstance(self.batch_refresh, int) or self.batch_refresh < 1:
+            raise ValueError(
+                f"batch_refresh must be a positive integer (steps per batch), got {self.batch_refresh!r}"
+            )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes > 0):
@@ -291,6 +296,7 @@ def _train(config, setup, run_dir, params, state, history, log) -> dict:
             state=state,
             history=history,
             mesh=optim.parallel.mesh_for(config.devices),
+            batch_refresh=config.batch_refresh,
         )
         latest.update(params=params, state=state)
     except _OutOfTime:

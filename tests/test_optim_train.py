@@ -193,6 +193,31 @@ def test_run_callback_budget_and_validation():
         lbfgs(memory=0)
 
 
+def test_batch_refresh_keeps_each_batch_for_k_steps():
+    """``batch_refresh=3`` (the thesis's L-BFGS protocol, with 25): steps 0-2 share a batch, 3-5
+    the next; on a kept batch the next step starts from the objective the last one ended at."""
+    seen = []
+
+    def sample(key):
+        seen.append(np.asarray(key))
+        return _ls_batch(key)
+
+    key = jax.random.PRNGKey(5)
+    _, _, hist = run(LEAST_SQUARES, lbfgs(), LS_PARAMS, sample, key, steps=7, batch_refresh=3)
+    same = [[bool(np.array_equal(a, b)) for b in seen] for a in seen]
+    assert [same[0][i] for i in range(7)] == [True, True, True, False, False, False, False]
+    assert same[3][4] and same[3][5] and not same[3][6]
+    for i in (0, 1, 3, 4):  # within a batch, loss before step i + 1 = loss after step i
+        assert hist["loss"][i + 1] == pytest.approx(hist["new_loss"][i], rel=1e-6)
+    assert hist["loss"][3] != pytest.approx(hist["new_loss"][2], rel=1e-6)
+    # batch_refresh=1 is the default: a fresh batch every step, the same history as before
+    _, _, h1 = run(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=3)
+    _, _, h1b = run(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=3, batch_refresh=1)
+    assert h1["loss"] == h1b["loss"]
+    with pytest.raises(ValueError, match="batch_refresh must be a positive integer.*got 0"):
+        run(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=1, batch_refresh=0)
+
+
 def test_curvature_batch_is_the_leading_share_of_every_leaf():
     batch = {"x": jnp.arange(10.0), "y": jnp.ones((10, 3)), "s": jnp.asarray(2.0)}
     cb = curvature_batch(batch, 0.25)

@@ -83,6 +83,7 @@ def test_corrupt_checkpoint_raises_clear_error(straight_run, tmp_path):
         (dict(optimizer="sgd-with-vibes"), "unknown optimizer 'sgd-with-vibes'"),
         (dict(steps=0), "steps must be a positive integer, got 0"),
         (dict(minutes=-1.0), "minutes must be a positive number"),
+        (dict(batch_refresh=0), "batch_refresh must be a positive integer.*got 0"),
     ],
 )
 def test_bad_config_raises(kwargs, message):
@@ -108,11 +109,14 @@ def test_cli_train_then_eval(tmp_path, capsys):
         "horizon=10",
         "--seed",
         "1",
+        "--batch-refresh",
+        "2",
         "--out",
         str(out),
     ]
     assert main(args) == 0
     assert (out / "report.json").is_file()
+    assert json.loads((out / "config.json").read_text())["batch_refresh"] == 2
     capsys.readouterr()
     assert main(["eval", str(out), "--gym", "--episodes", "2"]) == 0
     summary = json.loads(capsys.readouterr().out)

@@ -51,6 +51,14 @@ def add_config_arguments(p, tasks=None, default_task: str = "center-out", optimi
         choices=["float64", "float32"],
         help="float64 (default) resolves the last fraction of a percent near iLQR's optimum",
     )
+    p.add_argument(
+        "--batch-refresh",
+        type=int,
+        default=1,
+        metavar="K",
+        help="keep each training batch for K iterations (default 1: a fresh batch every iteration; "
+        "the thesis refreshed L-BFGS's DDN batch every 25)",
+    )
     add_scale_arguments(p)
 
 
@@ -70,6 +78,7 @@ def config_from_args(args) -> TrainConfig:
         dtype=args.dtype,
         devices=args.devices,
         remat_block=args.remat_block,
+        batch_refresh=args.batch_refresh,
     )
 
 

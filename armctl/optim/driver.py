@@ -92,14 +92,17 @@ def run(
     state=None,
     history: History | None = None,
     mesh=None,
+    batch_refresh: int = 1,
 ):
     """Run ``opt`` on ``problem`` until ``steps`` or ``max_function_calls`` is reached.
 
     Both limits are totals over the run so far (the history's length, the state's counters),
     so calling again with the returned ``state`` and ``history`` resumes and completes the same
-    run. Step ``i`` samples its batch with ``sample_batch(fold_in(key, i))`` and passes
-    ``fold_in(fold_in(key, i), 1)`` to the optimizer, so a resumed run reproduces an
-    uninterrupted one. ``callback(step, params, state, record)`` is called after each step.
+    run. Step ``i`` samples its batch with ``sample_batch(fold_in(key, i // batch_refresh))`` and
+    passes ``fold_in(fold_in(key, i), 1)`` to the optimizer, so a resumed run reproduces an
+    uninterrupted one. ``batch_refresh`` > 1 keeps each batch for that many consecutive steps
+    (the thesis, sec. 6.7.3, refreshed L-BFGS's DDN batch every 25 updates).
+    ``callback(step, params, state, record)`` is called after each step.
 
     With a ``mesh`` (:func:`armctl.optim.parallel.batch_mesh`) every batch is sharded along its
     first axis over the mesh's devices and the parameters and optimizer state are replicated, so
@@ -117,6 +120,8 @@ def run(
     for name, value in (("steps", steps), ("max_function_calls", max_function_calls)):
         if value is not None and not (isinstance(value, int) and value >= 0):
             raise ValueError(f"{name} must be a nonnegative integer or None, got {value!r}")
+    if not (isinstance(batch_refresh, int) and not isinstance(batch_refresh, bool) and batch_refresh >= 1):
+        raise ValueError(f"batch_refresh must be a positive integer (steps per batch), got {batch_refresh!r}")
     state = opt.init(params) if state is None else state
     history = History() if history is None else history
     if mesh is not None:
@@ -129,7 +134,7 @@ def run(
         max_function_calls is None or state.counters.function_calls < max_function_calls
     ):
         step_key = jax.random.fold_in(key, step)
-        batch = sample_batch(step_key)
+        batch = sample_batch(jax.random.fold_in(key, step // batch_refresh))
         if mesh is not None:
             batch = parallel.shard_batch(batch, mesh)
         t0 = time.perf_counter()
