@@ -400,7 +400,9 @@ def plot_sweep(results: list[TrainResult], path: str | Path) -> None:
 
     summary = summarize(results)
     problems = list(dict.fromkeys(r.config.problem for r in results))
-    fig, axes = plt.subplots(2, len(problems), figsize=(3.2 * len(problems), 5.5), squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(problems), figsize=(3.2 * len(problems), 5.5), squeeze=False, sharex="col"
+    )
     for col, name in enumerate(problems):
         top, bottom = axes[0, col], axes[1, col]
         for (problem, optimizer), by_T in summary.items():
@@ -420,6 +422,9 @@ def plot_sweep(results: list[TrainResult], path: str | Path) -> None:
         bottom.set_ylim(-0.05, 1.05)
         if top.get_legend_handles_labels()[0]:
             top.legend(fontsize=7)
+        else:  # every run failed: say so rather than leave an empty, unlabelled panel
+            top.text(0.5, 0.5, "no run succeeded", transform=top.transAxes, ha="center", va="center")
+            top.set_yticks([])
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
