@@ -4,9 +4,9 @@ Each optimizer trains in its own sub-run (``OUT/NAME``, a normal run directory t
 ``armctl eval`` can reload) from the same seed, so initial parameters and every sampled
 batch are identical. The comparison writes ``OUT/compare.png`` (loss against function
 calls, log-log, iLQR dashed), ``OUT/compare_time.png`` (loss against wall time) and
-``OUT/results.json`` / a printed table (final loss, ratio to iLQR, calls, wall time), and
-``OUT/compare_paths.png``: every optimizer's controller on the evaluation reaches, iLQR dashed
-(thesis fig. 6.5).
+``OUT/results.json`` / a printed table (final loss, ratio to iLQR, calls, wall time, and the
+loss at equal calls: see :func:`loss_near_calls`), and ``OUT/compare_paths.png``: every
+optimizer's controller on the evaluation reaches, iLQR dashed (thesis fig. 6.5).
 """
 
 from __future__ import annotations
@@ -27,6 +27,33 @@ from armctl.train import (
     ilqr_states,
     train,
 )
+
+#: Fraction of the call count over which :func:`loss_near_calls` averages.
+EQUAL_CALLS_WINDOW = 0.1
+
+
+def loss_near_calls(
+    calls: Sequence[float], losses: Sequence[float], at: float, window: float = EQUAL_CALLS_WINDOW
+) -> float:
+    """Mean loss over the iterations whose cumulative call count lies in ``[(1 - window) at, at]``.
+
+    Optimizers compared "at the same number of function calls" rarely stop at the same count, and
+    stochastic tasks (DDN) make single evaluation losses jump by tens of percent between
+    iterations; averaging over the last ``window`` of the calls compares levels, not noise.  When
+    no iteration falls in the window, the last loss reached at or before ``at`` is returned.
+    """
+    if not 0 <= window < 1:
+        raise ValueError(f"window must be in [0, 1), got {window!r}")
+    calls, losses = np.asarray(calls, float), np.asarray(losses, float)
+    if calls.shape != losses.shape or calls.ndim != 1:
+        raise ValueError(
+            f"calls and losses must be 1-D of the same length, got {calls.shape} and {losses.shape}"
+        )
+    reached = calls <= at
+    if not reached.any():
+        raise ValueError(f"no iteration has at most {at} calls (first: {calls[0] if calls.size else 'none'})")
+    inside = reached & (calls >= (1 - window) * at)
+    return float(losses[inside].mean()) if inside.any() else float(losses[reached][-1])
 
 
 def compare(
@@ -60,6 +87,12 @@ def compare(
         results[name]["calls"] = results[name].pop("function_calls")
         results[name]["final_error_mm"] = summary["metrics"]["mean_final_error_mm"]
         panels[name] = {"states": np.asarray(r.states)}
+    # The largest call count every optimizer reached: where "at equal calls" is defined.
+    common = min(r["calls"] for r in results.values())
+    for name, r in results.items():
+        calls, losses = curves[name]
+        # None: this optimizer's first iteration already used more calls than another's whole run.
+        r["loss_at_common_calls"] = loss_near_calls(calls, losses, common) if calls[0] <= common else None
     # Every optimizer ran the same task on the same evaluation batch: one iLQR solve serves all panels.
     reference_states = ilqr_states(setup.task, batch)
     for panel in panels.values():
@@ -76,7 +109,13 @@ def compare(
         xlabel="wall time (s)",
         title=f"{task}: loss vs wall time",
     )
-    summary = {"task": task, "ilqr_loss": reference, "optimizers": results, "config": base.to_json()}
+    summary = {
+        "task": task,
+        "ilqr_loss": reference,
+        "common_calls": common,
+        "optimizers": results,
+        "config": base.to_json(),
+    }
     checkpoint.atomic_write_json(out / "results.json", summary)
     log(format_table(summary))
     return summary
@@ -86,15 +125,21 @@ def _existing(run_dir: Path) -> dict:
     return json.loads((run_dir / "report.json").read_text())
 
 
+def _maybe(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
 def format_table(summary: dict) -> str:
+    at = f"@{summary['common_calls']} calls"
     lines = [
-        f"{'optimizer':10s} {'final loss':>12s} {'x iLQR':>8s} {'calls':>8s} {'wall s':>8s} {'err mm':>8s}"
+        f"{'optimizer':10s} {'final loss':>12s} {'x iLQR':>8s} {'calls':>8s} {'wall s':>8s} {'err mm':>8s} "
+        f"{at:>14s}"
     ]
     for name, r in summary["optimizers"].items():
         ratio = f"{r['ratio_to_ilqr']:.4f}" if r["ratio_to_ilqr"] else "-"
         lines.append(
             f"{name:10s} {r['final_loss']:12.6g} {ratio:>8s} {r['calls']:8d} {r['wall_s']:8.1f} "
-            f"{r['final_error_mm']:8.2f}"
+            f"{r['final_error_mm']:8.2f} {_maybe(r['loss_at_common_calls']):>14s}"
         )
     if summary["ilqr_loss"]:
         lines.append(f"{'iLQR':10s} {summary['ilqr_loss']:12.6g} {'1.0000':>8s}")

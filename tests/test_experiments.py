@@ -5,6 +5,8 @@ import json
 import pytest
 
 from armctl.cli import main
+from armctl.compare import loss_near_calls
+from armctl.train import evaluation_losses
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +40,35 @@ def test_compare_writes_fig_6_2_table_and_paths(tmp_path):
         assert r["ratio_to_ilqr"] >= 1.0 and r["calls"] > 0
     for fig in ("compare.png", "compare_time.png", "compare_paths.png"):
         assert (out / fig).stat().st_size > 1000
+    # Equal calls: the smaller of the two final counts, each optimizer's loss averaged near it.
+    assert results["common_calls"] == min(r["calls"] for r in results["optimizers"].values())
+    for name, r in results["optimizers"].items():
+        history = json.loads((out / name / "history.json").read_text())
+        losses = evaluation_losses(history)
+        calls = history["function_calls"]
+        if calls[0] > results["common_calls"]:
+            # Its first iteration already cost more than the other optimizer's whole run.
+            assert r["loss_at_common_calls"] is None
+        else:
+            expected = loss_near_calls(calls, losses, results["common_calls"])
+            assert r["loss_at_common_calls"] == pytest.approx(expected)
+    assert any(r["loss_at_common_calls"] is not None for r in results["optimizers"].values())
+
+
+def test_loss_near_calls_averages_the_last_tenth_of_the_calls():
+    calls = [10, 50, 85, 92, 100, 140]
+    losses = [9.0, 5.0, 4.0, 2.0, 3.0, 1.0]
+    # Iterations with 90 <= calls <= 100: 2.0 and 3.0.
+    assert loss_near_calls(calls, losses, 100) == pytest.approx(2.5)
+    # No iteration in [63, 70]: the last loss at or before 70 calls.
+    assert loss_near_calls(calls, losses, 70) == 5.0
+    assert loss_near_calls(calls, losses, 140, window=0.0) == 1.0
+    with pytest.raises(ValueError, match="at most 5"):
+        loss_near_calls(calls, losses, 5)
+    with pytest.raises(ValueError, match="window"):
+        loss_near_calls(calls, losses, 100, window=1.0)
+    with pytest.raises(ValueError, match="same length"):
+        loss_near_calls(calls, losses[:-1], 100)
 
 
 def test_robustness_evaluates_both_controllers_and_online_ilqr_on_the_same_episodes(tmp_path):
