@@ -224,6 +224,9 @@ def test_curvature_batch_is_the_leading_share_of_every_leaf():
     np.testing.assert_array_equal(cb["x"], np.arange(3.0))
     assert cb["y"].shape == (3, 3) and float(cb["s"]) == 2.0
     assert curvature_batch(batch, 1.0) is batch
+    # A ratio of counts gives back exactly that count: 7 / 25 * 25 rounds to 7.000000000000001.
+    for k, n in [(7, 25), (15, 29), (200, 1000), (1000, 10_000)]:
+        assert curvature_batch({"x": jnp.arange(n)}, k / n)["x"].shape == (k,)
 
 
 # ----- first-order and quasi-Newton baselines -----------------------------------------------

@@ -156,7 +156,9 @@ def curvature_batch(batch, fraction: float):
         x = jnp.asarray(x)
         if x.ndim == 0:
             return x
-        return x[: max(1, math.ceil(fraction * x.shape[0]))]
+        # fraction is usually a ratio of counts k / n, whose product with n can round to just
+        # above k (7 / 25 * 25 = 7.000000000000001): ceil must give k back, not k + 1.
+        return x[: max(1, math.ceil(fraction * x.shape[0] * (1 - 1e-12)))]
 
     return jax.tree_util.tree_map(head, batch)
 
