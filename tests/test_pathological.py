@@ -294,6 +294,8 @@ def test_bad_training_configs_raise():
         TP.TrainConfig("addition", 30, grad_batch=100, curvature_batch=200)
     with pytest.raises(ValueError, match="T must be"):
         TP.TrainConfig("xor", 3)
+    with pytest.raises(ValueError, match="recurrent_gain must be > 0, got -1.2"):
+        TP.TrainConfig("addition", 30, recurrent_gain=-1.2)
 
 
 def test_hf_with_structural_damping_solves_short_addition():
@@ -335,6 +337,10 @@ def test_cli_single_run_and_sweep(tmp_path):
             "adam",
             "--out",
             str(tmp_path / "run.json"),
+            "--input-std",
+            "0.5",
+            "--recurrent-gain",
+            "1.1",
             *small,
         ]
     )
@@ -342,6 +348,7 @@ def test_cli_single_run_and_sweep(tmp_path):
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["success"] is False and run["minibatches"] == pytest.approx(0.2)
     assert run["config"]["problem"] == "addition" and len(run["evaluations"]) == 4
+    assert run["config"]["input_std"] == 0.5 and run["config"]["recurrent_gain"] == 1.1
     assert run["steps"]["gradient_calls"] == [1, 2, 3, 4]
     args = parser.parse_args(
         [

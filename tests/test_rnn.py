@@ -40,6 +40,21 @@ def test_sparse_initialization_follows_the_thesis():
     assert np.count_nonzero(big["w_in"], axis=0).max() == 15
 
 
+def test_input_std_and_recurrent_gain_scale_the_initialization():
+    key = jax.random.key(7)
+    base = RNN(2, 400, 1).init_params(key)
+    scaled = RNN(2, 400, 1, input_std=0.3, recurrent_gain=1.2).init_params(key)
+    # Same sparsity pattern and draws, only the two scales change.
+    np.testing.assert_allclose(scaled["w_in"], 0.3 * np.asarray(base["w_in"]), rtol=1e-6)
+    np.testing.assert_allclose(scaled["w_rec"], 1.2 * np.asarray(base["w_rec"]), rtol=1e-6)
+    for name in ("b", "h0", "w_out", "b_out"):
+        np.testing.assert_array_equal(scaled[name], base[name])
+    # Circular law: 15 nonzeros of variance gain^2 / 15 per column give a spectral radius near gain.
+    for params, gain in ((base, 1.0), (scaled, 1.2)):
+        radius = np.max(np.abs(np.linalg.eigvals(np.asarray(params["w_rec"], np.float64))))
+        assert radius == pytest.approx(gain, rel=0.1)
+
+
 def test_apply_matches_the_explicit_recurrence():
     net = RNN(3, 7, 2)
     params = net.init_params(jax.random.key(2))
@@ -106,6 +121,8 @@ def test_bad_arguments_raise():
         RNN(2.5, 10, 1)
     with pytest.raises(ValueError, match="input_std"):
         RNN(2, 10, 1, input_std=-1.0)
+    with pytest.raises(ValueError, match="recurrent_gain"):
+        RNN(2, 10, 1, recurrent_gain=float("nan"))
     net = RNN(2, 10, 1)
     with pytest.raises(ValueError, match=r"\(B, T, 2\)"):
         net.apply(net.init_params(jax.random.key(0)), jnp.zeros((3, 5, 4)))

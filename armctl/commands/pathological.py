@@ -71,6 +71,19 @@ def register(subparsers) -> None:
     parser.add_argument("--max-seconds", type=float, help="wall-clock bound per run (a failure when hit)")
     parser.add_argument("--eval-every", type=float, default=10.0, help="minibatches between test evaluations")
     parser.add_argument("--hidden", type=int, default=100, help="tanh hidden units (default 100)")
+    parser.add_argument(
+        "--input-std",
+        type=float,
+        default=1.0,
+        help="std of the nonzero input weights at initialization (thesis: 1; see docs/RESULTS.md)",
+    )
+    parser.add_argument(
+        "--recurrent-gain",
+        type=float,
+        default=1.0,
+        help="scale of the nonzero recurrent weights at initialization, about their spectral radius "
+        "(thesis: 1)",
+    )
     parser.add_argument("--lr", type=float, help="first-order learning rate")
     parser.add_argument("--clip", type=float, default=1.0, help="first-order gradient-norm clip")
     add_scale_arguments(parser)
@@ -89,6 +102,8 @@ def _overrides(args) -> dict:
         "max_seconds": args.max_seconds,
         "eval_every": args.eval_every,
         "n_hidden": args.hidden,
+        "input_std": args.input_std,
+        "recurrent_gain": args.recurrent_gain,
         "learning_rate": args.lr,
         "clip": args.clip,
         "devices": args.devices,

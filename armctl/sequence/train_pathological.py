@@ -69,6 +69,9 @@ class TrainConfig:
         max_seconds: an extra wall-clock bound (None: none); a run stopped by it is a failure.
         eval_every: minibatches between two evaluations of the test error (each at least one step).
         n_hidden: hidden units.
+        input_std: std of the nonzero input-to-hidden weights at initialization (thesis: 1).
+        recurrent_gain: scale of the nonzero hidden-to-hidden weights at initialization, about
+            the spectral radius (thesis: 1). See :class:`controllers.rnn.RNN`.
         learning_rate: step size of the first-order methods (None: 1e-3 for Adam, 1e-4 for momentum).
         clip: global gradient-norm clipping of the first-order methods.
         devices: shard every batch (gradient, curvature, test) over this many devices.
@@ -93,6 +96,8 @@ class TrainConfig:
     max_seconds: float | None = None
     eval_every: float = 10.0
     n_hidden: int = 100
+    input_std: float = 1.0
+    recurrent_gain: float = 1.0
     learning_rate: float | None = None
     clip: float = 1.0
     devices: int = 1
@@ -118,7 +123,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not (isinstance(self.remat_block, int) and self.remat_block >= 0):
             raise ValueError(f"remat_block must be a nonnegative int (0: off), got {self.remat_block!r}")
-        for name in ("max_minibatches", "eval_every", "clip"):
+        for name in ("max_minibatches", "eval_every", "clip", "input_std", "recurrent_gain"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         stop = self.cg_reduction_stop
@@ -184,10 +189,12 @@ class TrainResult:
         }
 
 
-def model_for(problem: str, T: int, n_hidden: int = 100) -> RNN:
-    """The thesis's RNN sized for ``problem``."""
+def model_for(
+    problem: str, T: int, n_hidden: int = 100, input_std: float = 1.0, recurrent_gain: float = 1.0
+) -> RNN:
+    """The thesis's RNN sized for ``problem`` (``input_std`` and ``recurrent_gain``: see :class:`RNN`)."""
     spec = pathological.spec(problem, T)
-    return RNN(spec.n_in, n_hidden, spec.n_out)
+    return RNN(spec.n_in, n_hidden, spec.n_out, input_std=input_std, recurrent_gain=recurrent_gain)
 
 
 @functools.cache
@@ -278,7 +285,7 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = print) -
     if config.float64 and not jax.config.jax_enable_x64:
         with jax.enable_x64(True):
             return train(config, progress)
-    model = model_for(config.problem, config.T, config.n_hidden)
+    model = model_for(config.problem, config.T, config.n_hidden, config.input_std, config.recurrent_gain)
     problem = make_problem(config.problem, config.T, model, config.remat_block)
     opt = make_optimizer(config)
     mesh = optim.parallel.mesh_for(config.devices)
