@@ -6,7 +6,10 @@ batch are identical. The comparison writes ``OUT/compare.png`` (loss against fun
 calls, log-log, iLQR dashed), ``OUT/compare_time.png`` (loss against wall time) and
 ``OUT/results.json`` / a printed table (final loss, ratio to iLQR, calls, wall time, and the
 loss at equal calls: see :func:`loss_near_calls`), and ``OUT/compare_paths.png``: every
-optimizer's controller on the evaluation reaches, iLQR dashed (thesis fig. 6.5).
+optimizer's controller on the evaluation episodes (iLQR dashed on center-out). For the other
+tasks it also writes ``OUT/compare_center_out.png``, the thesis's fig. 6.5: the controllers
+trained on the task, driven through the center-out reaches (:func:`center_out_probe`), with
+iLQR's optimal reaches dashed; their losses and hand errors there go into the table.
 """
 
 from __future__ import annotations
@@ -16,15 +19,20 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from armctl import checkpoint, plots
+from armctl.rollout import simulate
+from armctl.tasks import CenterOut, Task
 from armctl.train import (
     OPTIMIZERS,
     TrainConfig,
     evaluation_losses,
     evaluation_rollout,
     ilqr_states,
+    load_run,
+    precision,
     train,
 )
 
@@ -56,6 +64,15 @@ def loss_near_calls(
     return float(losses[inside].mean()) if inside.any() else float(losses[reached][-1])
 
 
+def center_out_probe(task: Task, n_targets: int = 16) -> CenterOut:
+    """The center-out reaches on ``task``'s arm, with its horizon, feedback delay and command
+    cost, and no disturbance or noise: where the thesis shows its DDN controllers (fig. 6.5),
+    because on these short reaches differences in the learned solution are plain to see."""
+    return CenterOut(
+        n_targets=n_targets, arm=task.arm, horizon=task.horizon, delay=task.delay, alpha=task.alpha
+    )
+
+
 def compare(
     base: TrainConfig,
     optimizers: Sequence[str],
@@ -69,7 +86,7 @@ def compare(
     if unknown or not optimizers:
         raise ValueError(f"unknown optimizer(s) {unknown}; expected a non-empty list from {list(OPTIMIZERS)}")
     out = Path(out)
-    results, curves, time_curves, panels = {}, {}, {}, {}
+    results, curves, time_curves, panels, probes = {}, {}, {}, {}, {}
     reference = None
     for name in optimizers:
         log(f"=== {name} ===")
@@ -87,6 +104,9 @@ def compare(
         results[name]["calls"] = results[name].pop("function_calls")
         results[name]["final_error_mm"] = summary["metrics"]["mean_final_error_mm"]
         panels[name] = {"states": np.asarray(r.states)}
+        if setup.task.name != "center-out":
+            probes[name] = _center_out_rollout(run_dir)
+            results[name]["center_out"] = probes[name]["metrics"]
     # The largest call count every optimizer reached: where "at equal calls" is defined.
     common = min(r["calls"] for r in results.values())
     for name, r in results.items():
@@ -99,6 +119,19 @@ def compare(
         panel["reference_states"] = reference_states
     task = base.task
     plots.hand_paths_panels(out / "compare_paths.png", setup.task.arm, panels, np.asarray(batch.target))
+    if probes:
+        probe = center_out_probe(setup.task)
+        probe_batch = probe.sample(jax.random.PRNGKey(0))
+        reference_states = ilqr_states(probe, probe_batch)
+        plots.hand_paths_panels(
+            out / "compare_center_out.png",
+            probe.arm,
+            {
+                name: {"states": p["states"], "reference_states": reference_states}
+                for name, p in probes.items()
+            },
+            np.asarray(probe_batch.target),
+        )
     plots.loss_curves(
         out / "compare.png", curves, reference=reference, title=f"{task}: loss vs function calls"
     )
@@ -119,6 +152,23 @@ def compare(
     checkpoint.atomic_write_json(out / "results.json", summary)
     log(format_table(summary))
     return summary
+
+
+def _center_out_rollout(run_dir: Path) -> dict:
+    """A saved controller on :func:`center_out_probe` of its task: states and mean metrics."""
+    config, setup, params, _ = load_run(run_dir)
+    probe = center_out_probe(setup.task)
+    with precision(config):
+        batch = probe.sample(jax.random.PRNGKey(0))
+        r = simulate(setup.controller, params, probe, batch)
+        metrics = probe.metrics(r.states, r.commands, batch.target)
+        return {
+            "states": np.asarray(r.states),
+            "metrics": {
+                "loss": float(np.mean(metrics["cost"])),
+                "final_error_mm": float(np.mean(metrics["final_error_mm"])),
+            },
+        }
 
 
 def _existing(run_dir: Path) -> dict:
@@ -143,4 +193,11 @@ def format_table(summary: dict) -> str:
         )
     if summary["ilqr_loss"]:
         lines.append(f"{'iLQR':10s} {summary['ilqr_loss']:12.6g} {'1.0000':>8s}")
+    for name, r in summary["optimizers"].items():
+        if "center_out" in r:
+            c = r["center_out"]
+            lines.append(
+                f"{name} on the center-out reaches: loss {c['loss']:.6g}, "
+                f"hand error {c['final_error_mm']:.2f} mm"
+            )
     return "\n".join(lines)

@@ -1,11 +1,16 @@
 """Small-scale versions of the experiment commands: they run end to end and write their figures."""
 
 import json
+import math
 
+import jax
+import numpy as np
 import pytest
 
 from armctl.cli import main
-from armctl.compare import loss_near_calls
+from armctl.compare import center_out_probe, loss_near_calls
+from armctl.plant import forward_kinematics
+from armctl.tasks import make_task
 from armctl.train import evaluation_losses
 
 
@@ -92,3 +97,54 @@ def test_robustness_evaluates_both_controllers_and_online_ilqr_on_the_same_episo
     assert set(summary["results"]) == {"robust", "non-robust", "online iLQR"}
     assert summary["episodes"] == 4
     assert (out / "robustness_paths.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "task, options, task_figure",
+    [
+        ("postural", ["horizon=12", "delay=3"], "postural_joints.png"),
+        ("ddn", ["batch_size=4", "horizon=12", "delay=3"], None),
+    ],
+)
+def test_train_command_runs_each_thesis_task_and_resumes_from_the_cli(tmp_path, task, options, task_figure):
+    out = tmp_path / task
+    args = ["train", task, "--steps", "1", "--hidden", "6", "6", "--seed", "2", "--out", str(out)]
+    for option in options:
+        args += ["--task-option", option]
+    assert main(args) == 0
+    assert main(["train", "--resume", str(out), "--steps", "2"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["task"] == task and report["iterations"] == 2
+    assert report["ilqr_loss"] is None  # iLQR's reference is defined for center-out only
+    figures = {"hand_paths.png", "profiles.png", "loss.png"} | ({task_figure} if task_figure else set())
+    assert set(report["figures"]) == figures
+    for fig in figures:
+        assert (out / fig).stat().st_size > 1000
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == 2 and all(map(math.isfinite, history["loss"]))
+
+
+def test_compare_on_ddn_shows_the_controllers_on_center_out_reaches(tmp_path):
+    out = tmp_path / "cmp-ddn"
+    args = ["compare", "ddn", "--optimizers", "ahf,lbfgs", "--steps", "2", "--hidden", "6", "6"]
+    args += ["--task-option", "batch_size=4", "--task-option", "horizon=12", "--task-option", "delay=3"]
+    assert main(args + ["--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    for name in ("ahf", "lbfgs"):
+        probe = results["optimizers"][name]["center_out"]
+        assert math.isfinite(probe["loss"]) and probe["final_error_mm"] > 0
+    for fig in ("compare.png", "compare_paths.png", "compare_center_out.png"):
+        assert (out / fig).stat().st_size > 1000
+
+
+def test_center_out_probe_keeps_the_task_plant_and_drops_its_randomness():
+    ddn = make_task("ddn", horizon=30, delay=4)
+    probe = center_out_probe(ddn)
+    assert (probe.horizon, probe.delay, probe.alpha, probe.arm) == (30, 4, ddn.alpha, ddn.arm)
+    batch = probe.sample(jax.random.PRNGKey(5))
+    for field in ("joint_disturbance", "hand_force", "command_noise", "plant_noise"):
+        assert not np.any(np.asarray(getattr(batch, field))), field
+    # The reaches go from one posture to targets on a circle around its hand position.
+    hands = np.asarray(forward_kinematics(probe.arm, batch.target[:, :2]))
+    radii = np.linalg.norm(hands - probe.center_hand(), axis=1)
+    np.testing.assert_allclose(radii, probe.radius, rtol=1e-4)
