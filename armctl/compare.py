@@ -33,6 +33,7 @@ from armctl.train import (
     ilqr_states,
     load_run,
     precision,
+    reference_loss,
     train,
 )
 
@@ -119,10 +120,16 @@ def compare(
         panel["reference_states"] = reference_states
     task = base.task
     plots.hand_paths_panels(out / "compare_paths.png", setup.task.arm, panels, np.asarray(batch.target))
+    probe_reference = None
     if probes:
         probe = center_out_probe(setup.task)
         probe_batch = probe.sample(jax.random.PRNGKey(0))
         reference_states = ilqr_states(probe, probe_batch)
+        probe_reference = reference_loss(probe)
+        for name in probes:
+            results[name]["center_out"]["ratio_to_ilqr"] = (
+                results[name]["center_out"]["loss"] / probe_reference
+            )
         plots.hand_paths_panels(
             out / "compare_center_out.png",
             probe.arm,
@@ -146,6 +153,7 @@ def compare(
         "task": task,
         "ilqr_loss": reference,
         "common_calls": common,
+        "center_out_ilqr_loss": probe_reference,
         "optimizers": results,
         "config": base.to_json(),
     }
@@ -197,7 +205,7 @@ def format_table(summary: dict) -> str:
         if "center_out" in r:
             c = r["center_out"]
             lines.append(
-                f"{name} on the center-out reaches: loss {c['loss']:.6g}, "
-                f"hand error {c['final_error_mm']:.2f} mm"
+                f"{name} on the center-out reaches: loss {c['loss']:.6g} ({c['ratio_to_ilqr']:.4f} x iLQR's "
+                f"{summary['center_out_ilqr_loss']:.6g}), hand error {c['final_error_mm']:.2f} mm"
             )
     return "\n".join(lines)

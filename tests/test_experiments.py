@@ -133,6 +133,9 @@ def test_compare_on_ddn_shows_the_controllers_on_center_out_reaches(tmp_path):
     for name in ("ahf", "lbfgs"):
         probe = results["optimizers"][name]["center_out"]
         assert math.isfinite(probe["loss"]) and probe["final_error_mm"] > 0
+        # iLQR's open-loop reaches are optimal there; no controller beats them.
+        assert probe["ratio_to_ilqr"] == pytest.approx(probe["loss"] / results["center_out_ilqr_loss"])
+        assert probe["ratio_to_ilqr"] >= 1.0
     for fig in ("compare.png", "compare_paths.png", "compare_center_out.png"):
         assert (out / fig).stat().st_size > 1000
 
