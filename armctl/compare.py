@@ -205,7 +205,7 @@ def format_table(summary: dict) -> str:
         if "center_out" in r:
             c = r["center_out"]
             lines.append(
-                f"{name} on the center-out reaches: loss {c['loss']:.6g} ({c['ratio_to_ilqr']:.4f} x iLQR's "
+                f"{name} on the center-out reaches: loss {c['loss']:.6g} (iLQR's: "
                 f"{summary['center_out_ilqr_loss']:.6g}), hand error {c['final_error_mm']:.2f} mm"
             )
     return "\n".join(lines)
