@@ -1,6 +1,6 @@
 """Registers the Gymnasium env ids without making armctl import gymnasium.
 
-If gymnasium is already imported, :mod:`envs.registration` runs now; otherwise a one-shot
+If gymnasium is already imported, :mod:`armctl.envs.registration` runs now; otherwise a one-shot
 import hook runs it right after gymnasium finishes importing, then removes itself. So
 ``import armctl; import gymnasium; gymnasium.make("armctl/DDN-v0")`` works, and
 ``gymnasium.make("armctl:armctl/DDN-v0")`` (which imports armctl) works too.
@@ -15,7 +15,7 @@ import sys
 
 
 def _register() -> None:
-    importlib.import_module("envs.registration")
+    importlib.import_module("armctl.envs.registration")
 
 
 class _AfterGymnasiumImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from armctl import checkpoint, plots
+from armctl.baselines import online_ilqr
 from armctl.rollout import simulate
 from armctl.train import TrainConfig, build_task, evaluation_batch, load_run, precision, train
-from baselines import online_ilqr
 
 #: Task options that switch a task's disturbances and noise off.
 UNDISTURBED = {

@@ -25,10 +25,10 @@ import jax
 import numpy as np
 
 from armctl import checkpoint, optim, plots
+from armctl.controllers import ArmController
 from armctl.optim.arm_problem import arm_problem
 from armctl.rollout import simulate
 from armctl.tasks import Task, make_task
-from controllers import ArmController
 
 OPTIMIZERS = ("ahf", "hf", "lbfgs", "ncg", "adam", "momentum", "nesterov", "gd")
 
@@ -189,7 +189,7 @@ def reference_loss(task: Task) -> float | None:
     """iLQR's mean loss on the task when it defines one (center-out), else ``None``."""
     if task.name != "center-out":
         return None
-    from baselines import reference_loss as ilqr_reference
+    from armctl.baselines import reference_loss as ilqr_reference
 
     return float(ilqr_reference(task))
 
@@ -408,7 +408,7 @@ def ilqr_states(task: Task, batch) -> np.ndarray | None:
     """iLQR's optimal state trajectories for a center-out batch (``None`` for other tasks)."""
     if task.name != "center-out":
         return None
-    from baselines import solve_task
+    from armctl.baselines import solve_task
 
     return np.asarray(solve_task(task, batch).states)
 

@@ -355,7 +355,7 @@ def solve_task(
     The objective of episode ``i`` is ``task.cost`` of its trajectory and the dynamics are
     ``transition(task, episode(batch, i), x, u, t)``, so noise and disturbances in the batch are
     known to the solver (an open-loop oracle; for a planner that does not know them see
-    :func:`baselines.online.online_ilqr`).
+    :func:`armctl.baselines.online.online_ilqr`).
 
     Args:
         commands: initial commands (B, T, 2); zeros by default.

@@ -30,11 +30,11 @@ import functools
 
 import jax
 import jax.numpy as jnp
+from armctl.baselines.ilqr import cast_batch, float_dtype, ilqr, precision, rollout, solve_task, task_cost
 from jax import lax
 
 from armctl.rollout import Rollout, delay_line_init, delay_line_push, delay_line_read, transition
 from armctl.tasks import Task, TaskBatch
-from baselines.ilqr import cast_batch, float_dtype, ilqr, precision, rollout, solve_task, task_cost
 
 
 def blind_batch(batch: TaskBatch) -> TaskBatch:
@@ -108,9 +108,9 @@ def online_ilqr(
             and the planner's own past commands; ``False`` plans from the stale observation.
         iters_per_step: iLQR iterations per re-plan (warm-started).
         initial_iters: iteration cap of the first plan, the open-loop iLQR solution of the whole
-            episode on the blind model (:func:`~baselines.ilqr.solve_task`), cut to the window.
+            episode on the blind model (:func:`~armctl.baselines.ilqr.solve_task`), cut to the window.
         tol: relative tolerance of each re-plan; defaults to 1e-6 (float32) or 1e-10 (float64).
-        dtype: planning precision, ``float64`` (default, see :func:`baselines.ilqr.solve_task`
+        dtype: planning precision, ``float64`` (default, see :func:`armctl.baselines.ilqr.solve_task`
             on float32) or ``float32``; the rollout is returned in the batch's dtype.
 
     Returns:

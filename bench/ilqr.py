@@ -18,10 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from armctl.baselines.ilqr import solve_task  # noqa: E402
 from common import machine_info, median_time, write_json  # noqa: E402
 
 from armctl.tasks import CenterOut  # noqa: E402
-from baselines.ilqr import solve_task  # noqa: E402
 
 
 def main(argv=None) -> dict:

@@ -19,11 +19,11 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from armctl.controllers import ArmController  # noqa: E402
 from common import machine_info, matmul_peak_gflops, median_time, write_json  # noqa: E402
 
 from armctl.rollout import simulate  # noqa: E402
 from armctl.tasks import DDN  # noqa: E402
-from controllers import ArmController  # noqa: E402
 
 
 def controller_flops_per_step(ctrl: ArmController) -> int:

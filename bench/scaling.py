@@ -31,11 +31,11 @@ from common import machine_info, median_time, write_json  # noqa: E402
 
 def measure(devices: int, batch_size: int, repeats: int) -> dict:
     import jax
+    from armctl.controllers import ArmController
 
     from armctl import optim
     from armctl.optim.base import value_and_grad_jit
     from armctl.tasks import DDN
-    from controllers import ArmController
 
     task, controller = DDN(batch_size=batch_size), ArmController()
     problem = optim.arm_problem(controller, task)
@@ -59,13 +59,13 @@ def remat_memory(model: str, length: int, block: int) -> int:
     model (``model='lm'``) or of the arm controller through the plant (``'arm'``) over ``length`` steps."""
     import jax
     import jax.numpy as jnp
+    from armctl.controllers import ArmController
+    from armctl.controllers.lm import make_model
 
     from armctl.optim import arm_problem
     from armctl.optim.base import objective
     from armctl.optim.losses import softmax_cross_entropy
     from armctl.tasks import RandomReach
-    from controllers import ArmController
-    from controllers.lm import make_model
 
     if model == "lm":
         lm = make_model("mlstm", 101)

@@ -21,8 +21,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-
-from controllers.init import init_matrix
+from armctl.controllers.init import init_matrix
 
 INPUT_DIM = 8
 OUTPUT_DIM = 2

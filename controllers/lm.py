@@ -30,7 +30,7 @@ An input character ``v_t`` is a one-hot vector, so ``W v_t`` is a row lookup ``W
 Initialization follows Krause (sec. 4.2-4.5): weights ``N(0, init_std^2)`` (0.1 for the RNN's
 input and output weights and the mLSTM, 0.05 for the MRNN and, unlike Krause, the LSTM: see
 :class:`LSTM`); the RNN's recurrent matrix is sparse (15 nonzero incoming weights per unit,
-Martens 2010) via :mod:`controllers.init`. Forget-gate biases start at ``forget_bias`` so that
+Martens 2010) via :mod:`armctl.controllers.init`. Forget-gate biases start at ``forget_bias`` so that
 cells remember by default. The MRNN is initialized densely (Krause), not sparsely (thesis).
 """
 
@@ -41,9 +41,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+from armctl.controllers.init import sparse_matrix
 
 from armctl.scan import remat_scan
-from controllers.init import sparse_matrix
 
 
 def _normal(key: jax.Array, shape: tuple[int, ...], std: float) -> jnp.ndarray:

@@ -25,9 +25,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+from armctl.controllers.init import SPARSE_FAN_IN, sparse_matrix
 
 from armctl.scan import remat_scan
-from controllers.init import SPARSE_FAN_IN, sparse_matrix
 
 
 @dataclasses.dataclass(frozen=True)

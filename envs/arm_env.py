@@ -8,9 +8,9 @@ from typing import Any
 import gymnasium as gym
 import jax.numpy as jnp
 import numpy as np
+from armctl.envs import core, render
 
 from armctl.tasks import Task, TaskBatch, make_task
-from envs import core, render
 
 RENDER_BACKENDS = ("numpy", "mujoco")
 
@@ -94,7 +94,7 @@ class ArmEnv(gym.Env):
 
     ## Action Space
     ``Box(-1, 1, (2,), float32)``: shoulder and elbow torques divided by ``torque_limit``
-    (N m; default :func:`envs.core.default_torque_limit`, 0.91 N m for the monkey arm).
+    (N m; default :func:`armctl.envs.core.default_torque_limit`, 0.91 N m for the monkey arm).
     Actions are clipped to [-1, 1]; the arm receives ``u (1 + xi_u) + d``, the task's
     multiplicative command noise and disturbance.
 

@@ -7,10 +7,10 @@ from functools import partial
 import gymnasium as gym
 import jax
 import numpy as np
+from armctl.envs import core
+from armctl.envs.arm_env import ArmEnv
 
 from armctl.tasks import TaskBatch
-from envs import core
-from envs.arm_env import ArmEnv
 
 
 @partial(jax.jit, static_argnums=(0,))

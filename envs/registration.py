@@ -1,7 +1,7 @@
 """Registers the armctl env ids with Gymnasium (imported by :mod:`armctl.gym_registration`).
 
-Each id is a single env (:class:`envs.arm_env.ArmEnv`, wrapped in ``TimeLimit`` at the task's
-horizon) and a native vector env (:class:`envs.vector.ArmVectorEnv`) for ``gymnasium.make_vec``.
+Each id is a single env (:class:`armctl.envs.arm_env.ArmEnv`, wrapped in ``TimeLimit`` at the task's
+horizon) and a native vector env (:class:`armctl.envs.vector.ArmVectorEnv`) for ``gymnasium.make_vec``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def register_envs() -> None:
             continue
         gymnasium.register(
             id=env_id,
-            entry_point="envs.arm_env:ArmEnv",
-            vector_entry_point="envs.vector:ArmVectorEnv",
+            entry_point="armctl.envs.arm_env:ArmEnv",
+            vector_entry_point="armctl.envs.vector:ArmVectorEnv",
             max_episode_steps=TASKS[task].horizon,  # the dataclass default
             kwargs={"task": task},
         )

@@ -4,7 +4,7 @@ Two backends draw the same picture, top view of the horizontal plane, shoulder a
 
 * ``numpy``: a direct rasterizer (distance-to-segment tests on small pixel boxes); no
   dependencies, a few milliseconds a frame.
-* ``mujoco``: offscreen rendering of the MJCF model of the arm (:func:`envs.mjcf.arm_mjcf`)
+* ``mujoco``: offscreen rendering of the MJCF model of the arm (:func:`armctl.envs.mjcf.arm_mjcf`)
   through EGL; the hand path is drawn as scene capsules.
 """
 
@@ -95,7 +95,7 @@ class MujocoRenderer:
     """Offscreen MuJoCo rendering of the MJCF arm (EGL); the hand path is drawn as capsules."""
 
     def __init__(self, params: ArmParams, size: int = 256):
-        from envs.mjcf import arm_mjcf
+        from armctl.envs.mjcf import arm_mjcf
 
         self.mujoco = mj = import_mujoco()
         self.params = params

@@ -6,17 +6,17 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from armctl.envs import core
+from armctl.envs.arm_env import check_action, resolve_task, resolve_torque_limit
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from armctl.tasks import Task
-from envs import core
-from envs.arm_env import check_action, resolve_task, resolve_torque_limit
 
 
 class ArmVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` independent arms on one task (same spaces, reward and episodes as
-    :class:`envs.arm_env.ArmEnv`; see its docstring).
+    :class:`armctl.envs.arm_env.ArmEnv`; see its docstring).
 
     One ``step`` is one jitted call on the device for all arms; the host receives a single
     (num_envs, 17) array and slices observations, rewards and info from it.

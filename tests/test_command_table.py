@@ -3,11 +3,11 @@ Gauss-Newton curvature)."""
 
 import jax
 import numpy as np
+from armctl.baselines import solve_task
+from armctl.controllers.table import CommandTable
 
 from armctl import optim
 from armctl.tasks import CenterOut
-from baselines import solve_task
-from controllers.table import CommandTable
 
 
 def test_hf_on_a_free_command_table_matches_ilqr_within_a_tenth_of_a_percent():

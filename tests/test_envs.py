@@ -12,18 +12,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from armctl.controllers import ArmController
+from armctl.controllers.table import CommandTable
+from armctl.envs import core
+from armctl.envs.arm_env import ArmEnv
+from armctl.envs.policy import replay_episodes, run_policy
+from armctl.envs.registration import ENV_IDS
+from armctl.envs.vector import ArmVectorEnv
 from gymnasium.utils.env_checker import check_env
 
 import armctl.gym_registration  # noqa: F401  (registers the ids; armctl/__init__ will import it)
 from armctl.rollout import simulate
 from armctl.tasks import DDN, CenterOut, Postural, RandomReach
-from controllers import ArmController
-from controllers.table import CommandTable
-from envs import core
-from envs.arm_env import ArmEnv
-from envs.policy import replay_episodes, run_policy
-from envs.registration import ENV_IDS
-from envs.vector import ArmVectorEnv
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,7 @@ def test_registered_ids_and_horizons():
     for env_id, horizon in horizons.items():
         spec = gym.spec(env_id)
         assert spec.max_episode_steps == horizon
-        assert spec.vector_entry_point == "envs.vector:ArmVectorEnv"
+        assert spec.vector_entry_point == "armctl.envs.vector:ArmVectorEnv"
 
 
 # ----- env checker, make, make_vec ----------------------------------------------------------
@@ -284,7 +284,7 @@ def test_numpy_render_draws_arm_target_and_path():
     for img in (still, moved):
         assert img.shape == (128, 128, 3) and img.dtype == np.uint8
     is_color = lambda img, rgb: np.all(img == rgb, axis=-1)
-    from envs.render import ARM, PATH, TARGET
+    from armctl.envs.render import ARM, PATH, TARGET
 
     assert is_color(still, TARGET).sum() > 20 and is_color(still, ARM).sum() > 50
     assert is_color(still, PATH).sum() == 0 and is_color(moved, PATH).sum() > 5

@@ -11,11 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
-
-from armctl.commands import ilqr as ilqr_command
-from armctl.tasks import DDN, CenterOut, Postural, RandomReach
-from baselines import ilqr as ilqr_module
-from baselines.ilqr import (
+from armctl.baselines import ilqr as ilqr_module
+from armctl.baselines.ilqr import (
     episode,
     ilqr,
     open_loop,
@@ -25,7 +22,10 @@ from baselines.ilqr import (
     task_cost,
     task_dynamics,
 )
-from baselines.online import online_ilqr
+from armctl.baselines.online import online_ilqr
+
+from armctl.commands import ilqr as ilqr_command
+from armctl.tasks import DDN, CenterOut, Postural, RandomReach
 
 PRESETS = ("monkey", "human")
 

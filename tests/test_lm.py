@@ -10,10 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from armctl.controllers import lm
 from jax.flatten_util import ravel_pytree
 
 from armctl.sequence import text as T
-from controllers import lm
 
 MODEL_NAMES = ("rnn", "mrnn", "lstm", "mlstm")
 
@@ -364,7 +364,7 @@ def test_resume_continues_and_refuses_to_overwrite(trained_run, tmp_path):
 
 
 def test_rematerialized_scan_gives_identical_values_and_gradients():
-    from controllers.lm import make_model
+    from armctl.controllers.lm import make_model
 
     model = make_model("mlstm", 7, hidden=6)
     params = model.init_params(jax.random.key(0))

@@ -4,11 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from armctl.envs.mjcf import arm_mjcf, viscous_coupling
+from armctl.envs.render import import_mujoco
 
 from armctl import plant
 from armctl.plant import ArmParams
-from envs.mjcf import arm_mjcf, viscous_coupling
-from envs.render import import_mujoco
 
 mujoco = import_mujoco()  # picks headless EGL when no display is set
 PRESETS = {"monkey": ArmParams.monkey(), "human": ArmParams.human()}
@@ -93,8 +93,9 @@ def test_dropping_the_viscous_coupling_breaks_the_match():
 
 
 def test_mujoco_render_backend_draws_the_arm():
+    from armctl.envs.arm_env import ArmEnv
+
     from armctl.tasks import CenterOut
-    from envs.arm_env import ArmEnv
 
     try:
         env = ArmEnv(CenterOut(horizon=10), render_mode="rgb_array", render_backend="mujoco", render_size=96)

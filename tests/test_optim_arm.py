@@ -3,11 +3,11 @@
 import jax
 import numpy as np
 import pytest
+from armctl.controllers.arm import ArmController
 
 from armctl.optim import ahf, arm_problem, gauss_newton_product, objective, run
 from armctl.optim._tree import vdot
 from armctl.tasks import CenterOut
-from controllers.arm import ArmController
 
 
 @pytest.fixture(scope="module")

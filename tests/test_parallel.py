@@ -48,7 +48,7 @@ SCRIPT = textwrap.dedent(
             }
     # Language-model evaluation, sharded in chunks padded to a multiple of the devices.
     from armctl.sequence.train_lm import bits_per_character
-    from controllers.lm import make_model
+    from armctl.controllers.lm import make_model
     lm = make_model("mlstm", 7, hidden=6)
     lm_params, ids = lm.init_params(jax.random.key(0)), jax.random.randint(jax.random.key(1), (301,), 0, 7)
     out["bpc"] = [bits_per_character(lm, lm_params, ids, 5, 10, chunk=8, mesh=mesh)

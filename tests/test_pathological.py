@@ -253,7 +253,7 @@ def test_hf_thesis_cg_stop_is_an_option():
 
 
 def test_float64_training_is_scoped_to_the_run(monkeypatch):
-    from controllers.rnn import RNN
+    from armctl.controllers.rnn import RNN
 
     dtypes, init = [], RNN.init_params
 

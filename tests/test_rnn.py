@@ -4,8 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from controllers.rnn import RNN
+from armctl.controllers.rnn import RNN
 
 
 def reference_apply(params, inputs):

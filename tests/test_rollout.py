@@ -6,13 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from armctl.controllers import ArmController
+from armctl.controllers.table import CommandTable
 from jax.flatten_util import ravel_pytree
 
 from armctl import plant
 from armctl.rollout import simulate
 from armctl.tasks import DDN, CenterOut, Postural, RandomReach, TaskBatch, make_task
-from controllers import ArmController
-from controllers.table import CommandTable
 
 SMALL = ArmController(hidden=(6, 5))
 # One compiled rollout per (controller, task) configuration, shared by the tests.

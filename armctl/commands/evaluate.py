@@ -29,8 +29,8 @@ def register(subparsers) -> None:
 def gym_metrics(run_dir: Path, episodes: int, seed: int) -> dict:
     """Metrics of the run's controller acting in ``envs.ArmEnv`` and, on the very same
     episodes, in :func:`armctl.rollout.simulate` (they agree unless the env clipped torques)."""
-    from envs.arm_env import ArmEnv
-    from envs.policy import replay_episodes, run_policy
+    from armctl.envs.arm_env import ArmEnv
+    from armctl.envs.policy import replay_episodes, run_policy
 
     config, setup, params, _ = load_run(run_dir)
     with precision(config):

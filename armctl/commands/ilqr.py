@@ -63,7 +63,7 @@ def _timed(fn, *args, **kwargs):
 
 
 def _center_out(args) -> dict:
-    from baselines.ilqr import reference_loss, solve_task
+    from armctl.baselines.ilqr import reference_loss, solve_task
 
     task = CenterOut(arm=args.preset, n_targets=args.targets)
     batch = task.sample(jax.random.PRNGKey(args.seed))
@@ -120,8 +120,8 @@ def _center_out(args) -> dict:
 
 
 def _online(args) -> dict:
-    from baselines.ilqr import open_loop
-    from baselines.online import online_ilqr
+    from armctl.baselines.ilqr import open_loop
+    from armctl.baselines.online import online_ilqr
 
     overrides = {"arm": args.preset}
     if args.batch_size is not None:

@@ -13,7 +13,7 @@ import json
 import os
 
 from armctl.commands import add_scale_arguments
-from controllers.lm import MODELS
+from armctl.controllers.lm import MODELS
 
 DEFAULTS_NOTE = (
     "defaults follow the thesis (ch. 5.4.2) and Krause (2015); see armctl.sequence.train_lm.LMConfig"

@@ -29,13 +29,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from armctl import checkpoint
+from armctl.controllers.lm import MODELS, make_model, n_params
 from armctl.optim import History, Problem, adam, ahf, hf, run
 from armctl.optim.base import value_and_grad_jit
 from armctl.optim.gn import gauss_newton_product
 from armctl.optim.losses import softmax_cross_entropy
 from armctl.optim.parallel import mesh_for, shard_batch
 from armctl.sequence import text as T
-from controllers.lm import MODELS, make_model, n_params
 
 OPTIMIZERS = ("hf", "ahf", "adam")
 CHECKPOINT = "checkpoint.pkl"
@@ -113,7 +113,7 @@ def lm_problem(model, per_character: bool = False, remat_block: int = 0) -> Prob
     """The language model as a Gauss-Newton problem: logits as outputs, the hidden
     pre-activations as structural-damping taps, softmax cross-entropy as the loss (nats per
     sequence, or per scored character when ``per_character``); ``remat_block`` rematerializes
-    the scan (see ``controllers.lm``)."""
+    the scan (see ``armctl.controllers.lm``)."""
 
     def outputs(params, batch: T.TextBatch):
         return model.apply(params, batch.inputs, remat_block)

@@ -1,7 +1,7 @@
 """Training RNNs on the pathological problems with the shared optimizer core, and the fig. 4.1 sweep.
 
 The setup of the thesis (sec. 4.4): 100 tanh units with the sparse initialization of
-:class:`controllers.rnn.RNN`; HF with the gradient on 10,000 fresh sequences and the curvature on
+:class:`armctl.controllers.rnn.RNN`; HF with the gradient on 10,000 fresh sequences and the curvature on
 the first 1,000 of them each iteration (all 32 sequences for both on the 5-bit memorization
 problem), at most 300 CG steps, ``lambda`` initialized to 0.1 with structural damping
 ``mu = 1/30`` or to 0.3 without (both times ``T`` on random permutation, whose objective sums
@@ -35,9 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from armctl import optim
+from armctl.controllers.rnn import RNN
 from armctl.optim import losses
 from armctl.sequence import pathological
-from controllers.rnn import RNN
 
 #: Optimizers a run can use; "hf" is HF with structural damping, "hf-tikhonov" without.
 OPTIMIZERS = ("hf", "hf-tikhonov", "ahf", "adam", "momentum")
@@ -71,7 +71,7 @@ class TrainConfig:
         n_hidden: hidden units.
         input_std: std of the nonzero input-to-hidden weights at initialization (thesis: 1).
         recurrent_gain: scale of the nonzero hidden-to-hidden weights at initialization, about
-            the spectral radius (thesis: 1). See :class:`controllers.rnn.RNN`.
+            the spectral radius (thesis: 1). See :class:`armctl.controllers.rnn.RNN`.
         learning_rate: step size of the first-order methods (None: 1e-3 for Adam, 1e-4 for momentum).
         clip: global gradient-norm clipping of the first-order methods.
         devices: shard every batch (gradient, curvature, test) over this many devices.
