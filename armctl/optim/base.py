@@ -1,4 +1,5 @@
-"""Shared vocabulary of the optimizer core: problems, counters, optimizers, line search.
+"""Shared vocabulary of the optimizer core: problems, counters, optimizers, option checks, jitted
+objective helpers, the Armijo line search.
 
 Counting convention (the same for every optimizer; thesis fig. 6.2 plots against the sum):
 
@@ -15,13 +16,14 @@ are not counted.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-
-from armctl.optim import _tree
+import numpy as np
+import optax
 
 TAP_NONLINEARITIES = ("tanh", "logistic", "linear")
 
@@ -80,24 +82,71 @@ class Optimizer(NamedTuple):
 
 
 def check_problem(problem) -> None:
+    """``TypeError`` unless ``problem`` is a :class:`Problem`; ``ValueError`` for an unknown
+    ``tap_nonlinearity``."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an armctl.optim.Problem, got {type(problem).__name__}")
-    if problem.tap_nonlinearity not in TAP_NONLINEARITIES:
-        raise ValueError(
-            f"tap_nonlinearity must be one of {TAP_NONLINEARITIES}, got {problem.tap_nonlinearity!r}"
+    check_choice("tap_nonlinearity", problem.tap_nonlinearity, TAP_NONLINEARITIES)
+
+
+def _interval(low: float, high: float, low_closed: bool, high_closed: bool) -> str:
+    """The range in words: ``> 0``, ``>= 0`` or ``in (0, 1]``."""
+    if high == math.inf:
+        return f"{'>=' if low_closed else '>'} {low:g}"
+    return f"in {'[' if low_closed else '('}{low:g}, {high:g}{']' if high_closed else ')'}"
+
+
+def check_number(
+    name: str,
+    value,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_closed: bool = False,
+    high_closed: bool = False,
+) -> float:
+    """``value`` as a float, once checked to be a finite real number in the interval from ``low``
+    to ``high`` (closed at an end when ``low_closed`` / ``high_closed``).
+
+    Integers pass (options arrive as JSON values, where ``1`` is as good as ``1.0``); booleans,
+    strings, NaN and infinities do not. Raises ``ValueError`` naming ``name``, the value and the
+    valid range.
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and math.isfinite(value)
+    if ok:
+        ok = (low <= value if low_closed else low < value) and (
+            value <= high if high_closed else value < high
         )
+    if not ok:
+        raise ValueError(
+            f"{name} must be a finite number {_interval(low, high, low_closed, high_closed)}, got {value!r}"
+        )
+    return float(value)
 
 
-def check_positive(name: str, value, allow_zero: bool = False) -> None:
-    ok = value >= 0 if allow_zero else value > 0
-    if not (isinstance(value, int | float) and math.isfinite(value) and ok):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+def check_integer(name: str, value, low: int, high: float = math.inf) -> int:
+    """``value`` as an int, once checked to be an integer (not a bool, not a float) in ``[low, high]``."""
+    if not (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool | np.bool_)
+        and low <= value <= high
+    ):
+        raise ValueError(f"{name} must be an integer {_interval(low, high, True, True)}, got {value!r}")
+    return int(value)
 
 
-def check_fraction(name: str, value) -> None:
-    if not (isinstance(value, int | float) and 0 < value <= 1):
-        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+def check_bool(name: str, value) -> bool:
+    """``value`` once checked to be ``True`` or ``False`` (not a string, not a number)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
+
+
+def check_choice(name: str, value, choices: tuple[str, ...]) -> str:
+    """``value`` once checked to be one of ``choices``."""
+    if not (isinstance(value, str) and value in choices):
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
 
 
 def model_outputs(problem: Problem, params, batch):
@@ -119,12 +168,13 @@ value_and_grad_jit = jax.jit(jax.value_and_grad(objective, argnums=1), static_ar
 
 @jax.jit
 def _shifted(params, delta, t):
-    return _tree.axpy(t, delta, params)
+    return optax.tree.add_scale(params, t, delta)
 
 
 @jax.jit
 def _finite(x):
-    return _tree.all_finite(x)
+    # optax.tree has no all-finite test (a norm overflows on large finite leaves).
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(u)) for u in jax.tree.leaves(x)]))
 
 
 def shifted(params, delta, t=1.0):
@@ -133,6 +183,7 @@ def shifted(params, delta, t=1.0):
 
 
 def is_finite(x) -> bool:
+    """True when every leaf of the pytree ``x`` is finite."""
     return bool(_finite(x))
 
 
@@ -148,7 +199,7 @@ def curvature_batch(batch, fraction: float):
     scalar leaves are kept whole. The gradient batch is freshly sampled, so its first share is
     a fresh random sub-batch too.
     """
-    check_fraction("curvature_fraction", fraction)
+    check_number("curvature_fraction", fraction, 0, 1, high_closed=True)
     if fraction == 1:
         return batch
 

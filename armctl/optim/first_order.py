@@ -15,12 +15,12 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from armctl.optim import _tree
 from armctl.optim.base import (
     Counters,
     Optimizer,
     backtracking,
-    check_positive,
+    check_integer,
+    check_number,
     check_problem,
     objective_at,
     shifted,
@@ -35,7 +35,7 @@ class FirstOrderState(NamedTuple):
 
 def _optax_optimizer(transform: optax.GradientTransformation, clip_norm: float | None) -> Optimizer:
     if clip_norm is not None:
-        check_positive("clip_norm", clip_norm)
+        check_number("clip_norm", clip_norm, 0)
         transform = optax.chain(optax.clip_by_global_norm(clip_norm), transform)
 
     @jax.jit
@@ -60,22 +60,32 @@ def _optax_optimizer(transform: optax.GradientTransformation, clip_norm: float |
 
 
 def gd(learning_rate: float, clip_norm: float | None = None) -> Optimizer:
-    """Plain gradient descent ``theta -= lr * g`` (optionally with gradient-norm clipping)."""
-    check_positive("learning_rate", learning_rate)
+    """Plain gradient descent ``theta -= lr * g`` (optionally with gradient-norm clipping).
+
+    ``learning_rate > 0``; ``clip_norm``: ``None`` or the largest gradient norm (> 0), larger
+    gradients are scaled down to it. Raises ``ValueError`` naming a bad argument.
+    """
+    check_number("learning_rate", learning_rate, 0)
     return _optax_optimizer(optax.sgd(learning_rate), clip_norm)
 
 
 def momentum(learning_rate: float, momentum: float = 0.9, clip_norm: float | None = None) -> Optimizer:
-    """Classical momentum ``v = mu v - lr g; theta += v`` (optax.sgd with momentum)."""
-    check_positive("learning_rate", learning_rate)
-    _check_momentum(momentum)
+    """Classical momentum ``v = mu v - lr g; theta += v`` (optax.sgd with momentum).
+
+    ``learning_rate > 0``; ``momentum`` in [0, 1); ``clip_norm`` as in :func:`gd`.
+    """
+    check_number("learning_rate", learning_rate, 0)
+    check_number("momentum", momentum, 0, 1, low_closed=True)
     return _optax_optimizer(optax.sgd(learning_rate, momentum=momentum), clip_norm)
 
 
 def nesterov(learning_rate: float, momentum: float = 0.9, clip_norm: float | None = None) -> Optimizer:
-    """Nesterov's accelerated gradient in the form of Sutskever et al. 2013 (optax.sgd, nesterov=True)."""
-    check_positive("learning_rate", learning_rate)
-    _check_momentum(momentum)
+    """Nesterov's accelerated gradient in the form of Sutskever et al. 2013 (optax.sgd, nesterov=True).
+
+    ``learning_rate > 0``; ``momentum`` in [0, 1); ``clip_norm`` as in :func:`gd`.
+    """
+    check_number("learning_rate", learning_rate, 0)
+    check_number("momentum", momentum, 0, 1, low_closed=True)
     return _optax_optimizer(optax.sgd(learning_rate, momentum=momentum, nesterov=True), clip_norm)
 
 
@@ -86,14 +96,19 @@ def adam(
     eps: float = 1e-8,
     clip_norm: float | None = None,
 ) -> Optimizer:
-    """Adam (optax.adam)."""
-    check_positive("learning_rate", learning_rate)
+    """Adam (optax.adam): ``learning_rate > 0``, ``b1`` and ``b2`` in [0, 1), ``eps > 0``,
+    ``clip_norm`` as in :func:`gd`."""
+    check_number("learning_rate", learning_rate, 0)
+    check_number("b1", b1, 0, 1, low_closed=True)
+    check_number("b2", b2, 0, 1, low_closed=True)
+    check_number("eps", eps, 0)
     return _optax_optimizer(optax.adam(learning_rate, b1=b1, b2=b2, eps=eps), clip_norm)
 
 
-def _check_momentum(mu) -> None:
-    if not (isinstance(mu, int | float) and 0 <= mu < 1):
-        raise ValueError(f"momentum must be in [0, 1), got {mu!r}")
+def _check_line_search(c1, shrink, max_line_search) -> None:
+    check_number("c1", c1, 0, 1)
+    check_number("shrink", shrink, 0, 1)
+    check_integer("max_line_search", max_line_search, 1)
 
 
 # ----- L-BFGS --------------------------------------------------------------------------------
@@ -154,9 +169,12 @@ def lbfgs(
     gradients evaluated at the trial points (gradient calls), so the new pair
     ``s = t d``, ``y = g(theta + s) - g(theta)`` uses one batch; a pair is stored only when
     ``s^T y > 0``. A non-descent direction resets the memory.
+
+    ``memory``: pairs kept (>= 1; the thesis used 100); ``c1`` and ``shrink`` in (0, 1): the
+    Armijo constant and the step's shrink factor; ``max_line_search >= 1`` trial points.
     """
-    if not (isinstance(memory, int) and memory >= 1):
-        raise ValueError(f"memory must be an integer >= 1, got {memory!r}")
+    check_integer("memory", memory, 1)
+    _check_line_search(c1, shrink, max_line_search)
 
     def init(params) -> LBFGSState:
         n = ravel_pytree(params)[0].size
@@ -212,8 +230,10 @@ def ncg(*, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30) -> 
 
     Restarts with steepest descent when the direction is not a descent direction; Armijo
     backtracking with the initial step ``t0 = t_prev g_prev^T d_prev / g^T d`` (Nocedal & Wright
-    3.60), capped at 1; objective-only trial evaluations.
+    3.60), capped at 1; objective-only trial evaluations. ``c1``, ``shrink`` and
+    ``max_line_search`` as in :func:`lbfgs`.
     """
+    _check_line_search(c1, shrink, max_line_search)
 
     def init(params) -> NCGState:
         return NCGState(None, None, 0.0, 1.0, Counters())
@@ -223,16 +243,17 @@ def ncg(*, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30) -> 
         check_problem(problem)
         f0, grad = value_and_grad_jit(problem, params, batch)
         f0 = float(f0)
-        d, t0 = _tree.scale(-1.0, grad), 1.0
+        d, t0 = optax.tree.scale(-1.0, grad), 1.0
         if state.grad is not None:
             g_prev = jax.tree_util.tree_map(jnp.asarray, state.grad)
-            diff = _tree.axpy(-1.0, g_prev, grad)
-            beta = max(0.0, float(_tree.vdot(grad, diff)) / max(float(_tree.vdot(g_prev, g_prev)), 1e-30))
-            d = _tree.axpy(beta, jax.tree_util.tree_map(jnp.asarray, state.direction), d)
-        slope = float(_tree.vdot(grad, d))
+            diff = optax.tree.sub(grad, g_prev)
+            g_prev_sq = max(float(optax.tree.vdot(g_prev, g_prev)), 1e-30)
+            beta = max(0.0, float(optax.tree.vdot(grad, diff)) / g_prev_sq)
+            d = optax.tree.add_scale(d, beta, jax.tree_util.tree_map(jnp.asarray, state.direction))
+        slope = float(optax.tree.vdot(grad, d))
         if not (slope < 0 and math.isfinite(slope)):
-            d = _tree.scale(-1.0, grad)
-            slope = float(_tree.vdot(grad, d))
+            d = optax.tree.scale(-1.0, grad)
+            slope = float(optax.tree.vdot(grad, d))
         if state.grad is not None and float(state.slope) < 0:
             t0 = min(1.0, float(state.step_size) * float(state.slope) / slope)
         else:  # first step: unit length

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 
-from armctl.optim import _tree
-from armctl.optim.base import Problem, check_positive, check_problem, model_outputs
+from armctl.optim.base import Problem, check_number, check_problem, model_outputs
 
 
 def tap_curvature(taps, nonlinearity: str):
@@ -65,6 +65,7 @@ class GNProduct:
 
     def with_damping(self, damping: float) -> GNProduct:
         """The same linearization with another ``lam`` (no recompilation, no new forward pass)."""
+        check_number("damping", damping, 0, low_closed=True)
         return GNProduct(
             self.linear,
             self.out,
@@ -96,7 +97,7 @@ def _apply(gnp: GNProduct, v):
         (gv,) = transpose((_loss_hvp(gnp.loss, gnp.out, gnp.batch, j_out), h_taps))
     else:
         (gv,) = transpose(_loss_hvp(gnp.loss, gnp.out, gnp.batch, gnp.linear(v)))
-    return _tree.axpy(gnp.damping, v, gv)
+    return optax.tree.add_scale(gv, gnp.damping, v)
 
 
 def _linearize(problem: Problem, params, batch, use_taps: bool):
@@ -121,8 +122,8 @@ def gauss_newton_product(
     active only when ``mu > 0``; the taps are then linearized too).
     """
     check_problem(problem)
-    check_positive("damping", damping, allow_zero=True)
-    check_positive("structural", structural, allow_zero=True)
+    check_number("damping", damping, 0, low_closed=True)
+    check_number("structural", structural, 0, low_closed=True)
     use_taps = structural > 0
     out, taps, linear = _linearize_jit(problem, params, batch, use_taps)
     if use_taps and not jax.tree_util.tree_leaves(taps):

@@ -48,7 +48,7 @@ def softmax_cross_entropy(logits: jnp.ndarray, labels: jnp.ndarray, mask=None) -
 
     ``labels`` has the shape of ``logits`` without the class axis (e.g. (B,) or (B, T));
     ``mask`` (same shape, 1 = real step, 0 = padding) handles variable-length sequences. The
-    result is the summed over time and averaged over the batch.
+    result is summed over time and averaged over the batch.
     """
     if logits.shape[:-1] != labels.shape:
         raise ValueError(

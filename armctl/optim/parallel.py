@@ -22,6 +22,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from armctl.optim.base import check_integer
+
 AXIS = "batch"
 #: The environment variables of a multi-process launch (see :func:`initialize_from_env`).
 ENV_VARS = ("ARMCTL_COORDINATOR", "ARMCTL_NUM_PROCESSES", "ARMCTL_PROCESS_ID")
@@ -33,10 +35,8 @@ def initialize(coordinator_address: str, num_processes: int, process_id: int, ti
     Afterwards ``jax.devices()`` lists the devices of all processes, so :func:`batch_mesh` spans
     them. On CPU, cross-process collectives go through Gloo (XLA's CPU backend has no other).
     """
-    if not (isinstance(num_processes, int) and num_processes >= 1):
-        raise ValueError(f"num_processes must be a positive integer, got {num_processes!r}")
-    if not (isinstance(process_id, int) and 0 <= process_id < num_processes):
-        raise ValueError(f"process_id must be an integer in 0..{num_processes - 1}, got {process_id!r}")
+    check_integer("num_processes", num_processes, 1)
+    check_integer("process_id", process_id, 0, num_processes - 1)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(
         coordinator_address=coordinator_address,
