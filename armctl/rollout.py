@@ -1,8 +1,8 @@
 """Differentiable closed-loop rollout of a controller through the plant.
 
-``x[t+1] = f(x[t], u[t] * (1 + xi_u[t]) + d[t]) + xi_f[t]``, with the controller seeing the
-state ``delay`` steps old. The per-step pieces (:func:`transition`, the delay line) are the
-ones the Gymnasium environments call too, so both faces share one physics.
+:func:`simulate` scans the world step :func:`armctl.world.env_step` (plant, noise, disturbance,
+delay line) with the controller in the loop, so the rollout and the Gymnasium envs share one
+physics and one step.
 
 A controller is any object with
 
@@ -10,19 +10,22 @@ A controller is any object with
 * ``step(params, carry, observation, target) -> (carry, command, taps)`` where
   ``observation`` is the delayed state (B, 4), ``target`` the target state (B, 4),
   ``command`` the joint torques (B, 2) and ``taps`` a pytree of hidden pre-activations
-  (used by structural damping; may be ``()``).
+  (used by structural damping; may be ``()``);
+* optionally ``init_params(key) -> params``: then :func:`simulate` checks the parameters it
+  is given against the shapes ``init_params`` makes.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from armctl import plant
 from armctl.scan import remat_scan
 from armctl.tasks import Task, TaskBatch
+from armctl.world import env_reset, env_step
 
 
 class Rollout(NamedTuple):
@@ -40,64 +43,67 @@ class Rollout(NamedTuple):
     taps: Any = None
 
 
-# ----- the delay line: a shift register of the last delay+1 states ---------------------------
-def delay_line_init(x0: jnp.ndarray, delay: int) -> jnp.ndarray:
-    """A delay line filled with ``x0`` (the arm rested there before the episode)."""
-    return jnp.broadcast_to(x0, (delay + 1,) + x0.shape)
+@functools.lru_cache(maxsize=256)
+def _param_shapes(controller):
+    return jax.eval_shape(controller.init_params, jax.random.PRNGKey(0))
 
 
-def delay_line_push(line: jnp.ndarray, x: jnp.ndarray) -> jnp.ndarray:
-    """Append the newest state, dropping the oldest."""
-    return jnp.concatenate([line[1:], x[None]], axis=0)
-
-
-def delay_line_read(line: jnp.ndarray) -> jnp.ndarray:
-    """The state ``delay`` steps old."""
-    return line[0]
-
-
-def transition(
-    task: Task, batch: TaskBatch, x: jnp.ndarray, u: jnp.ndarray, t
-) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """One plant step of the task at step ``t``: returns ``(x_next, applied_torque)``.
-
-    ``batch`` fields may carry any leading batch shape matching ``x``; the per-step noise is
-    ``batch.command_noise[..., t, :]`` and ``batch.plant_noise[..., t, :]``.
-    """
-    xi_u = jnp.take(batch.command_noise, t, axis=-2)
-    xi_f = jnp.take(batch.plant_noise, t, axis=-2)
-    tau = u * (1.0 + xi_u) + task.disturbance(batch, x[..., :2], t)
-    return plant.step(task.arm, x, tau) + xi_f, tau
+def check_params(controller, params) -> None:
+    """Raise ``ValueError`` naming the first parameter whose key or shape does not fit
+    ``controller`` (compared with the abstract shapes of ``controller.init_params``, computed
+    once per controller). A parameter may carry extra leading axes (a command table per
+    episode). Controllers without ``init_params`` are not checked."""
+    if not hasattr(controller, "init_params"):
+        return
+    try:
+        expected = _param_shapes(controller)
+    except TypeError:  # an unhashable controller: nothing to key the cache on
+        expected = jax.eval_shape(controller.init_params, jax.random.PRNGKey(0))
+    want = {
+        jax.tree_util.keystr(path): leaf.shape for path, leaf in jax.tree_util.tree_leaves_with_path(expected)
+    }
+    got = {
+        jax.tree_util.keystr(path): jnp.shape(leaf)
+        for path, leaf in jax.tree_util.tree_leaves_with_path(params)
+    }
+    if want.keys() != got.keys():
+        missing, extra = sorted(want.keys() - got.keys()), sorted(got.keys() - want.keys())
+        raise ValueError(
+            f"params do not fit {controller!r}: "
+            f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}"
+        )
+    for key, shape in want.items():
+        if got[key][len(got[key]) - len(shape) :] != shape or len(got[key]) < len(shape):
+            raise ValueError(f"params{key} has shape {got[key]}; {controller!r} expects {shape}")
 
 
 def simulate(
     controller, params, task: Task, batch: TaskBatch, *, return_taps: bool = False, remat_block: int = 0
 ) -> Rollout:
-    """Roll the controller out on the task's batch of episodes (``lax.scan`` over time).
+    """Roll the controller out on the task's batch of episodes (``lax.scan`` of the world step).
 
     Differentiable in ``params`` (and in the batch). ``controller`` and ``task`` are static
     (hashable), so ``jax.jit(simulate, static_argnums=(0, 2), static_argnames='return_taps')``
     compiles once per controller/task configuration. ``remat_block = k > 0`` rematerializes the
     scan in blocks of k steps (:func:`armctl.scan.remat_scan`): same values, and memory for
-    differentiation that grows like sqrt(T) when k ~ sqrt(T).
+    differentiation that grows like sqrt(T) when k ~ sqrt(T). Raises ``ValueError`` for a batch
+    that does not fit the task or parameters that do not fit the controller.
     """
     task.validate_batch(batch)
-    b = batch.size
+    check_params(controller, params)
 
-    def body(carry, t):
-        x, line, h = carry
-        obs = delay_line_read(line)
+    def body(carry, _):
+        state, obs, h = carry
         h, u, taps = controller.step(params, h, obs, batch.target)
-        x_next, tau = transition(task, batch, x, u, t)
-        line = delay_line_push(line, x_next)
-        return (x_next, line, h), (x_next, u, tau, taps if return_taps else ())
+        state, obs, parts = env_step(task, batch, state, u)
+        return (state, obs, h), (state.x, u, parts.torque, taps if return_taps else ())
 
-    carry0 = (batch.x0, delay_line_init(batch.x0, task.delay), controller.initial_state(params, b))
+    state, obs = env_reset(task, batch)
+    carry0 = (state, obs, controller.initial_state(params, batch.size))
     _, (xs, us, taus, taps) = remat_scan(body, carry0, jnp.arange(task.horizon), remat_block)
-    states = jnp.concatenate([batch.x0[:, None], jnp.swapaxes(xs, 0, 1)], axis=1)
     batch_major = lambda a: jnp.swapaxes(a, 0, 1)
     return Rollout(
-        states=states,
+        states=jnp.concatenate([jnp.asarray(batch.x0)[:, None], batch_major(xs)], axis=1),
         commands=batch_major(us),
         torques=batch_major(taus),
         taps=jax.tree_util.tree_map(batch_major, taps) if return_taps else None,

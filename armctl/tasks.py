@@ -21,12 +21,10 @@ import dataclasses
 import math
 from typing import ClassVar, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from armctl import plant
-from armctl.plant import CONTROL_DIM, STATE_DIM, ArmParams
+from armctl.plant import CONTROL_DIM, STATE_DIM, ArmParams, namespace_of
 
 #: Central posture of the center-out and postural tasks: shoulder 45 deg, elbow 90 deg.
 CENTER_POSTURE = (math.pi / 4, math.pi / 2)
@@ -42,20 +40,85 @@ class TaskBatch(NamedTuple):
     ``joint_disturbance`` (B, 2) constant joint torques (N m); ``hand_force`` (B, 2)
     constant hand force (N), applied as ``J(q)^T F``; ``onset`` (B,) int32, first step at
     which both act; ``command_noise`` (B, T, 2) multiplicative command noise xi_u;
-    ``plant_noise`` (B, T, 4) additive state noise xi_f.
+    ``plant_noise`` (B, T, 4) additive state noise xi_f. The fields are JAX arrays
+    (:meth:`Task.sample`) or NumPy arrays (:class:`GeneratorDraws`, the single Gymnasium env).
     """
 
-    x0: jnp.ndarray
-    target: jnp.ndarray
-    joint_disturbance: jnp.ndarray
-    hand_force: jnp.ndarray
-    onset: jnp.ndarray
-    command_noise: jnp.ndarray
-    plant_noise: jnp.ndarray
+    x0: np.ndarray
+    target: np.ndarray
+    joint_disturbance: np.ndarray
+    hand_force: np.ndarray
+    onset: np.ndarray
+    command_noise: np.ndarray
+    plant_noise: np.ndarray
 
     @property
     def size(self) -> int:
         return self.x0.shape[0]
+
+
+# ----- where the randomness comes from -----------------------------------------------------------
+class KeyDraws:
+    """Draws from a JAX PRNG key (``jax.random``); :meth:`split` splits the key.
+
+    The numbers :meth:`Task.sample` gives, for the rollout, training and the vector env.
+    """
+
+    def __init__(self, key):
+        # Imported here, not with the module: the single Gymnasium env uses the tasks without JAX.
+        import jax
+
+        self.key, self._random, self.xp = key, jax.random, jax.numpy
+
+    def split(self, n: int) -> list[KeyDraws]:
+        return [KeyDraws(k) for k in self._random.split(self.key, n)]
+
+    def uniform(self, shape, low, high):
+        return self._random.uniform(self.key, shape, minval=low, maxval=high)
+
+    def normal(self, shape):
+        return self._random.normal(self.key, shape)
+
+    def integers(self, shape, low: int, high: int):
+        return self._random.randint(self.key, shape, low, high)
+
+    def finish(self, batch: TaskBatch) -> TaskBatch:
+        return batch
+
+
+class GeneratorDraws:
+    """Draws from a NumPy ``Generator`` (the single Gymnasium env's ``np_random``), in the order
+    the task asks for them (:meth:`split` hands back the same generator); no JAX involved.
+
+    The episodes come out as NumPy float32 (onsets int32), like :meth:`Task.sample`'s; they
+    follow the same distributions but are other numbers than any JAX key gives.
+    """
+
+    xp = np
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+    def split(self, n: int) -> list[GeneratorDraws]:
+        return [self] * n
+
+    def uniform(self, shape, low, high):
+        # Generator.uniform's own formula, without its argument checks (they cost more than the draw).
+        return low + (high - low) * self.rng.random(shape)
+
+    def normal(self, shape):
+        return self.rng.standard_normal(shape)
+
+    def integers(self, shape, low: int, high: int):
+        return self.rng.integers(low, high, shape)
+
+    def finish(self, batch: TaskBatch) -> TaskBatch:
+        return TaskBatch(
+            *(
+                np.asarray(a, np.int32 if name == "onset" else np.float32)
+                for name, a in zip(batch._fields, batch, strict=True)
+            )
+        )
 
 
 def _check_positive_int(name: str, value, minimum: int = 1) -> None:
@@ -70,7 +133,7 @@ def _check_nonnegative(name: str, value) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """Common fields and the cost; subclasses define :meth:`sample`.
+    """Common fields and the cost; subclasses define how episodes are drawn.
 
     Attributes:
         horizon: number of control steps T.
@@ -83,6 +146,8 @@ class Task:
     """
 
     name: ClassVar[str] = "task"
+    #: Whether a batch is a fixed list of cases (:meth:`cases`) rather than random starts and targets.
+    fixed_cases: ClassVar[bool] = False
 
     horizon: int = 40
     delay: int = 0
@@ -108,29 +173,57 @@ class Task:
         _check_nonnegative("plant_noise_std", self.plant_noise_std)
 
     # ----- sampling ---------------------------------------------------------------------
-    def sample(self, key: jax.Array, batch_size: int | None = None) -> TaskBatch:
-        """A batch of episodes drawn from ``key`` (the same key gives the same batch)."""
-        raise NotImplementedError
+    def sample(self, key, batch_size: int | None = None) -> TaskBatch:
+        """A batch of episodes drawn from the JAX PRNG ``key`` (the same key gives the same batch)."""
+        b = self.batch_size if batch_size is None else batch_size
+        _check_positive_int("batch_size", b)
+        return self._draw(KeyDraws(key), b)
 
-    def _noise(self, key: jax.Array, batch_size: int) -> tuple[jnp.ndarray, jnp.ndarray]:
-        k_cmd, k_plant = jax.random.split(key)
+    def draw_episodes(self, draws: KeyDraws | GeneratorDraws, n: int) -> TaskBatch:
+        """``n`` independent episodes, one per arm of a Gymnasium env.
+
+        Tasks with random starts and targets draw them as :meth:`sample` does
+        (``draw_episodes(KeyDraws(key), n)`` is ``sample(key, n)``); a fixed-case task draws
+        each episode's case uniformly from :meth:`cases`, with its own noise.
+        """
+        _check_positive_int("n", n)
+        if not self.fixed_cases:
+            return self._draw(draws, n)
+        pick_draws, noise_draws = draws.split(2)
+        cases = self.cases(draws.xp)
+        pick = pick_draws.integers((n,), 0, cases["x0"].shape[0])
+        return self._batch(noise_draws, **{field: value[pick] for field, value in cases.items()})
+
+    def cases(self, xp=np) -> dict:
+        """The fixed cases as arrays of namespace ``xp``: ``x0``, ``target`` and, where the task
+        has them, ``hand_force`` (only for tasks with :attr:`fixed_cases`)."""
+        raise TypeError(f"{self.name} draws its starts and targets at random; it has no fixed cases")
+
+    def _draw(self, draws, b: int) -> TaskBatch:
+        """``b`` episodes of the task's batch distribution; the base class serves fixed-case tasks."""
+        return self._batch(draws, **self.cases(draws.xp))
+
+    def _noise(self, draws, batch_size: int):
+        cmd_draws, plant_draws = draws.split(2)
         t = self.horizon
-        cmd = self.command_noise_std * jax.random.normal(k_cmd, (batch_size, t, CONTROL_DIM))
-        pl = self.plant_noise_std * jax.random.normal(k_plant, (batch_size, t, STATE_DIM))
+        cmd = self.command_noise_std * cmd_draws.normal((batch_size, t, CONTROL_DIM))
+        pl = self.plant_noise_std * plant_draws.normal((batch_size, t, STATE_DIM))
         return cmd, pl
 
-    def _batch(self, key, x0, target, joint_disturbance=None, hand_force=None, onset=None) -> TaskBatch:
-        b = x0.shape[0]
-        zeros2 = jnp.zeros((b, CONTROL_DIM))
-        cmd, pl = self._noise(key, b)
-        return TaskBatch(
-            x0=x0,
-            target=target,
-            joint_disturbance=zeros2 if joint_disturbance is None else joint_disturbance,
-            hand_force=zeros2 if hand_force is None else hand_force,
-            onset=jnp.zeros((b,), jnp.int32) if onset is None else onset.astype(jnp.int32),
-            command_noise=cmd,
-            plant_noise=pl,
+    def _batch(self, draws, x0, target, joint_disturbance=None, hand_force=None, onset=None) -> TaskBatch:
+        xp, b = draws.xp, x0.shape[0]
+        zeros2 = xp.zeros((b, CONTROL_DIM))
+        cmd, pl = self._noise(draws, b)
+        return draws.finish(
+            TaskBatch(
+                x0=x0,
+                target=target,
+                joint_disturbance=zeros2 if joint_disturbance is None else joint_disturbance,
+                hand_force=zeros2 if hand_force is None else hand_force,
+                onset=xp.zeros((b,), xp.int32) if onset is None else onset.astype(xp.int32),
+                command_noise=cmd,
+                plant_noise=pl,
+            )
         )
 
     def validate_batch(self, batch: TaskBatch) -> None:
@@ -155,66 +248,89 @@ class Task:
                     " (batch size taken from x0)"
                 )
 
-    # ----- dynamics pieces shared by the rollout and the Gymnasium envs ---------------------
-    def disturbance(self, batch: TaskBatch, q: jnp.ndarray, t) -> jnp.ndarray:
-        """Disturbing joint torque at step ``t`` for arms at angles ``q``: zero before onset,
-        then the constant joint torque plus the constant hand force mapped by ``J(q)^T``."""
-        on = (t >= batch.onset)[..., None]
-        d = batch.joint_disturbance + plant.hand_force_to_torque(self.arm, q, batch.hand_force)
-        return jnp.where(on, d, 0.0)
+    # ----- dynamics pieces of the world step (armctl.world) --------------------------------
+    # Like the plant, these take vectors as arrays (..., k) or tuples of floats (one arm); ``xp``,
+    # the namespace (armctl.plant.namespace_of), is found from the arguments when not given.
+    def disturbance(self, batch: TaskBatch, q, t, xp=None):
+        """Disturbing joint torque at step ``t`` for arms at angles ``q`` (a whole state works
+        too): zero before onset, then the constant joint torque plus the constant hand force
+        mapped by ``J(q)^T``."""
+        xp = xp or namespace_of(q, batch.joint_disturbance)
+        q1, q2 = xp.components(q)[:2]
+        tau1, tau2 = plant.force_torque_components(self.arm, q1, q2, *xp.components(batch.hand_force), xp)
+        d1, d2 = xp.components(batch.joint_disturbance)
+        on = t >= batch.onset
+        return xp.vector(xp.where(on, d1 + tau1, 0.0), xp.where(on, d2 + tau2, 0.0))
 
     # ----- cost -------------------------------------------------------------------------
-    def state_cost(self, x: jnp.ndarray, target: jnp.ndarray, t) -> jnp.ndarray:
+    def state_cost(self, x, target, t, xp=None):
         """Cost of reaching state ``x`` at step ``t`` (1..T); broadcasts over leading axes."""
-        err = 0.5 * jnp.sum((x - target) ** 2, axis=-1)
-        return jnp.where(t == self.horizon, err, 0.0)
+        xp = xp or namespace_of(x, target)
+        q1, q2, dq1, dq2 = xp.components(x)
+        q1_target, q2_target, dq1_target, dq2_target = xp.components(target)
+        err = 0.5 * (
+            (q1 - q1_target) ** 2 + (q2 - q2_target) ** 2 + (dq1 - dq1_target) ** 2 + (dq2 - dq2_target) ** 2
+        )
+        return xp.where(t == self.horizon, err, 0.0)
 
-    def command_cost(self, u: jnp.ndarray) -> jnp.ndarray:
+    def command_cost(self, u, xp=None):
         """``alpha ||u||^2 / 2``."""
-        return 0.5 * self.alpha * jnp.sum(u**2, axis=-1)
+        u1, u2 = (xp or namespace_of(u)).components(u)
+        return 0.5 * self.alpha * (u1**2 + u2**2)
 
-    def cost(self, states: jnp.ndarray, commands: jnp.ndarray, target: jnp.ndarray) -> jnp.ndarray:
+    def cost(self, states, commands, target):
         """Per-episode cost, shape (B,), for states (B, T+1, 4) and commands (B, T, 2)."""
-        steps = jnp.arange(1, self.horizon + 1)
+        xp = namespace_of(states, commands, target)
+        steps = xp.arange(1, self.horizon + 1)
         state_part = self.state_cost(states[:, 1:], target[:, None, :], steps)
-        return jnp.sum(state_part, axis=1) + jnp.sum(self.command_cost(commands), axis=1)
+        return xp.sum(state_part, axis=1) + xp.sum(self.command_cost(commands), axis=1)
 
-    def loss(self, states: jnp.ndarray, commands: jnp.ndarray, target: jnp.ndarray) -> jnp.ndarray:
+    def loss(self, states, commands, target):
         """The training objective: the batch mean of :meth:`cost`."""
-        return jnp.mean(self.cost(states, commands, target))
+        return namespace_of(states, commands, target).mean(self.cost(states, commands, target))
 
     # ----- metrics ----------------------------------------------------------------------
-    def metrics(self, states: jnp.ndarray, commands: jnp.ndarray, target: jnp.ndarray) -> dict:
+    def metrics(self, states, commands, target) -> dict:
         """Per-episode metrics people read (batch means are the ``mean_*`` of these):
         ``final_error_mm`` hand distance to the target's hand position at T, ``final_speed``
         hand speed at T (m/s), ``peak_speed`` (m/s), ``energy`` sum of squared commands."""
+        xp = namespace_of(states, commands, target)
         hand = plant.forward_kinematics(self.arm, states[..., :2])
         goal = plant.forward_kinematics(self.arm, target[:, :2])
-        speed = jnp.linalg.norm(plant.hand_velocity(self.arm, states), axis=-1)
+        speed = xp.linalg.norm(plant.hand_velocity(self.arm, states), axis=-1)
         return {
             "cost": self.cost(states, commands, target),
-            "final_error_mm": 1000.0 * jnp.linalg.norm(hand[:, -1] - goal, axis=-1),
+            "final_error_mm": 1000.0 * xp.linalg.norm(hand[:, -1] - goal, axis=-1),
             "final_speed": speed[:, -1],
-            "peak_speed": jnp.max(speed, axis=1),
-            "energy": jnp.sum(commands**2, axis=(1, 2)),
+            "peak_speed": xp.max(speed, axis=1),
+            "energy": xp.sum(commands**2, axis=(1, 2)),
         }
 
 
 def _joint_targets(arm: ArmParams, hands: np.ndarray, what: str) -> np.ndarray:
     """Joint-space rest states (float64 NumPy) for hand positions; raises if any is outside
-    the workspace. Called eagerly at task construction, so ``sample`` can use the result as
+    the workspace. Called eagerly at task construction, so sampling can use the result as
     a constant under ``jit``."""
-    with jax.enable_x64(True):
-        reachable = np.asarray(plant.is_reachable(arm, jnp.asarray(hands), margin=1e-3 * arm.reach))
-        if not reachable.all():
-            bad = hands[~reachable][0]
-            r = float(np.linalg.norm(bad))
-            raise ValueError(
-                f"{what}: hand position ({bad[0]:.4f}, {bad[1]:.4f}) m at radius {r:.4f} m is outside the "
-                f"arm's workspace (radius between {abs(arm.l1 - arm.l2):.4f} and {arm.reach:.4f} m)"
-            )
-        q = np.asarray(plant.inverse_kinematics(arm, jnp.asarray(hands)))
+    reachable = np.asarray(plant.is_reachable(arm, hands, margin=1e-3 * arm.reach))
+    if not reachable.all():
+        bad = hands[~reachable][0]
+        r = float(np.linalg.norm(bad))
+        raise ValueError(
+            f"{what}: hand position ({bad[0]:.4f}, {bad[1]:.4f}) m at radius {r:.4f} m is outside the "
+            f"arm's workspace (radius between {abs(arm.l1 - arm.l2):.4f} and {arm.reach:.4f} m)"
+        )
+    q = plant.inverse_kinematics(arm, hands)
     return np.concatenate([q, np.zeros_like(q)], axis=-1)
+
+
+def _check_posture(value) -> tuple[float, float]:
+    try:
+        posture = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        posture = ()
+    if len(posture) != 2 or not all(math.isfinite(v) for v in posture):
+        raise ValueError(f"center_posture must be two finite joint angles (rad), got {value!r}")
+    return posture
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +344,7 @@ class CenterOut(Task):
     """
 
     name: ClassVar[str] = "center-out"
+    fixed_cases: ClassVar[bool] = True
 
     n_targets: int = 64
     radius: float | None = None
@@ -236,6 +353,7 @@ class CenterOut(Task):
     def __post_init__(self):
         _check_positive_int("n_targets", self.n_targets)
         object.__setattr__(self, "batch_size", self.n_targets)
+        object.__setattr__(self, "center_posture", _check_posture(self.center_posture))
         super().__post_init__()
         if self.radius is None:
             object.__setattr__(self, "radius", 0.15 * self.arm.reach)
@@ -249,22 +367,24 @@ class CenterOut(Task):
         )
 
     def center_hand(self) -> np.ndarray:
-        with jax.enable_x64(True):
-            return np.asarray(plant.forward_kinematics(self.arm, jnp.asarray(self.center_posture)))
+        return plant.forward_kinematics(self.arm, np.asarray(self.center_posture))
 
     def target_hands(self) -> np.ndarray:
         """Target hand positions (n_targets, 2), counter-clockwise from angle 0."""
         ang = 2 * np.pi * np.arange(self.n_targets) / self.n_targets
         return self.center_hand() + self.radius * np.stack([np.cos(ang), np.sin(ang)], axis=-1)
 
-    def sample(self, key: jax.Array, batch_size: int | None = None) -> TaskBatch:
+    def sample(self, key, batch_size: int | None = None) -> TaskBatch:
         if batch_size not in (None, self.n_targets):
             raise ValueError(
                 f"center-out batches hold all {self.n_targets} targets; got batch_size={batch_size}"
             )
-        target = jnp.asarray(self._targets)
-        x0 = jnp.broadcast_to(jnp.concatenate([jnp.asarray(self.center_posture), jnp.zeros(2)]), target.shape)
-        return self._batch(key, x0, target)
+        return super().sample(key)
+
+    def cases(self, xp=np) -> dict:
+        target = xp.asarray(self._targets)
+        start = xp.concatenate([xp.asarray(self.center_posture), xp.zeros(2)])
+        return {"x0": xp.broadcast_to(start, target.shape), "target": target}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,6 +400,7 @@ class Postural(Task):
     """
 
     name: ClassVar[str] = "postural"
+    fixed_cases: ClassVar[bool] = True
 
     horizon: int = 100
     delay: int = 10
@@ -290,41 +411,47 @@ class Postural(Task):
 
     def __post_init__(self):
         object.__setattr__(self, "batch_size", 72)
+        object.__setattr__(self, "center_posture", _check_posture(self.center_posture))
         super().__post_init__()
         if self.spacing is None:
             object.__setattr__(self, "spacing", 0.1 * self.arm.reach)
         _check_nonnegative("force", self.force)
+        _check_nonnegative("spacing", self.spacing)
         object.__setattr__(
             self, "_postures", _joint_targets(self.arm, self.posture_hands(), "postural posture")
         )
 
     def posture_hands(self) -> np.ndarray:
-        with jax.enable_x64(True):
-            center = np.asarray(plant.forward_kinematics(self.arm, jnp.asarray(self.center_posture)))
+        center = plant.forward_kinematics(self.arm, np.asarray(self.center_posture))
         offsets = np.array([(i, j) for j in (-1, 0, 1) for i in (-1, 0, 1)], dtype=float)
         return center + self.spacing * offsets
 
-    def sample(self, key: jax.Array, batch_size: int | None = None) -> TaskBatch:
+    def sample(self, key, batch_size: int | None = None) -> TaskBatch:
         if batch_size not in (None, 72):
             raise ValueError(f"postural batches hold all 9 x 8 = 72 cases; got batch_size={batch_size}")
-        postures = jnp.asarray(self._postures)  # (9, 4)
-        ang = 2 * jnp.pi * jnp.arange(8) / 8
-        forces = self.force * jnp.stack([jnp.cos(ang), jnp.sin(ang)], axis=-1)  # (8, 2)
-        target = jnp.repeat(postures, 8, axis=0)
-        hand_force = jnp.tile(forces, (9, 1))
-        return self._batch(key, target, target, hand_force=hand_force)
+        return super().sample(key)
 
-    def state_cost(self, x, target, t):
-        angle_err = 0.5 * jnp.sum((x[..., :2] - target[..., :2]) ** 2, axis=-1)
-        velocity = 0.5 * jnp.sum(x[..., 2:] ** 2, axis=-1)
-        return angle_err + jnp.where(t > self.horizon // 2, velocity, 0.0)
+    def cases(self, xp=np) -> dict:
+        postures = xp.asarray(self._postures)  # (9, 4)
+        ang = 2 * xp.pi * xp.arange(8) / 8
+        forces = self.force * xp.stack([xp.cos(ang), xp.sin(ang)], axis=-1)  # (8, 2)
+        target = xp.repeat(postures, 8, axis=0)
+        return {"x0": target, "target": target, "hand_force": xp.tile(forces, (9, 1))}
+
+    def state_cost(self, x, target, t, xp=None):
+        xp = xp or namespace_of(x, target)
+        q1, q2, dq1, dq2 = xp.components(x)
+        q1_target, q2_target = xp.components(target)[:2]
+        angle_err = 0.5 * ((q1 - q1_target) ** 2 + (q2 - q2_target) ** 2)
+        velocity = 0.5 * (dq1**2 + dq2**2)
+        return angle_err + xp.where(t > self.horizon // 2, velocity, 0.0)
 
 
-def _random_rest_states(key: jax.Array, n: int) -> jnp.ndarray:
-    lo = jnp.array([JOINT_WORKSPACE[0][0], JOINT_WORKSPACE[1][0]])
-    hi = jnp.array([JOINT_WORKSPACE[0][1], JOINT_WORKSPACE[1][1]])
-    q = jax.random.uniform(key, (n, 2), minval=lo, maxval=hi)
-    return jnp.concatenate([q, jnp.zeros_like(q)], axis=-1)
+def _random_rest_states(draws, n: int):
+    lo = np.array([JOINT_WORKSPACE[0][0], JOINT_WORKSPACE[1][0]])
+    hi = np.array([JOINT_WORKSPACE[0][1], JOINT_WORKSPACE[1][1]])
+    q = draws.uniform((n, 2), lo, hi)
+    return draws.xp.concatenate([q, draws.xp.zeros_like(q)], axis=-1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -334,11 +461,9 @@ class RandomReach(Task):
 
     name: ClassVar[str] = "random-reach"
 
-    def sample(self, key: jax.Array, batch_size: int | None = None) -> TaskBatch:
-        b = self.batch_size if batch_size is None else batch_size
-        _check_positive_int("batch_size", b)
-        k_start, k_target, k_noise = jax.random.split(key, 3)
-        return self._batch(k_noise, _random_rest_states(k_start, b), _random_rest_states(k_target, b))
+    def _draw(self, draws, b: int) -> TaskBatch:
+        start, target, noise = draws.split(3)
+        return self._batch(noise, _random_rest_states(start, b), _random_rest_states(target, b))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -365,16 +490,14 @@ class DDN(Task):
         super().__post_init__()
         _check_nonnegative("disturbance_std", self.disturbance_std)
 
-    def sample(self, key: jax.Array, batch_size: int | None = None) -> TaskBatch:
-        b = self.batch_size if batch_size is None else batch_size
-        _check_positive_int("batch_size", b)
-        k_start, k_target, k_dist, k_onset, k_noise = jax.random.split(key, 5)
+    def _draw(self, draws, b: int) -> TaskBatch:
+        start, target, disturbance, onset, noise = draws.split(5)
         return self._batch(
-            k_noise,
-            _random_rest_states(k_start, b),
-            _random_rest_states(k_target, b),
-            joint_disturbance=self.disturbance_std * jax.random.normal(k_dist, (b, CONTROL_DIM)),
-            onset=jax.random.randint(k_onset, (b,), 0, max(self.horizon // 2, 1)),
+            noise,
+            _random_rest_states(start, b),
+            _random_rest_states(target, b),
+            joint_disturbance=self.disturbance_std * disturbance.normal((b, CONTROL_DIM)),
+            onset=onset.integers((b,), 0, max(self.horizon // 2, 1)),
         )
 
 

@@ -13,8 +13,8 @@ regularization of ``Q_uu`` and a backtracking line search on the feedforward ter
 sizes are tried at once, vectorized). ``jit``/``vmap`` work through it.
 
 :func:`solve_task` applies it to every episode of a :class:`~armctl.tasks.TaskBatch` with the
-task's own cost pieces and :func:`armctl.rollout.transition` as the dynamics, so the objective
-is exactly ``task.cost`` and the batch's noise and disturbance (if any) are respected.
+task's own cost pieces and the world step :func:`armctl.world.env_step` as the dynamics, so the
+objective is exactly ``task.cost`` and the batch's noise and disturbance (if any) are respected.
 :func:`reference_loss` is the cached mean center-out iLQR loss the trainer divides by.
 """
 
@@ -27,6 +27,7 @@ import json
 import math
 import os
 import pathlib
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -36,8 +37,9 @@ import numpy as np
 from jax import lax
 from jax.scipy.linalg import cho_factor, cho_solve
 
-from armctl.rollout import Rollout, transition
+from armctl.rollout import Rollout
 from armctl.tasks import CenterOut, Task, TaskBatch
+from armctl.world import WorldState, env_reset, env_step
 
 #: Bump when a change to the solver changes its results, to invalidate cached reference losses.
 SOLVER_VERSION = 1
@@ -282,8 +284,14 @@ def episode(batch: TaskBatch, i: int) -> TaskBatch:
 
 
 def task_dynamics(task: Task, episode_batch: TaskBatch) -> Callable:
-    """``dynamics(x, u, t)`` of one episode: the rollout's own :func:`~armctl.rollout.transition`."""
-    return lambda x, u, t: transition(task, episode_batch, x, u, t)[0]
+    """``dynamics(x, u, t)`` of one episode: the true-state part of the world step
+    :func:`~armctl.world.env_step`. iLQR reads the true state, not the delayed observation, so the
+    step gets a one-slot delay line (whatever the task's delay, the state it returns is the same)."""
+
+    def dynamics(x, u, t):
+        return env_step(task, episode_batch, WorldState(x, (x,), t), u)[0].x
+
+    return dynamics
 
 
 def task_cost(task: Task, target: jnp.ndarray, offset=0) -> Callable:
@@ -353,7 +361,7 @@ def solve_task(
     """iLQR on every episode of ``batch`` (vmapped); fields of the result are batch-major.
 
     The objective of episode ``i`` is ``task.cost`` of its trajectory and the dynamics are
-    ``transition(task, episode(batch, i), x, u, t)``, so noise and disturbances in the batch are
+    ``task_dynamics(task, episode(batch, i))``, so noise and disturbances in the batch are
     known to the solver (an open-loop oracle; for a planner that does not know them see
     :func:`armctl.baselines.online.online_ilqr`).
 
@@ -383,23 +391,20 @@ def solve_task(
 
 
 def open_loop(task: Task, batch: TaskBatch, commands: jnp.ndarray) -> Rollout:
-    """Play a command table (B, T, 2) through the task's plant, noise and disturbance included.
+    """Play a command table (B, T, 2) through the world step, noise and disturbance included.
 
     ``open_loop(task, batch, zeros)`` is the do-nothing controller.
     """
     task.validate_batch(batch)
 
-    def one(ep, us):
-        def body(x, inputs):
-            u, t = inputs
-            x_next, tau = transition(task, ep, x, u, t)
-            return x_next, (x_next, tau)
+    def body(state, u):
+        state, _, parts = env_step(task, batch, state, u)
+        return state, (state.x, parts.torque)
 
-        _, (xs, taus) = lax.scan(body, ep.x0, (us, jnp.arange(task.horizon)))
-        return jnp.concatenate([ep.x0[None], xs]), taus
-
-    states, torques = jax.vmap(one)(batch, commands)
-    return Rollout(states=states, commands=commands, torques=torques)
+    state, _ = env_reset(task, batch)
+    _, (xs, torques) = lax.scan(body, state, jnp.swapaxes(commands, 0, 1))
+    states = jnp.concatenate([jnp.asarray(batch.x0)[:, None], jnp.swapaxes(xs, 0, 1)], axis=1)
+    return Rollout(states=states, commands=commands, torques=jnp.swapaxes(torques, 0, 1))
 
 
 # ----- the cached reference loss ---------------------------------------------------------------
@@ -414,7 +419,8 @@ def reference_loss(task: CenterOut, *, refresh: bool = False) -> float:
     """Mean iLQR cost (float64) over the task's center-out reaches: the RNN's yardstick.
 
     Cached as JSON in :func:`cache_dir` under a hash of the task configuration (every field,
-    arm parameters included) and :data:`SOLVER_VERSION`; ``refresh=True`` recomputes.
+    arm parameters included) and :data:`SOLVER_VERSION`; ``refresh=True`` recomputes, and so
+    does an unreadable cache file (with a warning naming it), which is then rewritten.
     """
     if not isinstance(task, CenterOut):
         raise TypeError(f"reference_loss needs a CenterOut task, got {type(task).__name__}")
@@ -426,9 +432,14 @@ def reference_loss(task: CenterOut, *, refresh: bool = False) -> float:
     config = f"{task!r} solver={SOLVER_VERSION}"
     path = cache_dir() / f"center-out-{hashlib.sha256(config.encode()).hexdigest()[:20]}.json"
     if path.exists() and not refresh:
-        cached = json.loads(path.read_text())
-        if cached.get("config") == config:
-            return float(cached["mean_loss"])
+        try:
+            cached = json.loads(path.read_text())
+            if cached.get("config") == config:
+                return float(cached["mean_loss"])
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+            warnings.warn(
+                f"ignoring the unreadable iLQR cache file {path} ({err}); recomputing it", stacklevel=2
+            )
     result = solve_task(task, task.sample(jax.random.PRNGKey(0)), dtype=jnp.float64)
     loss = float(np.mean(np.asarray(result.cost)))
     if not math.isfinite(loss):

@@ -30,11 +30,21 @@ import functools
 
 import jax
 import jax.numpy as jnp
-from armctl.baselines.ilqr import cast_batch, float_dtype, ilqr, precision, rollout, solve_task, task_cost
+from armctl.baselines.ilqr import (
+    cast_batch,
+    float_dtype,
+    ilqr,
+    precision,
+    rollout,
+    solve_task,
+    task_cost,
+    task_dynamics,
+)
 from jax import lax
 
-from armctl.rollout import Rollout, delay_line_init, delay_line_push, delay_line_read, transition
+from armctl.rollout import Rollout
 from armctl.tasks import Task, TaskBatch
+from armctl.world import env_reset, env_step
 
 
 def blind_batch(batch: TaskBatch) -> TaskBatch:
@@ -54,32 +64,33 @@ def _online(task, batch, first_plans, *, horizon, predict_delay, iters_per_step,
 
     def episode_rollout(ep: TaskBatch, model_ep: TaskBatch, first_plan):
         # Time indices past the episode only address the (zero) noise rows of the model batch.
-        model = lambda x, u, s: transition(task, model_ep, x, u, jnp.clip(s, 0, steps - 1))[0]
+        model_step = task_dynamics(task, model_ep)
+        model = lambda x, u, s: model_step(x, u, jnp.clip(s, 0, steps - 1))
 
         def plan(x_now, t, warm):
             dynamics = lambda x, u, j: model(x, u, t + j)
             cost = task_cost(task, ep.target, offset=t)
             return ilqr(cost, dynamics, x_now, warm, max_iters=iters_per_step, tol=tol).commands
 
-        def body(carry, t):
-            x, line, past, warm = carry
-            obs = delay_line_read(line)
+        def body(carry, _):
+            world, obs, past, warm = carry
+            t = world.t
             if predict_delay and delay > 0:
                 x_now = rollout(lambda x, u, j: model(x, u, t - delay + j), obs, past)[-1]
             else:
                 x_now = obs
             commands = plan(x_now, t, warm)
             u = commands[0]
-            x_next, tau = transition(task, ep, x, u, t)
-            line = delay_line_push(line, x_next)
+            world, obs, parts = env_step(task, ep, world, u)
             if delay > 0:
                 past = jnp.concatenate([past[1:], u[None]])
             # Warm start of the next step: this plan shifted by one, padded with a zero command.
             warm = jnp.concatenate([commands[1:], jnp.zeros_like(commands[:1])])
-            return (x_next, line, past, warm), (x_next, u, tau)
+            return (world, obs, past, warm), (world.x, u, parts.torque)
 
-        carry0 = (ep.x0, delay_line_init(ep.x0, delay), jnp.zeros((delay, 2), ep.x0.dtype), first_plan)
-        _, (xs, us, taus) = lax.scan(body, carry0, jnp.arange(steps))
+        world, obs = env_reset(task, ep)
+        carry0 = (world, obs, jnp.zeros((delay, 2), ep.x0.dtype), first_plan)
+        _, (xs, us, taus) = lax.scan(body, carry0, None, length=steps)
         return jnp.concatenate([ep.x0[None], xs]), us, taus
 
     states, commands, torques = jax.vmap(episode_rollout)(batch, blind_batch(batch), first_plans)

@@ -1,96 +1,32 @@
-"""The single Gymnasium env: one arm, one episode of an armctl task."""
+"""The single Gymnasium env: one arm, one episode of an armctl task, stepped in Python floats.
+
+The step is :func:`armctl.envs.core.step` (the world step :func:`armctl.world.env_step` plus
+the env's action scaling, observation and reward), run on Python floats: for one arm that is
+faster than any array library's per-call overhead, and the env imports no JAX at all, so a
+fresh process makes, resets and steps it quickly. The same function runs on JAX arrays in the
+vector env, and a test holds the two to float precision.
+"""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import gymnasium as gym
-import jax.numpy as jnp
 import numpy as np
 from armctl.envs import core, render
 
-from armctl.tasks import Task, TaskBatch, make_task
+from armctl.tasks import GeneratorDraws, Task, TaskBatch
+from armctl.world import scalar_episode
 
 RENDER_BACKENDS = ("numpy", "mujoco")
-
-
-def resolve_task(task: str | Task, task_options: dict | None = None) -> Task:
-    """A :class:`~armctl.tasks.Task` from a task or a task name plus field overrides."""
-    if isinstance(task, Task):
-        if task_options:
-            raise ValueError(f"task_options {sorted(task_options)} only apply to a task given by name")
-        return task
-    if isinstance(task, str):
-        return make_task(task, **(task_options or {}))
-    raise TypeError(f"task must be a task name or an armctl Task, got {type(task).__name__}")
-
-
-def resolve_torque_limit(task: Task, torque_limit: float | None) -> float:
-    if torque_limit is None:
-        return core.default_torque_limit(task)
-    if not (
-        isinstance(torque_limit, (int, float, np.floating))
-        and math.isfinite(torque_limit)
-        and torque_limit > 0
-    ):
-        raise ValueError(f"torque_limit must be a positive finite torque in N m, got {torque_limit!r}")
-    return float(torque_limit)
-
-
-def check_action(action, shape: tuple[int, ...]) -> np.ndarray:
-    """``action`` as float32 of ``shape``; raises ``ValueError`` for a wrong shape or NaN/inf."""
-    a = np.asarray(action, dtype=np.float32)
-    if a.shape != shape:
-        raise ValueError(f"action must have shape {shape} (normalized joint torques), got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError(f"action must be finite, got {action!r}")
-    return a
-
-
-def episode_from_options(task: Task, batch: TaskBatch, options: dict | None) -> TaskBatch:
-    """Apply reset options to a drawn size-1 episode (see :class:`ArmEnv`)."""
-    if not options:
-        return batch
-    allowed = {"batch", "x0", "target", "joint_disturbance", "hand_force", "onset"}
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ValueError(f"unknown reset option(s) {unknown}; valid: {sorted(allowed)}")
-    if "batch" in options:
-        given = options["batch"]
-        if not isinstance(given, TaskBatch):
-            raise TypeError(f"options['batch'] must be a TaskBatch, got {type(given).__name__}")
-        task.validate_batch(given)
-        if given.size != 1:
-            raise ValueError(f"options['batch'] must hold one episode, got {given.size}")
-        if np.any(np.asarray(given.target)[:, 2:] != 0):
-            raise ValueError(
-                f"options['batch'] must have a rest target (zero velocities), got {given.target!r}"
-            )
-        batch = given
-    shapes = {"x0": (4,), "target": (2,), "joint_disturbance": (2,), "hand_force": (2,), "onset": ()}
-    fields = {}
-    for name, shape in shapes.items():
-        if name not in options:
-            continue
-        value = np.asarray(options[name], dtype=np.float64)
-        if value.shape != shape or not np.isfinite(value).all():
-            raise ValueError(
-                f"options[{name!r}] must be a finite array of shape {shape}, got {options[name]!r}"
-            )
-        if name == "target":  # a rest state at the given joint angles
-            value = np.concatenate([value, np.zeros(2)])
-        old = getattr(batch, name)
-        fields[name] = jnp.asarray(value, old.dtype).reshape(old.shape)
-    return batch._replace(**fields)
 
 
 class ArmEnv(gym.Env):
     """Two-joint planar arm reaching/holding task from Sutskever (2013), ch. 6.
 
-    The step is the same code as the differentiable rollout (``armctl.rollout.transition``,
-    its delay line and the task's cost); registered as ``armctl/CenterOut-v0``,
-    ``armctl/Postural-v0``, ``armctl/DDN-v0`` and ``armctl/RandomReach-v0``.
+    Registered as ``armctl/CenterOut-v0``, ``armctl/Postural-v0``, ``armctl/DDN-v0`` and
+    ``armctl/RandomReach-v0``. A step is :func:`armctl.envs.core.step`, the world step the
+    differentiable rollout scans (:func:`armctl.world.env_step`), in Python floats (float64).
 
     ## Action Space
     ``Box(-1, 1, (2,), float32)``: shoulder and elbow torques divided by ``torque_limit``
@@ -99,7 +35,7 @@ class ArmEnv(gym.Env):
     multiplicative command noise and disturbance.
 
     ## Observation Space
-    ``Box(low, high, (6,), float32)``:
+    ``Box(low, high, (6,), float32)`` (v0):
 
     | idx | observation                              | unit  | bounds                   |
     |-----|------------------------------------------|-------|--------------------------|
@@ -111,34 +47,47 @@ class ArmEnv(gym.Env):
     | 5   | target elbow angle                       | rad   | task's targets (finite)  |
 
     Targets are rest states (zero velocity). Before the episode the arm rested at its start
-    state, so the first ``delay`` observations show it there.
+    state, so the first ``delay`` observations show it there. Later versions may append
+    columns (:attr:`armctl.envs.core.EnvVersion.observation_extras`).
 
     ## Rewards
-    Minus the thesis's per-step cost: at step t (0-based),
+    v0: minus the thesis's per-step cost: at step t (0-based),
     ``reward = -(command_cost(u_t) + state_cost(x_{t+1}, x*, t+1))`` with
     ``command_cost = alpha ||u||^2 / 2`` (u in N m) and the task's state cost (final-state
     error at t+1 = T for center-out, DDN and random reach; angle error every step and
     velocity in the second half for postural). The episode return is minus ``task.cost``.
-    ``info`` holds ``command_cost``, ``state_cost``, the true ``state`` x_{t+1}, the
-    ``command`` u_t (N m) and ``step`` t+1.
+
+    ## Info
+    Every step: ``command_cost`` and ``state_cost`` (the reward's parts), the true ``state``
+    x_{t+1}, the ``command`` u_t (N m), ``step`` t+1, the ``hand`` and ``target_hand``
+    positions (m, shoulder frame), ``hand_error_mm`` their distance (at the last step, the
+    thesis's final hand error) and ``diverged``. ``reset`` gives the same keys for the start.
 
     ## Starting State
     ``reset(seed=...)`` draws one episode -- start, target, disturbance, onset and every
-    noise draw -- with ``task.sample(key, 1)``, ``key`` derived from the env's ``np_random``
-    (tasks with a fixed list of cases draw one case). ``options`` may fix parts of it:
-    ``x0`` (start state, shape (4,)), ``target`` (joint angles of the rest target, (2,)),
-    ``joint_disturbance``, ``hand_force`` (shape (2,)), ``onset`` (step), or ``batch``: a
-    whole size-1 :class:`TaskBatch` (with a rest target). Overridden targets may lie
-    outside the observation bounds.
+    noise draw -- from the env's ``np_random`` with NumPy
+    (``task.draw_episodes(GeneratorDraws(np_random), 1)``): the same seed gives the same
+    episode; tasks with a fixed list of cases draw one case. The distributions are those of
+    ``task.sample``, the numbers are not a JAX key's. ``options`` may fix parts of it:
+    ``x0`` (start state, (4,), joint speeds within ``arm.max_joint_speed``), ``target`` (joint
+    angles of the rest target, (2,)), ``joint_disturbance`` (N m), ``hand_force`` (N) (each
+    (2,), finite), ``onset`` (an integer step in [0, T]), or ``batch``: a whole size-1
+    :class:`TaskBatch` (finite, with a rest target). Overridden targets may lie outside the
+    observation bounds. :attr:`episode` gives the episode as a ``TaskBatch``, to replay a
+    controller on it with :func:`armctl.rollout.simulate`.
 
     ## Episode End
-    Never terminated; truncated after the task's horizon T (``max_episode_steps``). Stepping
-    past T raises ``RuntimeError``.
+    Truncated after the task's horizon T (``max_episode_steps``). Terminated, with
+    ``info["diverged"] = True``, at the first step whose state leaves the plant's range (a
+    joint faster than ``arm.max_joint_speed``, 1 / dt = 100 rad/s, or a non-finite value:
+    :func:`armctl.world.diverged`), so no step returns non-finite numbers. Stepping an ended
+    episode raises ``RuntimeError``.
 
     ## Arguments
     ``task`` (name or Task; ``task_options`` overrides its fields), ``torque_limit`` (N m),
     ``render_mode`` (``"rgb_array"``), ``render_backend`` (``"numpy"`` rasterizer or
-    ``"mujoco"`` offscreen rendering of the MJCF model), ``render_size`` (pixels).
+    ``"mujoco"`` offscreen rendering of the MJCF model), ``render_size`` (pixels),
+    ``version`` (a key of :data:`armctl.envs.core.VERSIONS`).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 100}
@@ -151,9 +100,11 @@ class ArmEnv(gym.Env):
         render_mode: str | None = None,
         render_backend: str = "numpy",
         render_size: int = 256,
+        version: str = "v0",
     ):
-        self.task = resolve_task(task, task_options)
-        self.torque_limit = resolve_torque_limit(self.task, torque_limit)
+        self.version = core.env_version(version)
+        self.task = core.resolve_task(task, task_options)
+        self.torque_limit = core.resolve_torque_limit(self.version, self.task, torque_limit)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
@@ -165,67 +116,86 @@ class ArmEnv(gym.Env):
         self._renderer = (
             render.make_renderer(self.task.arm, render_backend, render_size) if render_mode else None
         )
-        low, high = core.observation_bounds(self.task)
+        self._closed = False
+        low, high = core.observation_bounds(self.version, self.task)
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (core.ACTION_DIM,), np.float32)
         self._batch: TaskBatch | None = None
-        self._arm: core.ArmState | None = None
-        self._t = 0
-        self._path: list[np.ndarray] = []
+        self._episode: TaskBatch | None = None  # the same episode in Python floats
+        self._state = None
+        self._ended: str | None = None  # why the episode ended, once it has
+        self._path: list[tuple] = []
 
     @property
     def episode(self) -> TaskBatch:
-        """The current episode as a size-1 :class:`TaskBatch` (all its randomness)."""
+        """The current episode as a size-1 NumPy :class:`TaskBatch` (all its randomness)."""
         if self._batch is None:
             raise RuntimeError("no episode yet: call reset() first")
         return self._batch
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        episode_seed = np.uint32(self.np_random.integers(0, 2**32))
-        self._batch = episode_from_options(
-            self.task, core.sample_episodes(self.task, episode_seed, 1), options
-        )
-        self._arm, obs = core.start(self.task, self._batch)
-        self._t = 0
-        x0 = np.asarray(self._batch.x0[0], np.float32)
-        self._path = [x0]
-        return np.asarray(obs)[0], {"state": x0, "step": 0}
+        drawn = self.task.draw_episodes(GeneratorDraws(self.np_random), 1)
+        self._batch = core.episode_from_options(self.task, drawn, options)
+        self._episode = scalar_episode(self._batch)
+        self._state, obs, outcome = core.start(self.version, self.task, self._episode)
+        self._ended = None
+        self._path = [outcome.state] if self.render_mode else []
+        return np.array(obs, np.float32), self._info(outcome)
 
     def step(self, action):
-        if self._batch is None:
+        if self._state is None:
             raise RuntimeError("call reset() before step()")
-        if self._t >= self.task.horizon:
-            raise RuntimeError(
-                f"the episode ended after its horizon of {self.task.horizon} steps; "
-                "call reset() to start another"
-            )
-        a = check_action(action, self.action_space.shape)[None]
-        self._arm, packed = core.step(
-            self.task, self.torque_limit, self._batch, self._arm, a, np.int32(self._t)
+        if self._ended is not None:
+            raise RuntimeError(f"the episode ended {self._ended}; call reset() to start another")
+        self._state, obs, reward, outcome = core.step(
+            self.version,
+            self.task,
+            self.torque_limit,
+            self._episode,
+            self._state,
+            core.check_arm_action(action),
         )
-        row = np.asarray(packed)[0]
-        self._t += 1
-        state = row[core.STATE]
-        self._path.append(state)
-        info = {
-            "command_cost": float(row[core.COMMAND_COST]),
-            "state_cost": float(row[core.STATE_COST]),
-            "state": state,
-            "command": row[core.COMMAND],
-            "step": self._t,
+        terminated, truncated = core.episode_end(
+            self.version, self.task, outcome.t, self.task.horizon, outcome.diverged
+        )
+        if outcome.diverged:
+            self._ended = f"at step {outcome.t}: the arm's state left the plant's range (info['diverged'])"
+        elif terminated or truncated:
+            self._ended = f"after its horizon of {self.task.horizon} steps"
+        if self.render_mode:
+            self._path.append(outcome.state)
+        return np.array(obs, np.float32), float(reward), terminated, truncated, self._info(outcome)
+
+    @staticmethod
+    def _info(outcome: core.StepOutcome) -> dict:
+        # One array for the four vectors, handed out as views: a NumPy array per value would
+        # cost more than the arm's step.
+        vectors = np.array(outcome.state + outcome.command + outcome.hand + outcome.target_hand)
+        return {
+            "command_cost": outcome.command_cost,
+            "state_cost": outcome.state_cost,
+            "state": vectors[0:4],
+            "command": vectors[4:6],
+            "step": outcome.t,
+            "hand": vectors[6:8],
+            "target_hand": vectors[8:10],
+            "hand_error_mm": outcome.hand_error_mm,
+            "diverged": outcome.diverged,
         }
-        return row[core.OBS], float(row[core.REWARD]), False, self._t >= self.task.horizon, info
 
     def render(self):
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' to make()")
             return None
+        if self._closed:
+            raise RuntimeError("render() after close(): the renderer was released; make a new env to render")
         if self._batch is None:
             raise RuntimeError("call reset() before render()")
-        return self._renderer(np.stack(self._path), np.asarray(self._batch.target[0]))
+        return self._renderer(np.array(self._path), np.asarray(self._batch.target[0]))
 
     def close(self):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+        self._closed = True

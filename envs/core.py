@@ -1,56 +1,69 @@
-"""Jitted episode logic shared by the single and the vector Gymnasium envs.
+"""The env step shared by the single and the vector Gymnasium envs, and what makes an env version.
 
-Nothing here re-derives physics: a step is :func:`armctl.rollout.transition` (the plant step
-with the task's noise and disturbance), the delay line of :mod:`armctl.rollout`, and the
-task's own ``command_cost`` / ``state_cost``. ``n`` arms are stepped together; the single
-env is the ``n = 1`` case of the same functions, so both envs step identically.
+Nothing here re-derives physics: an env step is the world step :func:`armctl.world.env_step`
+(plant, noise, disturbance, delay line, the task's costs, the time) plus what an env adds: the
+action's scale and clip, the observation, the reward, the hand's error and the divergence check.
+Like the world step it is written once on vector components (:mod:`armctl.plant`) and runs on
+Python floats for one arm (:class:`~armctl.envs.arm_env.ArmEnv`, which imports no JAX) and on
+JAX arrays under ``jit`` for ``n`` arms (:class:`~armctl.envs.vector.ArmVectorEnv`).
 
-All arms of an env start their episodes together and every episode lasts the same number
-of steps, so one step counter ``t`` (kept on the host) serves all of them. The episodes
-(a :class:`TaskBatch`) stay on the device and are inputs only; a step returns just the
-arms' new :class:`ArmState` and one packed float32 array, because every extra output of a
-jitted call costs a buffer copy (a step that returned its whole input state took 45 us
-instead of 10 us per call on this machine).
-
-Observation of one arm (float32, 6 values)::
+Observation of one arm (float32)::
 
     0-1  delayed joint angles q1, q2 (rad)           x[t - delay][:2]
     2-3  delayed joint velocities dq1, dq2 (rad/s)   x[t - delay][2:]
     4-5  target joint angles q1*, q2* (rad)          (targets are rest states)
+    6-   the version's extras (none in v0)
 
-With zero target velocities appended, observation is exactly the ``(observation, target)``
+With zero target velocities appended, columns 0-5 are exactly the ``(observation, target)``
 input of ``controllers.ArmController.step`` (see :func:`controller_inputs`).
+
+An :class:`EnvVersion` is all that distinguishes one version of the env ids from another
+(the reward, observation extras, whether the horizon terminates, the default torque limit);
+:data:`VERSIONS` lists them.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from typing import NamedTuple
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from armctl import plant, rollout
-from armctl.tasks import CENTER_POSTURE, JOINT_WORKSPACE, CenterOut, Postural, Task, TaskBatch
+from armctl import plant
+from armctl.plant import namespace_of
+from armctl.tasks import CENTER_POSTURE, JOINT_WORKSPACE, Task, TaskBatch, make_task
+from armctl.world import WorldState, diverged, env_reset, env_step
 
-OBS_DIM = 6
+#: Observation columns every version has: delayed state (4) and target angles (2).
+BASE_OBS_DIM = 6
 ACTION_DIM = plant.CONTROL_DIM
 #: Peak joint acceleration (rad/s^2) the default torque limit gives the arm at rest in its
 #: central posture; see :func:`default_torque_limit`.
 DEFAULT_PEAK_ACCELERATION = 100.0
 
-#: Column slices of the packed step output: observation, reward, command cost, state
-#: cost, true state x_t (4), command u (N m, 2).
-OBS, REWARD, COMMAND_COST, STATE_COST = slice(0, 6), 6, 7, 8
-STATE, COMMAND = slice(9, 13), slice(13, 15)
 
+class StepOutcome(NamedTuple):
+    """What an env step produced, for the reward and ``info`` (vectors in the step's namespace:
+    tuples of floats for the single env, arrays (n, k) for the vector env).
 
-class ArmState(NamedTuple):
-    """Device state of ``n`` arms: ``x`` (n, 4) true states, ``line`` (delay+1, n, 4) delay line."""
+    ``action`` the clipped normalized action; ``command`` u (N m); ``state`` the true state
+    x_{t+1}; ``t`` steps taken; ``command_cost`` and ``state_cost`` the thesis's cost parts;
+    ``hand`` and ``target_hand`` (m, shoulder frame); ``hand_error_mm`` their distance;
+    ``diverged`` whether the state left the plant's range (:func:`armctl.world.diverged`).
+    """
 
-    x: jnp.ndarray
-    line: jnp.ndarray
+    action: Any
+    command: Any
+    state: Any
+    t: Any
+    command_cost: Any
+    state_cost: Any
+    hand: Any
+    target_hand: Any
+    hand_error_mm: Any
+    diverged: Any
 
 
 def default_torque_limit(task: Task) -> float:
@@ -63,87 +76,261 @@ def default_torque_limit(task: Task) -> float:
     DDN adds constant disturbances of std 0.2 N m. The rule gives 0.91 N m for the monkey
     arm and 17.6 N m for the human arm: room for the reach and disturbance compensation.
     """
-    m = np.asarray(plant.mass_matrix(task.arm, jnp.asarray(CENTER_POSTURE)), dtype=np.float64)
+    m = plant.mass_matrix(task.arm, np.asarray(CENTER_POSTURE))
     return float(DEFAULT_PEAK_ACCELERATION * np.linalg.norm(m, 2))
 
 
-def has_fixed_cases(task: Task) -> bool:
-    """Whether the task's batch is a fixed list of cases (center-out targets, postural pairs)."""
-    return isinstance(task, (CenterOut, Postural))
+def thesis_reward(task: Task, outcome: StepOutcome, xp) -> Any:
+    """Minus the thesis's per-step cost: ``-(command_cost(u_t) + state_cost(x_{t+1}, x*, t+1))``."""
+    return -(outcome.command_cost + outcome.state_cost)
 
 
-def observation_bounds(task: Task) -> tuple[np.ndarray, np.ndarray]:
+def no_extras(task: Task, state: WorldState, xp) -> tuple:
+    return ()
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvVersion:
+    """What one version of the env ids decides; everything else is the same code.
+
+    Attributes:
+        name: the id suffix (``"v0"``).
+        reward: ``reward(task, outcome: StepOutcome, xp)``, written on components with the
+            namespace ``xp`` (:mod:`armctl.plant`), so it serves both envs.
+        observation_extras: ``extras(task, state: WorldState, xp) -> tuple`` of components
+            appended to the observation (e.g. the time left, from ``state.t``).
+        extras_bounds: ``(low, high)`` of each extra, for the observation space.
+        horizon_terminates: the task's horizon ends an episode with ``terminated=True``
+            (``False``: ``truncated=True``, the time-limit convention).
+        torque_limit: the default ``torque_limit(task)`` (N m per unit action).
+    """
+
+    name: str
+    reward: Callable = thesis_reward
+    observation_extras: Callable = no_extras
+    extras_bounds: tuple[tuple[float, float], ...] = ()
+    horizon_terminates: bool = False
+    torque_limit: Callable[[Task], float] = default_torque_limit
+
+    @property
+    def obs_dim(self) -> int:
+        return BASE_OBS_DIM + len(self.extras_bounds)
+
+
+#: v0: the thesis task verbatim (reward minus the step cost, the horizon a time limit).
+V0 = EnvVersion("v0")
+VERSIONS: dict[str, EnvVersion] = {version.name: version for version in (V0,)}
+
+
+def env_version(version: str | EnvVersion) -> EnvVersion:
+    if isinstance(version, EnvVersion):
+        return version
+    if version not in VERSIONS:
+        raise ValueError(f"unknown env version {version!r}; expected one of {sorted(VERSIONS)}")
+    return VERSIONS[version]
+
+
+# ----- the env step, written once -------------------------------------------------------------
+def observe(version: EnvVersion, task: Task, batch: TaskBatch, state: WorldState, delayed, xp=None):
+    """The observation: delayed state, target angles, the version's extras."""
+    xp = xp or namespace_of(delayed)
+    columns = xp.components(delayed) + xp.components(batch.target)[:2]
+    return xp.vector(*columns, *version.observation_extras(task, state, xp))
+
+
+def hand_and_target(task: Task, x, target, xp) -> tuple:
+    """``(hand, target_hand, hand_error_mm)`` for true states and rest targets."""
+    q1, q2 = xp.components(x)[:2]
+    q1_target, q2_target = xp.components(target)[:2]
+    _, _, hx, hy = plant.position_components(task.arm, q1, q2, xp)
+    _, _, gx, gy = plant.position_components(task.arm, q1_target, q2_target, xp)
+    error_mm = 1000.0 * xp.sqrt((hx - gx) ** 2 + (hy - gy) ** 2)
+    return xp.vector(hx, hy), xp.vector(gx, gy), error_mm
+
+
+def start(version: EnvVersion, task: Task, batch: TaskBatch) -> tuple[WorldState, Any, StepOutcome]:
+    """Step 0 of the episodes in ``batch``: ``(state, obs, outcome)``, the outcome describing
+    the start (no action yet: zero action, command and costs)."""
+    state, delayed = env_reset(task, batch)
+    xp = namespace_of(batch.x0)
+    hand, target_hand, error = hand_and_target(task, batch.x0, batch.target, xp)
+    zero = xp.zeros_like(error)
+    zeros2 = xp.vector(zero, zero)
+    outcome = StepOutcome(zeros2, zeros2, batch.x0, state.t, zero, zero, hand, target_hand, error, zero > 0)
+    return state, observe(version, task, batch, state, delayed, xp), outcome
+
+
+def step(version: EnvVersion, task: Task, torque_limit, batch: TaskBatch, state: WorldState, action):
+    """One env step under normalized actions (..., 2), clipped to [-1, 1] and scaled by
+    ``torque_limit``: ``(state, obs, reward, outcome)``."""
+    xp = namespace_of(state.x, action, batch.command_noise)
+    a1, a2 = xp.components(action)
+    a1, a2 = xp.clip(a1, -1.0, 1.0), xp.clip(a2, -1.0, 1.0)
+    u = xp.vector(a1 * torque_limit, a2 * torque_limit)
+    state, delayed, parts = env_step(task, batch, state, u, xp)
+    hand, target_hand, error = hand_and_target(task, state.x, batch.target, xp)
+    outcome = StepOutcome(
+        xp.vector(a1, a2),
+        u,
+        state.x,
+        state.t,
+        parts.command_cost,
+        parts.state_cost,
+        hand,
+        target_hand,
+        error,
+        diverged(task.arm, state.x, xp),
+    )
+    obs = observe(version, task, batch, state, delayed, xp)
+    return state, obs, version.reward(task, outcome, xp), outcome
+
+
+def episode_end(version: EnvVersion, task: Task, t, max_steps: int, diverged) -> tuple:
+    """``(terminated, truncated)`` after step ``t``: a diverged state terminates; the horizon
+    terminates or truncates as the version says; ``max_steps`` (at most the horizon) truncates.
+    Python bools for Python inputs, arrays for arrays."""
+    xp = namespace_of(t, diverged)
+    terminated = diverged | ((t >= task.horizon) & version.horizon_terminates)
+    truncated = (t >= max_steps) & xp.logical_not(terminated)
+    return terminated, truncated
+
+
+# ----- spaces, arguments and checks shared by both envs ----------------------------------------
+def observation_bounds(version: EnvVersion, task: Task) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) of one observation: the arm's state is unbounded, the target angles are not."""
-    if has_fixed_cases(task):
-        target = np.asarray(task.sample(jax.random.key(0)).target[:, :2], dtype=np.float32)
+    if task.fixed_cases:
+        target = np.asarray(task.cases(np)["target"][:, :2], dtype=np.float32)
         lo, hi = target.min(axis=0), target.max(axis=0)
     else:
         lo, hi = (np.array(bound, np.float32) for bound in zip(*JOINT_WORKSPACE, strict=True))
     inf = np.full(plant.STATE_DIM, np.inf, np.float32)
-    return np.concatenate([-inf, lo]), np.concatenate([inf, hi])
+    extras = np.array(version.extras_bounds, np.float32).reshape(-1, 2)
+    return np.concatenate([-inf, lo, extras[:, 0]]), np.concatenate([inf, hi, extras[:, 1]])
 
 
-def controller_inputs(obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """``(delayed state (.., 4), target state (.., 4))`` from observations (.., 6)."""
-    return obs[..., :4], jnp.concatenate([obs[..., 4:], jnp.zeros_like(obs[..., 4:])], axis=-1)
+def controller_inputs(obs):
+    """``(delayed state (.., 4), target state (.., 4))`` from observations (.., obs_dim)."""
+    xp = namespace_of(obs)
+    target = obs[..., 4:6]
+    return obs[..., :4], xp.concatenate([target, xp.zeros_like(target)], axis=-1)
 
 
-def sample_episodes(task: Task, seed, n: int) -> TaskBatch:
-    """``n`` episodes from ``key = jax.random.key(seed)``: ``task.sample(key, n)``, or for tasks
-    with a fixed list of cases, ``n`` cases drawn uniformly (with their noise) from
-    ``task.sample(key)``."""
-    if not has_fixed_cases(task):
-        return _sample(task, seed, n)
-    k_cases, k_pick = jax.random.split(jax.random.key(seed))
-    return _pick(_cases(task, k_cases), k_pick, n)
+def resolve_task(task: str | Task, task_options: dict | None = None) -> Task:
+    """A :class:`~armctl.tasks.Task` from a task or a task name plus field overrides."""
+    if isinstance(task, Task):
+        if task_options:
+            raise ValueError(f"task_options {sorted(task_options)} only apply to a task given by name")
+        return task
+    if isinstance(task, str):
+        return make_task(task, **(task_options or {}))
+    raise TypeError(f"task must be a task name or an armctl Task, got {type(task).__name__}")
 
 
-@partial(jax.jit, static_argnums=(0, 2))
-def _sample(task: Task, seed, n: int) -> TaskBatch:
-    return task.sample(jax.random.key(seed), n)
+def resolve_torque_limit(version: EnvVersion, task: Task, torque_limit: float | None) -> float:
+    if torque_limit is None:
+        return version.torque_limit(task)
+    if not (
+        isinstance(torque_limit, (int, float, np.floating, np.integer))
+        and not isinstance(torque_limit, bool)
+        and math.isfinite(torque_limit)
+        and torque_limit > 0
+    ):
+        raise ValueError(f"torque_limit must be a positive finite torque in N m, got {torque_limit!r}")
+    return float(torque_limit)
 
 
-@partial(jax.jit, static_argnums=(0,))
-def _cases(task: Task, key: jax.Array) -> TaskBatch:
-    """All cases of a fixed-case task (with their noise draws)."""
-    return task.sample(key)
+def _action_array(action, shape: tuple[int, ...]) -> np.ndarray:
+    a = np.asarray(action, dtype=np.float32)
+    if a.shape != shape:
+        raise ValueError(f"action must have shape {shape} (normalized joint torques), got shape {a.shape}")
+    return a
 
 
-@partial(jax.jit, static_argnums=(2,))
-def _pick(cases: TaskBatch, key: jax.Array, n: int) -> TaskBatch:
-    pick = jax.random.randint(key, (n,), 0, cases.size)
-    return jax.tree_util.tree_map(lambda a: a[pick], cases)
+def check_action(action, shape: tuple[int, ...]) -> np.ndarray:
+    """``action`` as float32 of ``shape``; raises ``ValueError`` for a wrong shape or NaN/inf."""
+    a = _action_array(action, shape)
+    if not np.isfinite(a).all():
+        raise ValueError(f"action must be finite, got {action!r}")
+    return a
 
 
-def observe(batch: TaskBatch, arm: ArmState) -> jnp.ndarray:
-    """Observations (n, 6) float32: delayed state and target angles."""
-    return jnp.concatenate([rollout.delay_line_read(arm.line), batch.target[:, :2]], axis=-1).astype(
-        jnp.float32
-    )
+def check_arm_action(action) -> tuple[float, float]:
+    """One arm's action as the tuple of its float32 values: :func:`check_action` for shape (2,),
+    checked without a NumPy reduction, which would cost a good part of the arm's step."""
+    a1, a2 = _action_array(action, (ACTION_DIM,)).tolist()
+    if not (math.isfinite(a1) and math.isfinite(a2)):
+        raise ValueError(f"action must be finite, got {action!r}")
+    return a1, a2
 
 
-@partial(jax.jit, static_argnums=(0,))
-def start(task: Task, batch: TaskBatch) -> tuple[ArmState, jnp.ndarray]:
-    """Step 0 of the episodes in ``batch`` (the arm rested at ``x0`` before): ``(arm, obs)``."""
-    arm = ArmState(batch.x0, rollout.delay_line_init(batch.x0, task.delay))
-    return arm, observe(batch, arm)
+def _option_vector(options: dict, name: str, size: int) -> np.ndarray:
+    try:
+        value = np.asarray(options[name], dtype=np.float64)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value.shape != (size,) or not np.isfinite(value).all():
+        raise ValueError(
+            f"options[{name!r}] must be {size} finite numbers (shape ({size},)), got {options[name]!r}"
+        )
+    return value
 
 
-def advance(task: Task, torque_limit, batch: TaskBatch, arm: ArmState, action: jnp.ndarray, t):
-    """Step ``t`` of every arm under normalized actions (n, 2), clipped to [-1, 1].
-
-    Returns ``(arm, command, command_cost, state_cost)``: the command ``u_t`` (N m), its
-    cost ``task.command_cost(u_t)`` and ``task.state_cost(x_{t+1}, x*, t+1)``.
-    """
-    u = jnp.clip(action, -1.0, 1.0).astype(arm.x.dtype) * torque_limit
-    x_next, _ = rollout.transition(task, batch, arm.x, u, t)
-    arm = ArmState(x_next, rollout.delay_line_push(arm.line, x_next))
-    return arm, u, task.command_cost(u), task.state_cost(x_next, batch.target, t + 1)
+def _check_onset(task: Task, onset, what: str) -> int:
+    value = np.asarray(onset)
+    integral = value.dtype.kind in "iu" or (value.dtype.kind == "f" and np.all(np.mod(value, 1) == 0))
+    if value.dtype.kind == "b" or not integral or not np.all((value >= 0) & (value <= task.horizon)):
+        raise ValueError(
+            f"{what} must be an integer step in [0, {task.horizon}] (the horizon: never), got {onset!r}"
+        )
+    return value.astype(np.int64)
 
 
-@partial(jax.jit, static_argnums=(0,))
-def step(task: Task, torque_limit, batch: TaskBatch, arm: ArmState, action: jnp.ndarray, t):
-    """One env step of ``n`` arms: ``(arm, packed (n, 15))`` (columns: see the slices above)."""
-    arm, u, cc, sc = advance(task, torque_limit, batch, arm, action, t)
-    cols = [observe(batch, arm), -(cc + sc)[:, None], cc[:, None], sc[:, None], arm.x, u]
-    return arm, jnp.concatenate([c.astype(jnp.float32) for c in cols], axis=-1)
+def _check_start(task: Task, x0: np.ndarray, what: str) -> None:
+    if np.any(np.abs(x0[..., 2:]) > task.arm.max_joint_speed):
+        raise ValueError(
+            f"{what} has a joint speed above the plant's range of {task.arm.max_joint_speed:g} rad/s "
+            f"(ArmParams.max_joint_speed), got {x0!r}"
+        )
+
+
+def episode_from_options(task: Task, batch: TaskBatch, options: dict | None) -> TaskBatch:
+    """Apply reset options to a drawn size-1 NumPy episode (see :class:`~armctl.envs.arm_env.ArmEnv`);
+    raises ``ValueError`` naming an option whose value is out of range."""
+    if not options:
+        return batch
+    allowed = {"batch", "x0", "target", "joint_disturbance", "hand_force", "onset"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {unknown}; valid: {sorted(allowed)}")
+    if "batch" in options:
+        given = options["batch"]
+        if not isinstance(given, TaskBatch):
+            raise TypeError(f"options['batch'] must be a TaskBatch, got {type(given).__name__}")
+        task.validate_batch(given)
+        if given.size != 1:
+            raise ValueError(f"options['batch'] must hold one episode, got {given.size}")
+        given = TaskBatch(*(np.asarray(a) for a in given))
+        for name, value in zip(given._fields, given, strict=True):
+            if name != "onset" and not np.isfinite(value).all():
+                raise ValueError(f"options['batch'].{name} must be finite, got {value!r}")
+        if np.any(given.target[:, 2:] != 0):
+            raise ValueError(
+                f"options['batch'] must have a rest target (zero velocities), got {given.target!r}"
+            )
+        _check_onset(task, given.onset, "options['batch'].onset")
+        _check_start(task, given.x0, "options['batch'].x0")
+        batch = given
+    fields = {}
+    for name, size in (("x0", 4), ("target", 2), ("joint_disturbance", 2), ("hand_force", 2)):
+        if name in options:
+            value = _option_vector(options, name, size)
+            if name == "x0":
+                _check_start(task, value, "options['x0']")
+            if name == "target":  # a rest state at the given joint angles
+                value = np.concatenate([value, np.zeros(2)])
+            fields[name] = value[None].astype(np.asarray(getattr(batch, name)).dtype)
+    if "onset" in options:
+        fields["onset"] = np.asarray(
+            _check_onset(task, options["onset"], "options['onset']"), np.int32
+        ).reshape(1)
+    return batch._replace(**fields)

@@ -15,7 +15,7 @@ from armctl.tasks import TaskBatch
 
 @partial(jax.jit, static_argnums=(0,))
 def _act(controller, params, carry, obs):
-    """One controller step on a batch of observations (n, 6): ``(carry, torques (n, 2))``."""
+    """One controller step on a batch of observations (n, obs_dim): ``(carry, torques (n, 2))``."""
     state, target = core.controller_inputs(obs)
     carry, u, _ = controller.step(params, carry, state, target)
     return carry, u
@@ -30,9 +30,10 @@ def run_policy(controller, params, env_id_or_env: str | gym.Env, n_episodes: int
     so ``env.unwrapped.episode`` after each reset of a same-seeded env replays them.
 
     Returns the task's metrics (:meth:`armctl.tasks.Task.metrics`) on the true states:
-    ``mean_<metric>`` and ``per_episode`` lists, plus ``mean_return`` (equals
+    ``mean_<metric>`` and ``per_episode`` lists, plus ``mean_return`` (with v0's reward, equals
     ``-mean_cost``), ``saturated_fraction`` (share of action components the env clipped),
-    ``n_episodes`` and ``env_id``.
+    ``n_episodes`` and ``env_id``. Raises ``RuntimeError`` if the controller makes an episode
+    diverge (``info["diverged"]``).
     """
     if not isinstance(n_episodes, (int, np.integer)) or isinstance(n_episodes, bool) or n_episodes < 1:
         raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
@@ -56,6 +57,11 @@ def run_policy(controller, params, env_id_or_env: str | gym.Env, n_episodes: int
             us.append(info["command"])
             ret += reward
             done = terminated or truncated
+        if info["diverged"]:
+            raise RuntimeError(
+                f"episode {episode} diverged at step {info['step']}: the controller drove the arm out of "
+                "the plant's range (info['diverged']), so the task's metrics are undefined"
+            )
         states.append(np.stack(xs))
         commands.append(np.stack(us))
         targets.append(np.asarray(base.episode.target[0]))

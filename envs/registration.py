@@ -1,33 +1,43 @@
 """Registers the armctl env ids with Gymnasium (imported by :mod:`armctl.gym_registration`).
 
-Each id is a single env (:class:`armctl.envs.arm_env.ArmEnv`, wrapped in ``TimeLimit`` at the task's
-horizon) and a native vector env (:class:`armctl.envs.vector.ArmVectorEnv`) for ``gymnasium.make_vec``.
+Each id is a single env (:class:`armctl.envs.arm_env.ArmEnv`, wrapped in ``TimeLimit`` at the
+task's horizon) and a native vector env (:class:`armctl.envs.vector.ArmVectorEnv`) for
+``gymnasium.make_vec``, for one task and one env version (:data:`armctl.envs.core.VERSIONS`).
+Importing this module imports no JAX.
 """
 
 from __future__ import annotations
 
 import gymnasium
+from armctl.envs.core import VERSIONS
 
 from armctl.tasks import TASKS
 
 NAMESPACE = "armctl"
 #: env id name -> armctl task name
 ENV_TASKS = {"CenterOut": "center-out", "Postural": "postural", "DDN": "ddn", "RandomReach": "random-reach"}
-ENV_IDS = tuple(f"{NAMESPACE}/{name}-v0" for name in ENV_TASKS)
+#: The registered versions (a version in VERSIONS is registered once listed here).
+REGISTERED_VERSIONS = ("v0",)
+ENV_IDS = tuple(f"{NAMESPACE}/{name}-{version}" for version in REGISTERED_VERSIONS for name in ENV_TASKS)
 
 
 def register_envs() -> None:
     """Register every id (idempotent: ids already registered are left alone)."""
-    for env_id, task in zip(ENV_IDS, ENV_TASKS.values(), strict=True):
-        if env_id in gymnasium.registry:
-            continue
-        gymnasium.register(
-            id=env_id,
-            entry_point="armctl.envs.arm_env:ArmEnv",
-            vector_entry_point="armctl.envs.vector:ArmVectorEnv",
-            max_episode_steps=TASKS[task].horizon,  # the dataclass default
-            kwargs={"task": task},
-        )
+    for version in REGISTERED_VERSIONS:
+        for name, task in ENV_TASKS.items():
+            env_id = f"{NAMESPACE}/{name}-{version}"
+            if env_id in gymnasium.registry:
+                continue
+            horizon = TASKS[task].horizon  # the dataclass default
+            gymnasium.register(
+                id=env_id,
+                entry_point="armctl.envs.arm_env:ArmEnv",
+                vector_entry_point="armctl.envs.vector:ArmVectorEnv",
+                # A version whose horizon terminates ends its episodes itself; a TimeLimit at the
+                # same step would report them truncated as well.
+                max_episode_steps=None if VERSIONS[version].horizon_terminates else horizon,
+                kwargs={"task": task, "version": version},
+            )
 
 
 register_envs()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 
-import jax.numpy as jnp
 import numpy as np
 
 from armctl import plant
@@ -30,10 +29,11 @@ def arm_points(
     params: ArmParams, path: np.ndarray, target: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shoulder, elbow, hand of the last state (3, 2), hand path (k, 2), target hand (2,) in m."""
-    elbow, hand = plant.joint_positions(params, jnp.asarray(path[-1, :2]))
-    links = np.stack([np.zeros(2), np.asarray(elbow), np.asarray(hand)])
-    hands = np.asarray(plant.forward_kinematics(params, jnp.asarray(path[:, :2])))
-    goal = np.asarray(plant.forward_kinematics(params, jnp.asarray(target[:2])))
+    path, target = np.asarray(path, np.float64), np.asarray(target, np.float64)
+    elbow, hand = plant.joint_positions(params, path[-1, :2])
+    links = np.stack([np.zeros(2), elbow, hand])
+    hands = plant.forward_kinematics(params, path[:, :2])
+    goal = plant.forward_kinematics(params, target[:2])
     return links, hands, goal
 
 

@@ -22,6 +22,7 @@ from armctl.envs.vector import ArmVectorEnv
 from gymnasium.utils.env_checker import check_env
 
 import armctl.gym_registration  # noqa: F401  (registers the ids; armctl/__init__ will import it)
+from armctl import plant
 from armctl.rollout import simulate
 from armctl.tasks import DDN, CenterOut, Postural, RandomReach
 
@@ -45,14 +46,18 @@ def run_fresh(code: str) -> subprocess.CompletedProcess:
 
 
 # ----- registration -------------------------------------------------------------------------
-def test_import_armctl_does_not_import_gymnasium_and_ids_register_in_fresh_interpreters():
+def test_import_armctl_imports_neither_gymnasium_nor_jax_and_ids_register_in_fresh_interpreters():
     probe = run_fresh(
         "import sys, armctl\n"
         "assert 'gymnasium' not in sys.modules, 'import armctl imported gymnasium'\n"
         "import gymnasium\n"
         "env = gymnasium.make('armctl/DDN-v0')\n"
         "assert env.spec.max_episode_steps == 60\n"
+        "env.reset(seed=0)\n"
+        "env.step(env.action_space.sample())\n"
+        "assert 'jax' not in sys.modules, 'the single env imported JAX'\n"
         "assert type(gymnasium.make_vec('armctl/Postural-v0', num_envs=3)).__name__ == 'ArmVectorEnv'\n"
+        "assert callable(armctl.simulate)\n"
     )
     assert probe.returncode == 0, probe.stderr
     gym_first = run_fresh("import gymnasium, armctl\ngymnasium.make('armctl/CenterOut-v0')\n")
@@ -110,7 +115,7 @@ def test_make_vec_uses_native_vector_env_with_next_step_autoreset(env_id):
     assert venv.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
     horizon = venv.task.horizon
     obs, _ = venv.reset(seed=1)
-    assert obs.shape == (3, core.OBS_DIM) and obs.dtype == np.float32
+    assert obs.shape == (3, core.BASE_OBS_DIM) and obs.dtype == np.float32
     assert venv.observation_space.contains(obs)
     actions = np.zeros((3, 2), np.float32)
     for t in range(horizon):
@@ -177,29 +182,42 @@ def test_unseeded_resets_continue_the_seeded_stream():
 # ----- same physics as simulate() -----------------------------------------------------------
 @pytest.mark.parametrize("task", small_tasks(), ids=lambda t: t.name)
 def test_single_env_trajectory_equals_simulate(task):
+    # The single env steps in Python floats (float64); simulate in float64 on the same episode
+    # runs the same equations, so they agree to float64 rounding amplified over a few steps.
     env = ArmEnv(task, torque_limit=0.8)
     obs, _ = env.reset(seed=11)
     batch = env.episode
-    table = jnp.asarray(np.random.default_rng(1).uniform(-0.7, 0.7, (1, task.horizon, 2)), jnp.float32)
-    ref = simulate(CommandTable(task.horizon), table, task, batch)
-    steps = jnp.arange(1, task.horizon + 1)
-    ref_rewards = -(
-        task.command_cost(ref.commands[0]) + task.state_cost(ref.states[0, 1:], batch.target[0], steps)
-    )
+    actions = np.random.default_rng(1).uniform(-0.9, 0.9, (task.horizon, 2)).astype(np.float32)
+    with jax.enable_x64(True):
+        batch64 = jax.tree_util.tree_map(lambda a: a.astype(np.float64) if a.dtype.kind == "f" else a, batch)
+        commands = jnp.asarray(actions, jnp.float64)[None] * 0.8  # what the env applies
+        ref = simulate(CommandTable(task.horizon), commands, task, batch64)
+        steps = jnp.arange(1, task.horizon + 1)
+        ref_rewards = -(
+            task.command_cost(ref.commands[0]) + task.state_cost(ref.states[0, 1:], batch64.target[0], steps)
+        )
+        ref_cost = task.cost(ref.states, ref.commands, batch64.target)[0]
+        final_error_mm = task.metrics(ref.states, ref.commands, batch64.target)["final_error_mm"][0]
     observations, states, rewards = [obs], [], []
     for t in range(task.horizon):
-        obs, reward, terminated, truncated, info = env.step(np.asarray(table[0, t]) / 0.8)
+        obs, reward, terminated, truncated, info = env.step(actions[t])
         observations.append(obs)
         states.append(info["state"])
         rewards.append(reward)
         assert not terminated and truncated == (t == task.horizon - 1)
-    np.testing.assert_allclose(np.stack(states), ref.states[0, 1:], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(rewards, ref_rewards, rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(np.stack(states), ref.states[0, 1:], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(rewards, ref_rewards, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(-np.sum(rewards), ref_cost, rtol=1e-9)
+    # The thesis's metric comes with the last step; the hand positions are the plant's kinematics.
+    np.testing.assert_allclose(info["hand_error_mm"], final_error_mm, rtol=1e-9)
     np.testing.assert_allclose(
-        -np.sum(rewards), task.cost(ref.states, ref.commands, batch.target)[0], rtol=1e-4
+        info["hand"], plant.forward_kinematics(task.arm, info["state"][:2]), rtol=1e-12
     )
+    np.testing.assert_allclose(info["target_hand"], plant.forward_kinematics(task.arm, batch64.target[0, :2]))
+    assert info["diverged"] is False
     for t, o in enumerate(observations):  # the observation is the state `delay` steps old, and the target
-        np.testing.assert_allclose(o[:4], ref.states[0, max(t - task.delay, 0)], rtol=1e-5, atol=1e-6)
+        expected = np.asarray(ref.states[0, max(t - task.delay, 0)], np.float32)
+        np.testing.assert_allclose(o[:4], expected, rtol=1e-6, atol=1e-7)  # float32 rounding
         np.testing.assert_array_equal(o[4:], np.asarray(batch.target[0, :2], np.float32))
 
 
@@ -252,6 +270,38 @@ def test_reset_options_fix_the_episode():
         env.reset(options={"target": [0.1, 0.2, 0.0, 0.0]})
 
 
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"onset": 1e12}, r"options\['onset'\] must be an integer step in \[0, 60\]"),
+        ({"onset": -1}, r"options\['onset'\] must be an integer step"),
+        ({"onset": 2.5}, r"options\['onset'\] must be an integer step"),
+        ({"onset": True}, r"options\['onset'\] must be an integer step"),
+        ({"x0": [0.1, 0.2, np.nan, 0.0]}, r"options\['x0'\] must be 4 finite numbers"),
+        ({"x0": [0.1, 0.2, 500.0, 0.0]}, r"options\['x0'\] has a joint speed above the plant's range"),
+        ({"target": [0.1]}, r"options\['target'\] must be 2 finite numbers"),
+        ({"hand_force": "strong"}, r"options\['hand_force'\] must be 2 finite numbers"),
+        ({"joint_disturbance": [np.inf, 0.0]}, r"options\['joint_disturbance'\] must be 2 finite numbers"),
+    ],
+)
+def test_reset_options_out_of_range_raise_naming_the_option(options, message):
+    env = ArmEnv("ddn")
+    with pytest.raises(ValueError, match=message):
+        env.reset(seed=0, options=options)
+
+
+def test_reset_with_a_whole_episode_checks_its_values():
+    env = ArmEnv(DDN(horizon=8, delay=2))
+    env.reset(seed=0)
+    episode = env.episode
+    env.reset(options={"onset": 8})  # the horizon: the disturbance never acts
+    assert int(env.episode.onset[0]) == 8
+    with pytest.raises(ValueError, match=r"options\['batch'\].onset must be an integer step in \[0, 8\]"):
+        env.reset(options={"batch": episode._replace(onset=np.array([10**9], np.int32))})
+    with pytest.raises(ValueError, match=r"options\['batch'\].plant_noise must be finite"):
+        env.reset(options={"batch": episode._replace(plant_noise=np.full_like(episode.plant_noise, np.nan))})
+
+
 def test_bad_actions_and_stepping_past_the_horizon_raise():
     env = ArmEnv(RandomReach(horizon=2))
     with pytest.raises(RuntimeError, match="reset"):
@@ -275,8 +325,9 @@ def test_bad_actions_and_stepping_past_the_horizon_raise():
 
 # ----- rendering ----------------------------------------------------------------------------
 def test_numpy_render_draws_arm_target_and_path():
-    env = ArmEnv(CenterOut(horizon=10), render_mode="rgb_array", render_size=128)
-    env.reset(seed=0)
+    task = CenterOut(horizon=10)
+    env = ArmEnv(task, render_mode="rgb_array", render_size=128)
+    env.reset(seed=0, options={"target": task.cases()["target"][16, :2]})  # beyond the hand, off the arm
     still = env.render()
     for _ in range(10):
         env.step(np.array([1.0, -1.0], np.float32))
@@ -289,6 +340,122 @@ def test_numpy_render_draws_arm_target_and_path():
     assert is_color(still, TARGET).sum() > 20 and is_color(still, ARM).sum() > 50
     assert is_color(still, PATH).sum() == 0 and is_color(moved, PATH).sum() > 5
     assert not np.array_equal(still, moved)
+
+
+def test_render_after_close_raises_a_clear_error():
+    env = ArmEnv(CenterOut(horizon=10), render_mode="rgb_array", render_size=32)
+    env.reset(seed=0)
+    env.close()
+    with pytest.raises(RuntimeError, match=r"render\(\) after close\(\)"):
+        env.render()
+
+
+# ----- divergence ---------------------------------------------------------------------------
+def finite(*values) -> bool:
+    return all(np.isfinite(np.asarray(v, np.float64)).all() for v in values)
+
+
+def test_single_env_ends_a_diverging_episode_with_finite_numbers():
+    # Full torque on the human arm: the joints spin up past 1 / dt rad/s, then to inf.
+    env = gym.make("armctl/DDN-v0", task_options={"arm": "human"})
+    env.reset(seed=0)
+    for _ in range(60):
+        obs, reward, terminated, truncated, info = env.step(np.ones(2, np.float32))
+        numbers = [info[key] for key in ("state", "command", "hand", "hand_error_mm", "state_cost")]
+        assert finite(obs, reward, *numbers)
+        if terminated:
+            break
+    assert terminated and not truncated and info["diverged"] is True and info["step"] < 60
+    assert np.abs(info["state"][2:]).max() > env.unwrapped.task.arm.max_joint_speed
+    with pytest.raises(RuntimeError, match="left the plant's range"):
+        env.step(np.zeros(2, np.float32))
+    env.reset(seed=1)  # a fresh episode steps again
+    assert env.step(np.zeros(2, np.float32))[4]["diverged"] is False
+
+
+def test_vector_env_ends_and_restarts_a_diverging_arm_alone():
+    task = DDN(arm="human")
+    venv = ArmVectorEnv(3, task=task)
+    venv.reset(seed=0)
+    actions = np.zeros((3, 2), np.float32)
+    actions[0] = 1.0  # only arm 0 spins up
+    steps_done = 0
+    while steps_done < task.horizon:
+        obs, reward, terminated, truncated, info = venv.step(actions)
+        steps_done += 1
+        assert finite(obs, reward, info["state"], info["hand_error_mm"])
+        if terminated[0]:
+            break
+    assert info["diverged"].tolist() == [True, False, False] and terminated.tolist() == [True, False, False]
+    assert not truncated.any() and steps_done < task.horizon
+    # The next step restarts arm 0 on a fresh episode and steps the others on.
+    obs, reward, terminated, truncated, info = venv.step(actions)
+    np.testing.assert_array_equal(obs[0, :4], np.asarray(venv.episodes.x0[0], np.float32))
+    assert reward[0] == 0 and not info["diverged"].any()
+    for _ in range(task.horizon - steps_done - 1):
+        obs, reward, terminated, truncated, info = venv.step(np.zeros((3, 2), np.float32))
+    assert truncated.tolist() == [False, True, True]  # arm 0 runs on its own clock now
+
+
+def test_vector_env_partial_reset_restarts_the_masked_arms_only():
+    venv = ArmVectorEnv(3, task=RandomReach(horizon=6))
+    venv.reset(seed=0)
+    for _ in range(2):
+        obs, *_ = venv.step(np.full((3, 2), 0.3, np.float32))
+    before = venv.episodes
+    mask = np.array([False, True, False])
+    restarted, info = venv.reset(options={"reset_mask": mask})
+    np.testing.assert_array_equal(restarted[1, :4], np.asarray(venv.episodes.x0[1], np.float32))
+    np.testing.assert_array_equal(restarted[~mask], obs[~mask])
+    assert not np.array_equal(venv.episodes.x0[1], before.x0[1])
+    np.testing.assert_array_equal(venv.episodes.x0[~mask], before.x0[~mask])
+    np.testing.assert_array_equal(info["_state"], mask)
+    for _ in range(4):
+        *_, truncated, _ = venv.step(np.zeros((3, 2), np.float32))
+    assert truncated.tolist() == [True, False, True]
+    with pytest.raises(ValueError, match="reset_mask"):
+        venv.reset(options={"reset_mask": np.zeros(3, bool)})
+
+
+# ----- versions: a small spec is all that differs ------------------------------------------------
+def time_left(task, state, xp):
+    return ((task.horizon - state.t) / task.horizon,)
+
+
+RL_LIKE = core.EnvVersion(
+    "test",
+    reward=lambda task, outcome, xp: -outcome.hand_error_mm / 1000.0,
+    observation_extras=time_left,
+    extras_bounds=((0.0, 1.0),),
+    horizon_terminates=True,
+    torque_limit=lambda task: 0.15,
+)
+
+
+def test_an_env_version_sets_reward_observation_extras_episode_end_and_torque_limit():
+    task = RandomReach(horizon=5)
+    env = ArmEnv(task, version=RL_LIKE)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*(" + "|".join(INFINITE_BOUNDS + ("not having a spec",)) + ")")
+        check_env(env)
+    assert env.torque_limit == 0.15 and env.observation_space.shape == (7,)
+    obs, info = env.reset(seed=0)
+    assert obs[6] == 1.0
+    for t in range(task.horizon):
+        obs, reward, terminated, truncated, info = env.step(np.full(2, 0.5, np.float32))
+        np.testing.assert_allclose(obs[6], (task.horizon - t - 1) / task.horizon, rtol=1e-6)
+        np.testing.assert_allclose(reward, -info["hand_error_mm"] / 1000.0)
+        np.testing.assert_allclose(info["command"], [0.075, 0.075])
+    assert terminated and not truncated
+    venv = ArmVectorEnv(2, task=task, version=RL_LIKE)
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (2, 7) and venv.observation_space.contains(obs)
+    for _ in range(task.horizon):
+        obs, reward, terminated, truncated, info = venv.step(np.full((2, 2), 0.5, np.float32))
+    np.testing.assert_allclose(reward, -info["hand_error_mm"] / 1000.0, rtol=1e-6)
+    assert terminated.all() and not truncated.any() and np.all(obs[:, 6] == 0)
+    with pytest.raises(ValueError, match="unknown env version 'v9'"):
+        ArmEnv("ddn", version="v9")
 
 
 # ----- policy bridge ------------------------------------------------------------------------

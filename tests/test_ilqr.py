@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import jax
 import jax.numpy as jnp
@@ -260,6 +261,20 @@ def test_reference_loss_is_cached_per_task_configuration(center_out, tmp_path, m
         reference_loss(Postural())
     with pytest.raises(ValueError, match="noise-free"):
         reference_loss(CenterOut(n_targets=4, command_noise_std=0.1))
+
+
+def test_an_unreadable_reference_loss_cache_file_is_named_and_recomputed(center_out, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARMCTL_CACHE_DIR", str(tmp_path))
+    task, _, result = center_out["monkey"]
+    monkeypatch.setattr(ilqr_module, "solve_task", lambda *a, **k: result)  # the solve itself is tested above
+    loss = reference_loss(task)
+    (path,) = (tmp_path / "ilqr").glob("*.json")
+    bad_loss = json.dumps({**json.loads(path.read_text()), "mean_loss": "abc"})
+    for corrupt in ("{not json", "[1, 2]", bad_loss):
+        path.write_text(corrupt)
+        with pytest.warns(UserWarning, match=f"unreadable iLQR cache file {re.escape(str(path))}"):
+            assert reference_loss(task) == loss
+        assert json.loads(path.read_text())["mean_loss"] == loss  # rewritten
 
 
 def test_cli_center_out_writes_report_and_plots(center_out, tmp_path, monkeypatch, capsys):

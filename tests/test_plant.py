@@ -145,16 +145,81 @@ def test_dynamics_differentiable_under_jit_vmap_grad_jvp():
 
 
 @pytest.mark.parametrize(
-    "field, value, message",
+    "change, message",
     [
-        ("m1", float("nan"), "m1 must be finite"),
-        ("l2", -0.1, "l2 must be > 0"),
-        ("dt", 0.0, "dt must be > 0"),
+        ({"m1": float("nan")}, "m1 must be finite"),
+        ({"m2": 0.0}, r"m2 must be > 0, got 0.0"),
+        ({"m1": -1.0}, r"m1 must be > 0, got -1.0"),
+        ({"i2": -1e-4}, "i2 must be > 0"),
+        ({"l2": -0.1}, "l2 must be > 0"),
+        ({"dt": 0.0}, "dt must be > 0"),
+        ({"s1": 0.3}, r"s1 \(joint to centre of mass\) must lie in \[0, l1 = 0.177\]"),
+        ({"s2": -0.01}, r"s2 \(joint to centre of mass\) must lie in \[0, l2"),
+        ({"b12": 0.05, "b21": 0.05}, "viscosity matrix B .* must be positive definite"),
+        ({"b11": 0.0}, "viscosity matrix B .* must be positive definite"),
+        ({"dt": 1.0}, r"dt = 1.0 s is too long .* dt <= 1 / max eig\(M\^-1 B\) = 0.01876 s"),
     ],
 )
-def test_bad_params_raise_naming_the_field(field, value, message):
+def test_bad_params_raise_naming_the_field(change, message):
     with pytest.raises(ValueError, match=message):
-        ArmParams.monkey()._replace(**{field: value}).validate()
+        ArmParams.monkey()._replace(**change).validate()
+
+
+def test_time_step_bound_is_where_viscosity_stops_a_joint_within_one_step():
+    """At dt = 1 / max eig(M^-1 B) the linearized viscous velocity update stops the fastest mode in
+    one step; twice that is where the Euler step goes unstable (the bound keeps a margin of 2)."""
+    for arm in PRESETS:
+        rate = arm.viscous_rate()
+        arm._replace(dt=1 / rate).validate()
+        with pytest.raises(ValueError, match="too long"):
+            arm._replace(dt=1.01 / rate).validate()
+
+        def update_eigenvalues(dt, arm=arm):  # of the linearized viscous velocity update, all postures
+            eig = []
+            for c2 in np.linspace(-1, 1, 181):
+                m11, m12, m22 = plant.mass_entries(arm, c2)
+                eig.append(
+                    np.linalg.eigvals(
+                        np.eye(2) - dt * np.linalg.solve([[m11, m12], [m12, m22]], arm.viscosity)
+                    )
+                )
+            return np.real(np.array(eig))
+
+        assert update_eigenvalues(1 / rate).min() == pytest.approx(0.0, abs=1e-9)  # reversal begins here
+        assert np.abs(update_eigenvalues(1.9 / rate)).max() < 1 < np.abs(update_eigenvalues(2.1 / rate)).max()
+
+
+def test_one_source_floats_numpy_and_jax_agree():
+    """The same equations on Python floats (one arm), NumPy and JAX (float64): one step, the
+    kinematics and the hand-force torques agree to float64 rounding."""
+    rng = np.random.default_rng(0)
+    arm = ArmParams.human()
+    x = rng.uniform([-np.pi, 0.1, -10, -10], [np.pi, 3.0, 10, 10], (16, 4))
+    tau, force = rng.normal(size=(16, 2)), rng.normal(size=(16, 2))
+    with jax.enable_x64(True):
+        by_jax = {
+            "step": plant.step(arm, jnp.asarray(x), jnp.asarray(tau)),
+            "hand": plant.forward_kinematics(arm, jnp.asarray(x[:, :2])),
+            "torque": plant.hand_force_to_torque(arm, jnp.asarray(x[:, :2]), jnp.asarray(force)),
+        }
+    by_numpy = {
+        "step": plant.step(arm, x, tau),
+        "hand": plant.forward_kinematics(arm, x[:, :2]),
+        "torque": plant.hand_force_to_torque(arm, x[:, :2], force),
+    }
+    floats = lambda a: tuple(float(v) for v in a)
+    by_floats = {
+        "step": [plant.step(arm, floats(xi), floats(ti)) for xi, ti in zip(x, tau, strict=True)],
+        "hand": [plant.forward_kinematics(arm, floats(xi[:2])) for xi in x],
+        "torque": [
+            plant.hand_force_to_torque(arm, floats(xi[:2]), floats(fi))
+            for xi, fi in zip(x, force, strict=True)
+        ],
+    }
+    for name, ref in by_jax.items():
+        assert isinstance(by_numpy[name], np.ndarray) and isinstance(by_floats[name][0], tuple)
+        np.testing.assert_allclose(by_numpy[name], ref, rtol=1e-13, atol=1e-14, err_msg=name)
+        np.testing.assert_allclose(np.array(by_floats[name]), ref, rtol=1e-13, atol=1e-14, err_msg=name)
 
 
 def test_unknown_preset_raises():

@@ -13,6 +13,7 @@ from jax.flatten_util import ravel_pytree
 from armctl import plant
 from armctl.rollout import simulate
 from armctl.tasks import DDN, CenterOut, Postural, RandomReach, TaskBatch, make_task
+from armctl.world import WorldState, env_step, scalar_episode
 
 SMALL = ArmController(hidden=(6, 5))
 # One compiled rollout per (controller, task) configuration, shared by the tests.
@@ -197,9 +198,74 @@ def test_tasks_are_hashable_static_arguments():
     assert isinstance(task.sample(jax.random.PRNGKey(0)), TaskBatch)
 
 
+@pytest.mark.parametrize(
+    "task",
+    [Postural(horizon=8, delay=3, force=2.0), DDN(horizon=8, delay=2, batch_size=6, plant_noise_std=0.01)],
+    ids=lambda t: t.name,
+)
+def test_world_step_on_floats_numpy_and_jax_agree(task):
+    """One world step, three kinds of numbers: Python floats one arm at a time, NumPy arrays and
+    JAX float64 arrays give the same state, observation, torque and costs (to float64 rounding)
+    from random states, delay lines, times (before and after the disturbance's onset) and commands."""
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        batch = jax.tree_util.tree_map(np.asarray, task.sample(jax.random.PRNGKey(2)))
+        batch = jax.tree_util.tree_map(
+            lambda a: a[:6].astype(np.float64) if a.dtype.kind == "f" else a[:6], batch
+        )
+        n = batch.size
+        x = rng.uniform([-np.pi, 0.1, -10, -10], [np.pi, 3.0, 10, 10], (n, 4))
+        line = tuple(rng.normal(size=(n, 4)) for _ in range(task.delay + 1))
+        t = rng.integers(0, task.horizon, n).astype(np.int32)
+        t[-1] = task.horizon - 1  # the last step, where the final state cost falls due
+        u = rng.normal(size=(n, 2))
+        by_numpy = env_step(task, batch, WorldState(x, line, t), u)
+        as_jax = lambda tree: jax.tree_util.tree_map(jnp.asarray, tree)
+        by_jax = env_step(task, as_jax(batch), as_jax(WorldState(x, line, t)), jnp.asarray(u))
+    for i in range(n):
+        episode = scalar_episode(jax.tree_util.tree_map(lambda a, i=i: a[i : i + 1], batch))
+        state = WorldState(tuple(x[i]), tuple(tuple(entry[i]) for entry in line), int(t[i]))
+        by_floats = env_step(task, episode, state, tuple(u[i]))
+        assert isinstance(by_floats[0].x, tuple) and isinstance(by_floats[0].t, int)
+        for ref in (by_numpy, by_jax):
+            for got, want in zip(_fields(by_floats), _fields(ref), strict=True):
+                np.testing.assert_allclose(
+                    got,
+                    np.asarray(want)[..., i, :] if np.ndim(want) > 1 else np.asarray(want)[i],
+                    rtol=1e-13,
+                    atol=1e-14,
+                )
+
+
+def _fields(step_result):
+    """state x, delay line (stacked), t, observation, torque, command cost, state cost."""
+    state, obs, parts = step_result
+    return state.x, np.stack([np.asarray(entry) for entry in state.line]), state.t, obs, *parts
+
+
+def test_parameters_of_another_controller_raise_naming_the_mismatch():
+    task = CenterOut(n_targets=3, horizon=6)
+    batch = task.sample(jax.random.PRNGKey(0))
+    other = ArmController(hidden=(7, 5)).init_params(jax.random.PRNGKey(0))
+    with pytest.raises(
+        ValueError,
+        match=r"params\['layer1'\]\['b'\] has shape \(7,\); ArmController\(hidden=\(6, 5\).*expects \(6,\)",
+    ):
+        simulate(SMALL, other, task, batch)
+    params = SMALL.init_params(jax.random.PRNGKey(0))
+    with pytest.raises(
+        ValueError,
+        match=r"params do not fit ArmController.*missing \[\"\['out'\]\['b'\]\", \"\['out'\]\['w'\]\"\]",
+    ):
+        simulate(SMALL, {k: v for k, v in params.items() if k != "out"}, task, batch)
+    # A command table per episode carries a leading batch axis: that fits.
+    table = CommandTable(task.horizon)
+    assert simulate(table, table.init_params(batch_size=3), task, batch).states.shape == (3, 7, 4)
+
+
 def test_rematerialized_rollout_gives_the_same_loss_gradient_and_gauss_newton_product():
-    from armctl.optim import arm_problem, gauss_newton_product
-    from armctl.optim.base import value_and_grad_jit
+    from armctl.arm_problem import arm_problem
+    from armctl.optim import gauss_newton_product
 
     task = DDN(horizon=11, delay=2, batch_size=4)
     params = SMALL.init_params(jax.random.PRNGKey(0))
@@ -207,9 +273,15 @@ def test_rematerialized_rollout_gives_the_same_loss_gradient_and_gauss_newton_pr
     v = jax.tree_util.tree_map(jnp.ones_like, params)
     results = []
     for block in (0, 4):  # 4 does not divide 11: two blocks of 4 and a last one of 3
-        problem = arm_problem(SMALL, task, block)
-        value, grad = value_and_grad_jit(problem, params, batch)
-        gv = gauss_newton_product(problem, params, batch, damping=0.1, structural=0.3)(v)
+
+        def loss(p, block=block):
+            r = simulate(SMALL, p, task, batch, remat_block=block)
+            return task.loss(r.states, r.commands, batch.target)
+
+        value, grad = jax.jit(jax.value_and_grad(loss))(params)
+        gv = gauss_newton_product(
+            arm_problem(SMALL, task, block), params, batch, damping=0.1, structural=0.3
+        )(v)
         results.append((value, grad, gv))
     for a, b in zip(*(jax.tree_util.tree_leaves(r) for r in results), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)
