@@ -123,6 +123,7 @@ class ArmEnv(gym.Env):
         self._batch: TaskBatch | None = None
         self._episode: TaskBatch | None = None  # the same episode in Python floats
         self._state = None
+        self._target_hand: tuple | None = None  # the episode's, computed once at reset
         self._ended: str | None = None  # why the episode ended, once it has
         self._path: list[tuple] = []
 
@@ -139,6 +140,7 @@ class ArmEnv(gym.Env):
         self._batch = core.episode_from_options(self.task, drawn, options)
         self._episode = scalar_episode(self._batch)
         self._state, obs, outcome = core.start(self.version, self.task, self._episode)
+        self._target_hand = outcome.target_hand
         self._ended = None
         self._path = [outcome.state] if self.render_mode else []
         return np.array(obs, np.float32), self._info(outcome)
@@ -148,13 +150,9 @@ class ArmEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if self._ended is not None:
             raise RuntimeError(f"the episode ended {self._ended}; call reset() to start another")
+        action = core.check_arm_action(action)
         self._state, obs, reward, outcome = core.step(
-            self.version,
-            self.task,
-            self.torque_limit,
-            self._episode,
-            self._state,
-            core.check_arm_action(action),
+            self.version, self.task, self.torque_limit, self._episode, self._state, action, self._target_hand
         )
         terminated, truncated = core.episode_end(
             self.version, self.task, outcome.t, self.task.horizon, outcome.diverged

@@ -123,6 +123,7 @@ VERSIONS: dict[str, EnvVersion] = {version.name: version for version in (V0,)}
 
 
 def env_version(version: str | EnvVersion) -> EnvVersion:
+    """The :class:`EnvVersion` named ``version`` (a key of :data:`VERSIONS`), or ``version`` itself."""
     if isinstance(version, EnvVersion):
         return version
     if version not in VERSIONS:
@@ -138,14 +139,16 @@ def observe(version: EnvVersion, task: Task, batch: TaskBatch, state: WorldState
     return xp.vector(*columns, *version.observation_extras(task, state, xp))
 
 
-def hand_and_target(task: Task, x, target, xp) -> tuple:
-    """``(hand, target_hand, hand_error_mm)`` for true states and rest targets."""
+def hand_position(task: Task, x, xp):
+    """Hand position (m, shoulder frame) of states or rest targets, as ``(x, y)`` components."""
     q1, q2 = xp.components(x)[:2]
-    q1_target, q2_target = xp.components(target)[:2]
-    _, _, hx, hy = plant.position_components(task.arm, q1, q2, xp)
-    _, _, gx, gy = plant.position_components(task.arm, q1_target, q2_target, xp)
-    error_mm = 1000.0 * xp.sqrt((hx - gx) ** 2 + (hy - gy) ** 2)
-    return xp.vector(hx, hy), xp.vector(gx, gy), error_mm
+    return plant.position_components(task.arm, q1, q2, xp)[2:]
+
+
+def hand_and_error(task: Task, x, target_hand, xp) -> tuple:
+    """``(hand, hand_error_mm)`` for true states and the targets' hand positions (components)."""
+    hx, hy = hand_position(task, x, xp)
+    return xp.vector(hx, hy), 1000.0 * xp.sqrt((hx - target_hand[0]) ** 2 + (hy - target_hand[1]) ** 2)
 
 
 def start(version: EnvVersion, task: Task, batch: TaskBatch) -> tuple[WorldState, Any, StepOutcome]:
@@ -153,22 +156,38 @@ def start(version: EnvVersion, task: Task, batch: TaskBatch) -> tuple[WorldState
     the start (no action yet: zero action, command and costs)."""
     state, delayed = env_reset(task, batch)
     xp = namespace_of(batch.x0)
-    hand, target_hand, error = hand_and_target(task, batch.x0, batch.target, xp)
+    target_hand = hand_position(task, batch.target, xp)
+    hand, error = hand_and_error(task, batch.x0, target_hand, xp)
     zero = xp.zeros_like(error)
     zeros2 = xp.vector(zero, zero)
-    outcome = StepOutcome(zeros2, zeros2, batch.x0, state.t, zero, zero, hand, target_hand, error, zero > 0)
+    outcome = StepOutcome(
+        zeros2, zeros2, batch.x0, state.t, zero, zero, hand, xp.vector(*target_hand), error, zero > 0
+    )
     return state, observe(version, task, batch, state, delayed, xp), outcome
 
 
-def step(version: EnvVersion, task: Task, torque_limit, batch: TaskBatch, state: WorldState, action):
+def step(
+    version: EnvVersion,
+    task: Task,
+    torque_limit,
+    batch: TaskBatch,
+    state: WorldState,
+    action,
+    target_hand=None,
+):
     """One env step under normalized actions (..., 2), clipped to [-1, 1] and scaled by
-    ``torque_limit``: ``(state, obs, reward, outcome)``."""
+    ``torque_limit``: ``(state, obs, reward, outcome)``.
+
+    ``target_hand``: the episodes' ``outcome.target_hand`` from :func:`start`, which an env that
+    steps one arm in Python keeps instead of recomputing it every step; ``None`` computes it.
+    """
     xp = namespace_of(state.x, action, batch.command_noise)
     a1, a2 = xp.components(action)
     a1, a2 = xp.clip(a1, -1.0, 1.0), xp.clip(a2, -1.0, 1.0)
     u = xp.vector(a1 * torque_limit, a2 * torque_limit)
     state, delayed, parts = env_step(task, batch, state, u, xp)
-    hand, target_hand, error = hand_and_target(task, state.x, batch.target, xp)
+    target_hand = hand_position(task, batch.target, xp) if target_hand is None else xp.components(target_hand)
+    hand, error = hand_and_error(task, state.x, target_hand, xp)
     outcome = StepOutcome(
         xp.vector(a1, a2),
         u,
@@ -177,7 +196,7 @@ def step(version: EnvVersion, task: Task, torque_limit, batch: TaskBatch, state:
         parts.command_cost,
         parts.state_cost,
         hand,
-        target_hand,
+        xp.vector(*target_hand),
         error,
         diverged(task.arm, state.x, xp),
     )
@@ -185,12 +204,12 @@ def step(version: EnvVersion, task: Task, torque_limit, batch: TaskBatch, state:
     return state, obs, version.reward(task, outcome, xp), outcome
 
 
-def episode_end(version: EnvVersion, task: Task, t, max_steps: int, diverged) -> tuple:
+def episode_end(version: EnvVersion, task: Task, t, max_steps: int, has_diverged) -> tuple:
     """``(terminated, truncated)`` after step ``t``: a diverged state terminates; the horizon
     terminates or truncates as the version says; ``max_steps`` (at most the horizon) truncates.
     Python bools for Python inputs, arrays for arrays."""
-    xp = namespace_of(t, diverged)
-    terminated = diverged | ((t >= task.horizon) & version.horizon_terminates)
+    xp = namespace_of(t, has_diverged)
+    terminated = has_diverged | ((t >= task.horizon) & version.horizon_terminates)
     truncated = (t >= max_steps) & xp.logical_not(terminated)
     return terminated, truncated
 

@@ -79,8 +79,7 @@ _step = jax.jit(_step_packed, static_argnums=(0, 1), donate_argnums=(4,))
 
 
 def _where(mask, new, old):
-    """Per arm: ``new`` where ``mask``, else ``old`` (arms along the first axis, or the second for
-    the delay line's entries, which are stacked in a tuple)."""
+    """Per arm (the first axis of every leaf): ``new`` where ``mask``, else ``old``."""
     return jax.tree_util.tree_map(
         lambda a, b: jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - 1)), a, b), new, old
     )
@@ -122,8 +121,8 @@ class ArmVectorEnv(gym.vector.VectorEnv):
     drawn from the env's ``np_random``, so the same ``reset(seed=...)`` gives the same episodes.
 
     ``info`` holds per-arm arrays ``command_cost``, ``state_cost``, ``state`` (true state,
-    (num_envs, 4)), ``command`` (N m, (num_envs, 2)), ``hand`` and ``target_hand`` (m,
-    (num_envs, 2)), ``hand_error_mm`` and ``diverged``.
+    (num_envs, 4)), ``command`` (N m, (num_envs, 2)), ``step``, ``hand`` and ``target_hand``
+    (m, (num_envs, 2)), ``hand_error_mm`` and ``diverged``.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -179,7 +178,9 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         out, layout = np.asarray(packed), self._layout
         info = {key: out[:, layout[key]] for key in INFO_KEYS}
         info["diverged"] = info["diverged"] > 0.5
-        return out[:, layout["obs"]], out[:, layout["reward"]], out[:, layout["t"]], info
+        t = out[:, layout["t"]].astype(np.int64)
+        info["step"] = t
+        return out[:, layout["obs"]], out[:, layout["reward"]], t, info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Fresh episodes for all arms, or with ``options={"reset_mask": mask}`` (Gymnasium's
