@@ -20,6 +20,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from armctl.optim.driver import strict
+
 FORMAT = "armctl-checkpoint"
 VERSION = 1
 
@@ -45,18 +47,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def json_text(obj: Any) -> str:
+    """``obj`` as strict JSON text: arrays as lists, non-finite numbers as ``null``, keys sorted."""
+    return json.dumps(strict(obj), indent=2, sort_keys=True, allow_nan=False)
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_bytes(
-        path, (json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n").encode()
-    )
-
-
-def _json_default(obj):
-    if isinstance(obj, (np.generic, jax.Array)):
-        return np.asarray(obj).tolist()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+    """Write :func:`json_text` of ``obj`` atomically."""
+    atomic_write_bytes(path, (json_text(obj) + "\n").encode())
 
 
 def save(path: str | os.PathLike, tree: Any) -> None:

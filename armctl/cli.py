@@ -2,6 +2,10 @@
 
 Each command module defines ``register(subparsers)``, which adds its parser and sets
 ``func`` to a function of the parsed arguments returning an exit code.
+
+Exit codes: 0 done; 1 the work failed (a diverged run, out of memory, a failed pathological run);
+2 a usage error (one line naming the bad value and what is valid, before any work);
+130 interrupted (Ctrl-C; training commands checkpoint first and say how to resume).
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ import argparse
 import importlib
 import sys
 
+import jax
+
+from armctl import runs
 from armctl.optim import parallel
 
 COMMAND_MODULES = (
@@ -36,13 +43,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Progress lines reach a log file or a pipe as they are written, not when the run ends.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
+
+    def fail(message: str, code: int) -> int:
+        print(f"armctl {args.command}: {message}", file=sys.stderr)
+        return code
+
     try:
         # A multi-process launch (ARMCTL_COORDINATOR etc.) joins before any computation.
         parallel.initialize_from_env()
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"armctl {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except (ValueError, FileNotFoundError) as err:
+        return fail(f"error: {err}", 2)
+    except runs.Diverged as err:
+        return fail(f"error: {err}", 1)
+    except runs.Interrupted as err:
+        return fail(str(err), 130)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except jax.errors.JaxRuntimeError as err:
+        if "RESOURCE_EXHAUSTED" not in str(err) and "out of memory" not in str(err).lower():
+            raise
+        first = str(err).strip().splitlines()[0]
+        return fail(
+            f"error: out of memory ({first[:200]}); use smaller batches or more devices (--devices), "
+            "or rematerialize long sequences (--remat-block)",
+            1,
+        )
 
 
 if __name__ == "__main__":

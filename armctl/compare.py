@@ -15,27 +15,19 @@ iLQR's optimal reaches dashed; their losses and hand errors there go into the ta
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from armctl import checkpoint, plots
+from armctl import checkpoint, plots, runs
+from armctl.loading import evaluation_rollout, load_run
+from armctl.presets import TASK_VIEWS
+from armctl.report import evaluation_losses, ilqr_states, reference_loss
 from armctl.rollout import simulate
 from armctl.tasks import CenterOut, Task
-from armctl.train import (
-    OPTIMIZERS,
-    TrainConfig,
-    evaluation_losses,
-    evaluation_rollout,
-    ilqr_states,
-    load_run,
-    precision,
-    reference_loss,
-    train,
-)
+from armctl.train import ArmConfig, train
 
 #: Fraction of the call count over which :func:`loss_near_calls` averages.
 EQUAL_CALLS_WINDOW = 0.1
@@ -74,39 +66,60 @@ def center_out_probe(task: Task, n_targets: int = 16) -> CenterOut:
     )
 
 
+def default_out(base: ArmConfig) -> Path:
+    return Path("runs") / f"compare-{base.task}-s{base.seed}"
+
+
 def compare(
-    base: TrainConfig,
+    base: ArmConfig,
     optimizers: Sequence[str],
-    out: str | Path,
+    out: str | Path | None = None,
     *,
     budgets: dict[str, dict] | None = None,
+    force: bool = False,
     log: Callable = print,
 ) -> dict:
-    """Train ``base`` once per optimizer (``budgets[name]`` may override steps/calls/minutes)."""
-    unknown = [o for o in optimizers if o not in OPTIMIZERS]
+    """Train ``base`` once per optimizer into ``out/NAME`` (``budgets[name]`` may override its
+    steps / function_calls / minutes) and compare them.
+
+    Before any training every sub-run is planned (:func:`armctl.runs.plan`): a finished run with
+    the same settings is reused, an unfinished one (or one with other budgets) is resumed, and
+    one with other settings is an error unless ``force`` replaces it.
+    """
+    unknown = [o for o in optimizers if o not in ArmConfig.OPTIMIZERS]
     if unknown or not optimizers:
-        raise ValueError(f"unknown optimizer(s) {unknown}; expected a non-empty list from {list(OPTIMIZERS)}")
-    out = Path(out)
+        raise ValueError(
+            f"unknown optimizer(s) {unknown}; expected a non-empty list from {list(ArmConfig.OPTIMIZERS)}"
+        )
+    out = Path(out) if out is not None else default_out(base)
+    runs.check_writable(out)
+    configs = {
+        name: dataclasses.replace(base, optimizer=name, out=str(out / name), **(budgets or {}).get(name, {}))
+        for name in optimizers
+    }
+    plans = {name: runs.plan(config, force=force) for name, config in configs.items()}
     results, curves, time_curves, panels, probes = {}, {}, {}, {}, {}
     reference = None
-    for name in optimizers:
+    for name, config in configs.items():
         log(f"=== {name} ===")
-        config = dataclasses.replace(base, optimizer=name, **(budgets or {}).get(name, {}))
-        run_dir = out / name
-        summary = (
-            train(config, run_dir, log=log) if not (run_dir / "report.json").exists() else _existing(run_dir)
-        )
+        if plans[name] == "done":
+            summary = runs.read_report(config.run_dir())
+        else:
+            summary = train(config, resume=plans[name] == "resume", force=force, log=log)
         reference = summary["ilqr_loss"]
-        setup, batch, r, history = evaluation_rollout(run_dir)
+        setup, batch, r, history = evaluation_rollout(config.run_dir())
         calls, walls, losses = history["function_calls"], history["wall_time"], evaluation_losses(history)
         curves[name], time_curves[name] = (calls, losses), (walls, losses)
-        results[name] = {k: summary[k] for k in ("loss", "ratio_to_ilqr", "function_calls", "wall_s")}
-        results[name]["final_loss"] = results[name].pop("loss")
-        results[name]["calls"] = results[name].pop("function_calls")
-        results[name]["final_error_mm"] = summary["metrics"]["mean_final_error_mm"]
+        results[name] = {
+            "final_loss": summary["loss"],
+            "ratio_to_ilqr": summary["ratio_to_ilqr"],
+            "calls": summary["function_calls"],
+            "wall_s": summary["wall_s"],
+            "final_error_mm": summary["metrics"]["mean_final_error_mm"],
+        }
         panels[name] = {"states": np.asarray(r.states)}
-        if setup.task.name != "center-out":
-            probes[name] = _center_out_rollout(run_dir)
+        if TASK_VIEWS[setup.task.name].center_out_probe:
+            probes[name] = _center_out_rollout(config.run_dir())
             results[name]["center_out"] = probes[name]["metrics"]
     # The largest call count every optimizer reached: where "at equal calls" is defined.
     common = min(r["calls"] for r in results.values())
@@ -166,7 +179,7 @@ def _center_out_rollout(run_dir: Path) -> dict:
     """A saved controller on :func:`center_out_probe` of its task: states and mean metrics."""
     config, setup, params, _ = load_run(run_dir)
     probe = center_out_probe(setup.task)
-    with precision(config):
+    with config.scope():
         batch = probe.sample(jax.random.PRNGKey(0))
         r = simulate(setup.controller, params, probe, batch)
         metrics = probe.metrics(r.states, r.commands, batch.target)
@@ -177,10 +190,6 @@ def _center_out_rollout(run_dir: Path) -> dict:
                 "final_error_mm": float(np.mean(metrics["final_error_mm"])),
             },
         }
-
-
-def _existing(run_dir: Path) -> dict:
-    return json.loads((run_dir / "report.json").read_text())
 
 
 def _maybe(value: float | None) -> str:

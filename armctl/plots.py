@@ -169,3 +169,31 @@ def joint_trajectories(
     axes[1].set_xlabel("time (s)")
     axes[0].set_title(title or "joint angles")
     return _save(fig, path)
+
+
+def training_curves(
+    path,
+    panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
+    *,
+    xlabel: str,
+    title="",
+) -> Path:
+    """One panel per name (its y label), each with named curves ``(x, y)`` on a log y axis:
+    e.g. training loss and test error against minibatches (pathological problems), or training
+    and validation bits per character against steps (language models). Points that cannot be
+    drawn on a log axis (zero, negative, missing) are left out."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.6 * len(panels) + 0.6), sharex=True, squeeze=False)
+    for ax, (ylabel, curves) in zip(axes[:, 0], panels.items(), strict=True):
+        for name, (x, y) in curves.items():
+            x = np.asarray(x, float)
+            y = np.asarray([np.nan if v is None else v for v in y], float)
+            keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
+            ax.plot(x[keep], y[keep], lw=1.2, marker="." if keep.sum() < 40 else None, label=name)
+        ax.set_yscale("log")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        if len(curves) > 1:
+            ax.legend(fontsize=8)
+    axes[-1, 0].set_xlabel(xlabel)
+    axes[0, 0].set_title(title)
+    return _save(fig, path)

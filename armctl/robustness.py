@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from armctl import checkpoint, plots
+from armctl import checkpoint, plots, runs
 from armctl.baselines import online_ilqr
+from armctl.loading import load_run
 from armctl.rollout import simulate
-from armctl.train import TrainConfig, build_task, evaluation_batch, load_run, precision, train
+from armctl.train import ArmConfig, build_task, evaluation_batch, train
 
 #: Task options that switch a task's disturbances and noise off.
 UNDISTURBED = {
@@ -29,20 +30,34 @@ UNDISTURBED = {
 SHOWN = 12  # episodes drawn in the figure
 
 
-def robustness(config: TrainConfig, out: str | Path, *, log: Callable = print) -> dict:
-    """Train both controllers from ``config`` and evaluate them and online iLQR on its episodes."""
+def default_out(config: ArmConfig) -> Path:
+    return Path("runs") / f"robustness-{config.task}-s{config.seed}"
+
+
+def robustness(
+    config: ArmConfig, out: str | Path | None = None, *, force: bool = False, log: Callable = print
+) -> dict:
+    """Train both controllers from ``config`` into ``out/robust`` and ``out/non-robust`` (reused,
+    resumed or refused as in :func:`armctl.compare.compare`) and evaluate them and online iLQR on
+    the robust controller's evaluation episodes."""
     if config.task not in UNDISTURBED:
         raise ValueError(
             f"robustness needs a disturbed task, one of {sorted(UNDISTURBED)}; got {config.task!r}"
         )
-    out = Path(out)
+    out = Path(out) if out is not None else default_out(config)
+    runs.check_writable(out)
     calm = dataclasses.replace(config, task_options={**config.task_options, **UNDISTURBED[config.task]})
-    for name, cfg in (("robust", config), ("non-robust", calm)):
-        if not (out / name / "report.json").exists():
+    configs = {
+        name: dataclasses.replace(cfg, out=str(out / name))
+        for name, cfg in (("robust", config), ("non-robust", calm))
+    }
+    plans = {name: runs.plan(cfg, force=force) for name, cfg in configs.items()}
+    for name, cfg in configs.items():
+        if plans[name] != "done":
             log(f"=== training the {name} controller ===")
-            train(cfg, out / name, log=log)
+            train(cfg, resume=plans[name] == "resume", force=force, log=log)
 
-    with precision(config):
+    with config.scope():
         task = build_task(config)
         batch = evaluation_batch(task, config.seed)
         rollouts = {}
@@ -61,7 +76,12 @@ def robustness(config: TrainConfig, out: str | Path, *, log: Callable = print) -
         for name, r in rollouts.items()
     }
     plots.hand_paths_panels(out / "robustness_paths.png", task.arm, panels, np.asarray(batch.target)[:SHOWN])
-    summary = {"task": task.name, "episodes": batch.size, "results": table, "config": config.to_json()}
+    summary = {
+        "task": task.name,
+        "episodes": batch.size,
+        "results": table,
+        "config": configs["robust"].to_json(),
+    }
     checkpoint.atomic_write_json(out / "robustness.json", summary)
     log(format_table(table))
     return summary

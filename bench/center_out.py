@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_json  # noqa: E402
 
 from armctl.compare import compare  # noqa: E402
-from armctl.train import TrainConfig  # noqa: E402
+from armctl.train import ArmConfig  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -36,10 +36,10 @@ def main(argv=None) -> dict:
     n_targets = 64 if args.full else 8
     runs = args.runs / f"{n_targets}-targets"
     shutil.rmtree(runs, ignore_errors=True)
-    config = TrainConfig(
+    config = ArmConfig(
         task="center-out",
         seed=args.seed,
-        max_function_calls=args.budget,
+        function_calls=args.budget,
         task_options={"n_targets": n_targets},
         checkpoint_every=50,
     )

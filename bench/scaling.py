@@ -34,11 +34,12 @@ def measure(devices: int, batch_size: int, repeats: int) -> dict:
     from armctl.controllers import ArmController
 
     from armctl import optim
+    from armctl.arm_problem import arm_problem
     from armctl.optim.base import value_and_grad_jit
     from armctl.tasks import DDN
 
     task, controller = DDN(batch_size=batch_size), ArmController()
-    problem = optim.arm_problem(controller, task)
+    problem = arm_problem(controller, task)
     mesh = optim.parallel.batch_mesh(devices)
     params = optim.parallel.replicate(controller.init_params(jax.random.PRNGKey(0)), mesh)
     batch = optim.parallel.shard_batch(task.sample(jax.random.PRNGKey(1)), mesh)
@@ -62,7 +63,7 @@ def remat_memory(model: str, length: int, block: int) -> int:
     from armctl.controllers import ArmController
     from armctl.controllers.lm import make_model
 
-    from armctl.optim import arm_problem
+    from armctl.arm_problem import arm_problem
     from armctl.optim.base import objective
     from armctl.optim.losses import softmax_cross_entropy
     from armctl.tasks import RandomReach

@@ -15,7 +15,7 @@ damping taps (``tap_nonlinearity="tanh"``).
 
 An input character ``v_t`` is a one-hot vector, so ``W v_t`` is a row lookup ``W[token]``.
 
-* RNN (Martens & Sutskever 2011): ``h_t = tanh(W_hv v_t + W_hh h_{t-1} + b)``.
+* CharRNN, the plain RNN (Martens & Sutskever 2011): ``h_t = tanh(W_hv v_t + W_hh h_{t-1} + b)``.
 * MRNN (Sutskever 2013, eq. 5.5-5.7): ``f_t = diag(W_fv v_t) W_fh h_{t-1}``,
   ``h_t = tanh(W_hf f_t + W_hv v_t + b)``; the input picks its own hidden-to-hidden matrix.
 * LSTM with forget gates, in Krause's (2015, eq. 2.11-2.16) form: gates
@@ -60,7 +60,7 @@ def _check_sizes(model, **sizes) -> None:
         raise ValueError(f"{type(model).__name__}.init_std must be a positive number, got {model.init_std!r}")
 
 
-class _CharRNN:
+class _CharModel:
     """Shared parts: the softmax readout and the scans over time. Subclasses define
     ``hidden``, ``vocab``, ``_init_core``, ``initial_state`` and ``_cell``."""
 
@@ -104,7 +104,7 @@ class _CharRNN:
 
 
 @dataclasses.dataclass(frozen=True)
-class RNN(_CharRNN):
+class CharRNN(_CharModel):
     """Plain tanh RNN language model (``hidden`` units, alphabet of ``vocab`` symbols)."""
 
     vocab: int
@@ -132,7 +132,7 @@ class RNN(_CharRNN):
 
 
 @dataclasses.dataclass(frozen=True)
-class MRNN(_CharRNN):
+class MRNN(_CharModel):
     """Multiplicative RNN (thesis eq. 5.5-5.7) with ``factors`` multiplicative units."""
 
     vocab: int
@@ -180,7 +180,7 @@ def _lstm_bias(hidden: int, forget_bias: float) -> jnp.ndarray:
 
 
 @dataclasses.dataclass(frozen=True)
-class LSTM(_CharRNN):
+class LSTM(_CharModel):
     """LSTM with forget gates (Krause eq. 2.11-2.16); carry ``(h, c)``.
 
     ``init_std`` defaults to 0.05, not Krause's 0.1: the cell input is not squashed, and with
@@ -216,7 +216,7 @@ class LSTM(_CharRNN):
 
 
 @dataclasses.dataclass(frozen=True)
-class MLSTM(_CharRNN):
+class MLSTM(_CharModel):
     """Multiplicative LSTM (Krause sec. 4.5, algorithm 7); the intermediate state has
     ``hidden`` units, as in Krause; carry ``(h, c)``."""
 
@@ -251,10 +251,10 @@ class MLSTM(_CharRNN):
 
 
 #: Model classes by the names the CLI uses.
-MODELS = {"rnn": RNN, "mrnn": MRNN, "lstm": LSTM, "mlstm": MLSTM}
+MODELS = {"rnn": CharRNN, "mrnn": MRNN, "lstm": LSTM, "mlstm": MLSTM}
 
 
-def make_model(name: str, vocab: int, hidden: int | None = None) -> _CharRNN:
+def make_model(name: str, vocab: int, hidden: int | None = None) -> _CharModel:
     """The model ``name`` (rnn, mrnn, lstm, mlstm) for ``vocab`` symbols; ``hidden`` defaults to
     the class default (about 200k parameters for a 100-symbol alphabet, Krause's table 4.5 size).
     The MRNN gets as many factors as hidden units, as in the thesis."""

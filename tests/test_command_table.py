@@ -7,6 +7,7 @@ from armctl.baselines import solve_task
 from armctl.controllers.table import CommandTable
 
 from armctl import optim
+from armctl.arm_problem import arm_problem
 from armctl.tasks import CenterOut
 
 
@@ -16,7 +17,7 @@ def test_hf_on_a_free_command_table_matches_ilqr_within_a_tenth_of_a_percent():
         batch = task.sample(jax.random.PRNGKey(0))
         ilqr_cost = np.asarray(solve_task(task, batch).cost)
         table = CommandTable(task.horizon)
-        problem = optim.arm_problem(table, task)
+        problem = arm_problem(table, task)
         params, _, history = optim.run(
             problem,
             optim.hf(lambda_init=1e-3, max_cg=200),

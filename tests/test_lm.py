@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 
@@ -240,75 +241,72 @@ def test_uniform_model_scores_log2_of_the_alphabet_size():
     )
 
 
+TRAIN_ARGS = [
+    "lm",
+    "train",
+    "--model",
+    "lstm",
+    "--hidden",
+    "12",
+    "--optimizer",
+    "hf",
+    "--batch-size",
+    "16",
+    "--context",
+    "6",
+    "--predict",
+    "24",
+    "--optimizer-option",
+    "max_cg=30",
+    "--optimizer-option",
+    "lambda_init=1",
+    "--min-count",
+    "1",
+    "--eval-every",
+    "5",
+]
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """A tiny LSTM trained with HF (through the CLI) on a short periodic text: it must learn it."""
-    from armctl.commands import lm as lm_command
+    """A tiny LSTM trained with HF for 25 steps (through the CLI) on a short periodic text: it
+    must learn it. The budget is in steps (no minutes), so the run is the same on any machine."""
+    from armctl.cli import main
 
     root = tmp_path_factory.mktemp("lm")
     corpus = root / "hello.txt"
     corpus.write_text("hello world\n" * 400, encoding="utf-8")
-    run_dir = str(root / "run")
-    parser = _lm_parser(lm_command)
-    argv = [
-        "lm",
-        "train",
-        "--model",
-        "lstm",
-        "--hidden",
-        "12",
-        "--corpus",
-        str(corpus),
-        "--optimizer",
-        "hf",
-        "--max-steps",
-        "25",
-        "--minutes",
-        "5",
-        "--batch-size",
-        "16",
-        "--context",
-        "6",
-        "--predict",
-        "24",
-        "--max-cg",
-        "30",
-        "--lambda-init",
-        "1",
-        "--min-count",
-        "1",
-        "--out",
-        run_dir,
-    ]
-    args = parser.parse_args(argv)
-    assert args.func(args) == 0
-    return run_dir, parser
-
-
-def _lm_parser(lm_command):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    lm_command.register(parser.add_subparsers())
-    return parser
+    run_dir = root / "run"
+    argv = [*TRAIN_ARGS, "--corpus", str(corpus), "--steps", "25", "--out", str(run_dir)]
+    assert main(argv) == 0
+    return run_dir, corpus
 
 
 def test_tiny_model_learns_a_short_periodic_string(trained_run, capsys):
-    from armctl.sequence.train_lm import evaluate_run
+    from armctl.cli import main
+    from armctl.sequence.train_lm import evaluate
 
-    run_dir, parser = trained_run
-    result = evaluate_run(run_dir)
+    run_dir, _ = trained_run
+    result = evaluate(run_dir)["evaluation"]
     # 9 symbols + unknown: log2(10) = 3.3 bpc for a uniform guess; 2 characters determine the next one
     assert result["test_bpc"] < 0.1 and result["valid_bpc"] < 0.1
-    assert os.path.isfile(os.path.join(run_dir, "eval.json"))
-    args = parser.parse_args(["lm", "eval", run_dir])
-    assert args.func(args) == 0 and "test_bpc" in capsys.readouterr().out
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["evaluation"]["test_bpc"] == result["test_bpc"] and report["steps"] == 25
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [i + 1 for i, v in enumerate(history["valid_bpc"]) if v is not None] == [5, 10, 15, 20, 25]
+    # `armctl eval` knows a language-model run when it sees one.
+    capsys.readouterr()
+    assert main(["eval", str(run_dir)]) == 0 and "test_bpc" in capsys.readouterr().out
+    assert main(["lm", "eval", str(run_dir)]) == 0 and "test_bpc" in capsys.readouterr().out
+    assert main(["eval", str(run_dir), "--gym"]) == 2
+    assert "--gym needs an arm run" in capsys.readouterr().err
 
 
 def test_sampling_is_reproducible_by_seed(trained_run, capsys):
+    from armctl.cli import main
     from armctl.sequence.train_lm import sample_run
 
-    run_dir, parser = trained_run
+    run_dir, _ = trained_run
     a = sample_run(run_dir, "hello", length=36, temperature=1.0, seed=3)
     assert a == sample_run(run_dir, "hello", length=36, temperature=1.0, seed=3)
     assert a.startswith("hello") and len(a) == 41
@@ -318,8 +316,9 @@ def test_sampling_is_reproducible_by_seed(trained_run, capsys):
     )
     hot = {sample_run(run_dir, "hello", length=36, temperature=50.0, seed=s) for s in range(3)}
     assert len(hot) == 3  # different seeds, different texts at a high temperature
-    args = parser.parse_args(["lm", "sample", run_dir, "--prompt", "hel", "--length", "9", "--seed", "1"])
-    assert args.func(args) == 0 and capsys.readouterr().out.startswith("hel")
+    capsys.readouterr()
+    assert main(["lm", "sample", str(run_dir), "--prompt", "hel", "--length", "9", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.startswith("hel")
     with pytest.raises(ValueError, match="temperature"):
         sample_run(run_dir, "hello", temperature=0.0)
     with pytest.raises(ValueError, match="prompt"):
@@ -329,38 +328,40 @@ def test_sampling_is_reproducible_by_seed(trained_run, capsys):
 def test_checkpoint_is_atomic_and_a_corrupt_one_raises(trained_run, tmp_path):
     import shutil
 
-    from armctl.sequence.train_lm import CHECKPOINT, load_run
+    from armctl.runs import CHECKPOINT
+    from armctl.sequence.train_lm import load_run
 
     run_dir, _ = trained_run
     assert not [f for f in os.listdir(run_dir) if ".tmp" in f]  # no temporary file left behind
-    config, model, alphabet, params, meta = load_run(run_dir)
-    assert config.model == "lstm" and alphabet.size == 10 and meta["step"] == 25
+    config, model, alphabet, params, saved = load_run(run_dir)
+    assert config.model == "lstm" and alphabet.size == 10 and len(saved.history) == 25
     broken = tmp_path / "broken"
     shutil.copytree(run_dir, broken)
     path = broken / CHECKPOINT
     path.write_bytes(path.read_bytes()[:300])
     with pytest.raises(ValueError, match="corrupt"):
-        load_run(str(broken))
+        load_run(broken)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        load_run(str(tmp_path / "missing"))
+        load_run(tmp_path / "missing")
 
 
-def test_resume_continues_and_refuses_to_overwrite(trained_run, tmp_path):
-    import dataclasses as dc
-    import shutil
+def test_resume_reproduces_the_uninterrupted_run_and_refuses_other_settings(trained_run, tmp_path, capsys):
+    from armctl.cli import main
+    from armctl.sequence.train_lm import load_run
 
-    from armctl.sequence.train_lm import load_run, train
-
-    run_dir, _ = trained_run
-    copy = str(tmp_path / "copy")
-    shutil.copytree(run_dir, copy)
-    config, *_ = load_run(copy)
-    with pytest.raises(ValueError, match="already holds a checkpoint"):
-        train(config, copy, log=lambda _: None)
-    summary = train(dc.replace(config, max_steps=27), copy, resume=True, log=lambda _: None)
-    assert summary["steps"] == 27
-    with pytest.raises(ValueError, match="--resume needs the config"):
-        train(dc.replace(config, seed=5), copy, resume=True, log=lambda _: None)
+    run_dir, corpus = trained_run
+    split = tmp_path / "split"
+    argv = [*TRAIN_ARGS, "--corpus", str(corpus), "--out", str(split)]
+    assert main([*argv, "--steps", "15"]) == 0
+    assert main([*argv, "--steps", "15"]) == 2  # a second start into the same directory
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["lm", "train", "--resume", str(split), "--steps", "25"]) == 0
+    *_, a = load_run(run_dir, best=False)
+    *_, b = load_run(split, best=False)
+    assert a.history["loss"] == b.history["loss"] and a.history["valid_bpc"] == b.history["valid_bpc"]
+    np.testing.assert_array_equal(a.params["out"]["w"], b.params["out"]["w"])
+    assert main(["lm", "train", "--resume", str(split), "--seed", "5"]) == 2
+    assert "seed=5 (the run has 0)" in capsys.readouterr().err
 
 
 def test_rematerialized_scan_gives_identical_values_and_gradients():

@@ -1,12 +1,13 @@
-"""AHF on the real arm: the center-out problem through the plant, via arm_problem."""
+"""AHF on the real arm: the center-out problem through the plant, via armctl.arm_problem."""
 
 import jax
 import numpy as np
+import optax
 import pytest
 from armctl.controllers.arm import ArmController
 
-from armctl.optim import ahf, arm_problem, gauss_newton_product, objective, run
-from armctl.optim._tree import vdot
+from armctl.arm_problem import arm_problem
+from armctl.optim import ahf, gauss_newton_product, objective, run
 from armctl.tasks import CenterOut
 
 
@@ -32,7 +33,9 @@ def test_arm_problem_matches_task_loss_and_is_cached(setup):
     assert [t.shape for t in taps] == [(8, task.horizon, 16), (8, task.horizon, 16)]
     gnp = gauss_newton_product(problem, params, batch, damping=0.1, structural=0.5)
     v = jax.tree_util.tree_map(np.ones_like, params)
-    assert float(vdot(v, gnp(v))) >= 0.1 * float(vdot(v, v)) * (1 - 1e-4)  # PSD part plus the Tikhonov term
+    assert float(optax.tree.vdot(v, gnp(v))) >= 0.1 * float(optax.tree.vdot(v, v)) * (
+        1 - 1e-4
+    )  # PSD part plus the Tikhonov term
 
 
 def test_ahf_lowers_center_out_loss_monotonically(setup):

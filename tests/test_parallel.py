@@ -19,22 +19,27 @@ SCRIPT = textwrap.dedent(
     import jax
     from armctl import optim
     from armctl.sequence import train_pathological as tp
-    from armctl.train import TrainConfig, train
+    from armctl.train import ArmConfig, train
     from armctl.optim import parallel
 
     assert len(jax.devices()) == 4, jax.devices()
     out = {}
     for optimizer in ("ahf", "hf"):
         for devices in (1, 4):
-            cfg = TrainConfig(task="random-reach", optimizer=optimizer, steps=3, hidden=(8, 8), seed=2,
-                              task_options={"batch_size": 8, "horizon": 10}, devices=devices)
-            report = train(cfg, f"{sys.argv[1]}/{optimizer}-{devices}", log=lambda *_: None)
+            # HF without structural damping: with it, CG's stop rule can flip on a near-tie between
+            # reduction orders (18 against 19 calls), which moves the losses by ~1e-7 (measured).
+            options = {"structural_mu": 0.0} if optimizer == "hf" else {}
+            cfg = ArmConfig(task="random-reach", optimizer=optimizer, steps=3, hidden=(8, 8), seed=2,
+                            task_options={"batch_size": 8, "horizon": 10}, devices=devices,
+                            optimizer_options=options, out=f"{sys.argv[1]}/{optimizer}-{devices}")
+            report = train(cfg, log=lambda *_: None)
             hist = json.load(open(f"{sys.argv[1]}/{optimizer}-{devices}/history.json"))
             out[f"{optimizer}-{devices}"] = {"loss": hist["loss"], "lambda": hist["lambda"],
                                              "calls": hist["function_calls"], "final": report["loss"]}
             # A sequence task: the RNN on the addition problem, gradient on 64 sequences, curvature on
             # 16; in float64 like the arm runs, so that reduction order is all that differs.
-            cfg = tp.TrainConfig("addition", 10, optimizer, grad_batch=64, curvature_batch=16, n_hidden=16)
+            cfg = tp.PathologicalConfig(problem="addition", T=10, optimizer=optimizer, batch_size=64,
+                                        optimizer_options={"curvature_fraction": 0.25}, hidden=16)
             model = tp.model_for("addition", 10, 16)
             with jax.enable_x64(True):
                 _, _, hist = optim.run(
@@ -109,7 +114,8 @@ def _free_port() -> int:
 
 def test_two_process_run_matches_single_process_run(tmp_path):
     """Two local processes joined by ``jax.distributed`` on loopback, one CPU device each."""
-    args = ["random-reach", "--optimizer", "hf", "--steps", "3", "--hidden", "8", "8", "--seed", "2"]
+    args = ["random-reach", "--optimizer", "hf", "--optimizer-option", "structural_mu=0", "--steps", "3"]
+    args += ["--hidden", "8", "8", "--seed", "2"]
     args += ["--task-option", "batch_size=8", "--task-option", "horizon=10"]
     command = [sys.executable, "-m", "armctl.cli", "train", *args]
     base = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"} | {"JAX_PLATFORMS": "cpu"}

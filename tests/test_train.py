@@ -1,64 +1,142 @@
-"""The trainer end to end at toy scale: run directory, report, figures, resume, eval, bad input."""
+"""The arm trainer and the run layer end to end at toy scale: run directory, report, figures,
+resume (after a budget, after Ctrl-C), divergence, eval, and the command line's usage errors."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from armctl import checkpoint
+from armctl import checkpoint, runs
 from armctl.cli import main
-from armctl.train import TrainConfig, evaluate, load_run, resume, train
+from armctl.loading import evaluate, load_run
+from armctl.tasks import RandomReach
+from armctl.train import ArmConfig, train
 
 TINY = dict(
     task="random-reach", hidden=(8, 8), task_options={"batch_size": 6, "horizon": 12}, checkpoint_every=1
 )
+TINY_ARGS = [
+    "random-reach",
+    "--hidden",
+    "8",
+    "8",
+    "--task-option",
+    "batch_size=4",
+    "--task-option",
+    "horizon=10",
+]
 
 
 def quiet(*_):
     pass
 
 
+def strict_json(path):
+    """The file's JSON, refusing NaN and Infinity (which strict JSON does not have)."""
+
+    def refuse(constant):
+        raise AssertionError(f"{path} holds {constant}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
 @pytest.fixture(scope="module")
 def straight_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "straight"
-    report = train(TrainConfig(optimizer="ahf", steps=4, seed=3, **TINY), run_dir, log=quiet)
+    report = train(ArmConfig(optimizer="ahf", steps=4, seed=3, out=str(run_dir), **TINY), log=quiet)
     return run_dir, report
 
 
-def test_run_directory_holds_report_figures_and_checkpoint(straight_run):
+def test_run_directory_holds_report_figures_checkpoint_and_every_info_key(straight_run):
     run_dir, report = straight_run
-    for name in ("config.json", "checkpoint.pkl", "history.json", "report.json"):
+    for name in runs.FILES:
         assert (run_dir / name).is_file()
     for fig in report["figures"]:
-        assert (run_dir / fig).stat().st_size > 1000
-    saved = json.loads((run_dir / "report.json").read_text())
+        assert (run_dir / fig).read_bytes()[:4] == b"\x89PNG"
+    saved = strict_json(run_dir / "report.json")
     assert saved["iterations"] == 4 and np.isfinite(saved["loss"])
-    history = json.loads((run_dir / "history.json").read_text())
+    assert strict_json(run_dir / "config.json")["experiment"] == "arm"
+    history = strict_json(run_dir / "history.json")
     # AHF only accepts steps that lower the objective on the training batch.
     assert all(n <= l for n, l in zip(history["new_loss"], history["loss"], strict=True))
+    # Every key AHF reports is kept, not only lambda and the CG iterations.
+    assert {"lambda", "cg_iters", "rho", "cg_stop"} <= set(history)
+    assert all(len(column) == 4 for column in history.values())
 
 
 def test_resume_reaches_the_same_numbers_as_an_uninterrupted_run(straight_run, tmp_path):
     run_dir, report = straight_run
-    train(TrainConfig(optimizer="ahf", steps=2, seed=3, **TINY), tmp_path / "split", log=quiet)
-    resumed = resume(tmp_path / "split", steps=4, log=quiet)
+    config = ArmConfig(optimizer="ahf", steps=2, seed=3, out=str(tmp_path / "split"), **TINY)
+    train(config, log=quiet)
+    resumed = train(dataclasses.replace(config, steps=4), resume=True, log=quiet)
     _, _, params_a, hist_a = load_run(run_dir)
     _, _, params_b, hist_b = load_run(tmp_path / "split")
-    np.testing.assert_allclose(hist_a["loss"], hist_b["loss"], rtol=1e-6)
-    np.testing.assert_allclose(params_a["out"]["w"], params_b["out"]["w"], rtol=1e-5, atol=1e-7)
-    assert resumed["loss"] == pytest.approx(report["loss"], rel=1e-5)
+    assert hist_a["loss"] == hist_b["loss"] and hist_a["lambda"] == hist_b["lambda"]
+    np.testing.assert_array_equal(params_a["out"]["w"], params_b["out"]["w"])
+    assert resumed["loss"] == report["loss"]
+
+
+def test_ctrl_c_checkpoints_the_last_step_and_the_resumed_run_matches(straight_run, tmp_path, monkeypatch):
+    run_dir, report = straight_run
+    sample, calls = RandomReach.sample, []
+
+    def interrupted_at_step_3(self, key, batch_size=None):
+        calls.append(key)
+        if len(calls) == 4:  # the evaluation batch, steps 0 and 1, then step 2
+            raise KeyboardInterrupt
+        return sample(self, key, batch_size)
+
+    out = tmp_path / "interrupted"
+    config = ArmConfig(optimizer="ahf", steps=4, seed=3, out=str(out), **TINY)
+    with monkeypatch.context() as patch:
+        patch.setattr(RandomReach, "sample", interrupted_at_step_3)
+        with pytest.raises(runs.Interrupted, match=f"2 steps are checkpointed.*armctl train --resume {out}"):
+            train(config, log=quiet)
+    assert len(runs.load(out, ArmConfig).history) == 2 and not (out / "report.json").exists()
+    assert main(["train", "--resume", str(out)]) == 0
+    _, _, params, history = load_run(out)
+    assert history["loss"] == load_run(run_dir)[3]["loss"]
+    assert strict_json(out / "report.json")["loss"] == report["loss"]
+
+
+def test_a_diverging_run_keeps_its_last_good_checkpoint_and_exits_nonzero(tmp_path, capsys):
+    out = tmp_path / "diverged"
+    args = ["train", *TINY_ARGS, "--optimizer", "gd", "--optimizer-option", "learning_rate=1e200"]
+    assert main([*args, "--optimizer-option", "clip_norm=null", "--out", str(out)]) == 1
+    assert "diverged at step 1" in capsys.readouterr().err
+    saved = runs.load(out, ArmConfig)
+    assert len(saved.history) == 0 and all(np.all(np.isfinite(w)) for w in saved.params["out"].values())
+    strict_json(out / "history.json")
+    assert not (out / "report.json").exists()
 
 
 def test_eval_reloads_the_run(straight_run):
     run_dir, report = straight_run
     again = evaluate(run_dir, log=quiet)
-    assert again["loss"] == pytest.approx(report["loss"], rel=1e-6)
+    assert again["loss"] == pytest.approx(report["loss"], rel=1e-12)
 
 
-def test_refuses_to_overwrite_a_run(straight_run):
+def test_refuses_to_overwrite_a_run_unless_forced(straight_run, tmp_path):
     run_dir, _ = straight_run
-    with pytest.raises(ValueError, match="already holds a run"):
-        train(TrainConfig(steps=1, **TINY), run_dir, log=quiet)
+    with pytest.raises(ValueError, match="already holds a run.*--resume.*--force"):
+        train(ArmConfig(steps=1, out=str(run_dir), **TINY), log=quiet)
+    # A report and a history without a checkpoint are a run too.
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for name in ("report.json", "history.json"):
+        (partial / name).write_text("{}")
+    with pytest.raises(ValueError, match=r"already holds a run \(history.json, report.json\)"):
+        train(ArmConfig(steps=1, out=str(partial), **TINY), log=quiet)
+    report = train(ArmConfig(steps=1, out=str(partial), **TINY), force=True, log=quiet)
+    assert report["iterations"] == 1
+
+
+def test_resume_refuses_other_settings(straight_run):
+    run_dir, _ = straight_run
+    saved = runs.read_config(run_dir, ArmConfig)
+    with pytest.raises(ValueError, match=r"other settings: seed=5 \(the run has 3\)"):
+        train(dataclasses.replace(saved, seed=5), resume=True, log=quiet)
 
 
 def test_corrupt_checkpoint_raises_clear_error(straight_run, tmp_path):
@@ -76,47 +154,36 @@ def test_corrupt_checkpoint_raises_clear_error(straight_run, tmp_path):
         checkpoint.load(tmp_path / "missing.pkl")
 
 
+def test_json_files_are_strict():
+    text = checkpoint.json_text({"loss": float("nan"), "values": np.array([1.0, np.inf])})
+    assert json.loads(text) == {"loss": None, "values": [1.0, None]}
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         (dict(task="juggling"), "unknown task 'juggling'"),
         (dict(optimizer="sgd-with-vibes"), "unknown optimizer 'sgd-with-vibes'"),
-        (dict(steps=0), "steps must be a positive integer, got 0"),
+        (dict(steps=0), "steps must be a positive integer or None, got 0"),
         (dict(minutes=-1.0), "minutes must be a positive number"),
         (dict(batch_refresh=0), "batch_refresh must be a positive integer.*got 0"),
+        (dict(task_options={"arm": "human"}), "task option 'arm' is a setting of its own: use --arm"),
+        (dict(task_options={"center_posture": 1}), r"center_posture=1: expected a list of 2 numbers"),
+        (dict(optimizer_options={"foo": 1}), r"unknown ahf option\(s\) \['foo'\]"),
+        (dict(optimizer_options={"lambda_init": "abc"}), "lambda_init='abc': expected a number"),
+        (dict(optimizer_options={"adapt_lambda": "maybe"}), "adapt_lambda='maybe': expected true or false"),
     ],
 )
 def test_bad_config_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        TrainConfig(**kwargs)
+        ArmConfig(**kwargs)
 
 
 def test_cli_train_then_eval(tmp_path, capsys):
     out = tmp_path / "cli-run"
-    args = [
-        "train",
-        "random-reach",
-        "--optimizer",
-        "adam",
-        "--steps",
-        "3",
-        "--hidden",
-        "8",
-        "8",
-        "--task-option",
-        "batch_size=4",
-        "--task-option",
-        "horizon=10",
-        "--seed",
-        "1",
-        "--batch-refresh",
-        "2",
-        "--out",
-        str(out),
-    ]
-    assert main(args) == 0
-    assert (out / "report.json").is_file()
-    assert json.loads((out / "config.json").read_text())["batch_refresh"] == 2
+    args = ["train", *TINY_ARGS, "--optimizer", "adam", "--steps", "3", "--seed", "1", "--batch-refresh", "2"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert strict_json(out / "config.json")["batch_refresh"] == 2
     capsys.readouterr()
     assert main(["eval", str(out), "--gym", "--episodes", "2"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -124,5 +191,43 @@ def test_cli_train_then_eval(tmp_path, capsys):
     assert summary["gym"]["env"]["mean_cost"] == pytest.approx(
         summary["gym"]["jax_rollout"]["mean_cost"], rel=1e-4
     )
-    assert main(["train", "random-reach", "--task-option", "colour=3", "--out", str(tmp_path / "x")]) == 2
-    assert "unknown option(s) ['colour']" in capsys.readouterr().err
+    # Resuming with another task, optimizer or seed is refused before any work.
+    assert main(["train", "ddn", "--optimizer", "ahf", "--seed", "5", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "seed=5 (the run has 1)" in err and "task='ddn'" in err and "optimizer='ahf'" in err
+
+
+def _usage_errors(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    return [
+        (["train", "--out", str(a_file)], "is a file, not a directory"),
+        (["train", "--out", str(a_file / "below")], "is a file"),
+        (["train", "--task-option", "colour=3"], "unknown random-reach task option(s) ['colour']"),
+        (["train", "--task-option", "no-equals-sign"], "is not KEY=VALUE"),
+        (["train", "--optimizer-option", "lambda_init=abc"], "lambda_init='abc'"),
+        (["train", "--resume", str(tmp_path / "nothing-here")], "no run in"),
+        (
+            ["compare", "--optimizers", "ahf,sgd", "--out", str(tmp_path / "c")],
+            "unknown optimizer(s) ['sgd']",
+        ),
+        (["ilqr", "center-out", "--out", str(a_file)], "is a file"),
+        (["pathological", "addition", "--T", "fifty"], "--T: expected comma-separated int values"),
+        (["pathological", "addition", "--T", "10,20"], "a single run takes one value of --T"),
+        (
+            ["pathological", "sweep", "--optimizer", "sgd", "--out", str(tmp_path / "s")],
+            "unknown value(s) ['sgd']",
+        ),
+        (["lm", "train", "--optimizer-option", "foo=1"], "unknown hf option(s) ['foo']"),
+    ]
+
+
+def test_usage_errors_exit_2_with_one_line_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for argv, message in _usage_errors(tmp_path):
+        if argv[0] == "train" and "--resume" not in argv:
+            argv = [*argv, *TINY_ARGS]
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, (argv, err)
+    assert not (tmp_path / "runs").exists()  # no command got as far as its default output directory

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from armctl import compare
+from armctl.config import add_arguments, given_arguments
+from armctl.train import ArmConfig
 
-from armctl.commands.train import add_config_arguments, config_from_args
-from armctl.compare import compare
+SKIP = ("optimizer", "out")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "compare", help="run several optimizers on identical batches and initializations"
+        "compare",
+        help="run several optimizers on identical batches and initializations",
+        description="Train one controller per optimizer (sub-runs OUT/NAME, reused or resumed when "
+        "they exist) and compare their losses against function calls and time (thesis fig. 6.2).",
     )
-    add_config_arguments(p, optimizer=False)
+    add_arguments(p, ArmConfig, skip=SKIP)
     p.add_argument("--optimizers", default="ahf,hf,lbfgs,adam", help="comma-separated optimizer names")
-    p.add_argument("--out", type=Path, help="output directory (default runs/compare-TASK-sSEED)")
+    p.add_argument("--out", help="output directory (default runs/compare-TASK-sSEED)")
+    p.add_argument("--force", action="store_true", help="replace sub-runs trained with other settings")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    base = config_from_args(args)
-    out = args.out or Path("runs") / f"compare-{base.task}-s{base.seed}"
-    compare(base, [o.strip() for o in args.optimizers.split(",") if o.strip()], out)
+    base = ArmConfig(**given_arguments(args, ArmConfig))
+    optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+    compare.compare(base, optimizers, args.out, force=args.force)
     return 0

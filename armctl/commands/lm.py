@@ -1,6 +1,7 @@
 """``armctl lm``: character-level language models (RNN, MRNN, LSTM, mLSTM) trained with HF, AHF or Adam.
 
 armctl lm train --model mlstm --corpus default --seed 0 --minutes 10
+armctl lm train --resume RUN_DIR --minutes 20
 armctl lm eval RUN_DIR
 armctl lm sample RUN_DIR --prompt "The meaning of" --temperature 1.0 --length 200 --seed 0
 armctl lm bench --model mlstm --batch-size 100
@@ -9,18 +10,20 @@ armctl lm bench --model mlstm --batch-size 100
 from __future__ import annotations
 
 import argparse
-import json
-import os
 
-from armctl.commands import add_scale_arguments
+from armctl import checkpoint
+from armctl.commands import add_run_arguments, config_from
 from armctl.controllers.lm import MODELS
 
 DEFAULTS_NOTE = (
-    "defaults follow the thesis (ch. 5.4.2) and Krause (2015); see armctl.sequence.train_lm.LMConfig"
+    "defaults follow the thesis (ch. 5.4.2) and Krause (2015); optimizer settings: "
+    "armctl.sequence.train_lm.OPTIMIZER_DEFAULTS"
 )
 
 
 def register(subparsers) -> None:
+    from armctl.sequence.train_lm import LMConfig
+
     parser = subparsers.add_parser(
         "lm",
         help="character-level language models",
@@ -29,32 +32,8 @@ def register(subparsers) -> None:
     )
     sub = parser.add_subparsers(dest="lm_command", required=True, metavar="ACTION")
 
-    p = sub.add_parser("train", help="train a model; prints bpc as it goes", epilog=DEFAULTS_NOTE)
-    p.add_argument("--model", choices=sorted(MODELS), default="mlstm")
-    p.add_argument(
-        "--corpus", default="default", help="'default' (pydoc topics), a text file, text8/enwik8, PTB dir"
-    )
-    p.add_argument("--optimizer", choices=("hf", "ahf", "adam"), default="hf")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget")
-    p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--hidden", type=int, default=None, help="hidden units (default: about 200k parameters)")
-    p.add_argument("--batch-size", type=int, default=None, help="sequences per gradient batch")
-    p.add_argument("--curvature-fraction", type=float, default=0.1)
-    p.add_argument("--lambda-init", type=float, default=10.0)
-    p.add_argument("--mu", type=float, default=0.1, help="structural damping coefficient (HF)")
-    p.add_argument("--max-cg", type=int, default=150)
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
-    p.add_argument("--clip", type=float, default=1.0, help="Adam gradient-norm clipping threshold")
-    p.add_argument("--context", type=int, default=50)
-    p.add_argument("--predict", type=int, default=200)
-    p.add_argument(
-        "--min-count", type=int, default=5, help="rarer training characters become the unknown symbol"
-    )
-    p.add_argument("--eval-seconds", type=float, default=30.0, help="validate and checkpoint this often")
-    add_scale_arguments(p)
-    p.add_argument("--out", default=None, help="run directory (default runs/lm/MODEL_OPTIMIZER_seedN)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out for --minutes more")
+    p = sub.add_parser("train", help="train a model; reports bpc as it goes", epilog=DEFAULTS_NOTE)
+    add_run_arguments(p, LMConfig)
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="bits per character on the validation and test splits")
@@ -80,38 +59,14 @@ def register(subparsers) -> None:
 def _train(args) -> int:
     from armctl.sequence import train_lm
 
-    config = train_lm.LMConfig(
-        model=args.model,
-        hidden=args.hidden,
-        corpus=args.corpus,
-        min_count=args.min_count,
-        optimizer=args.optimizer,
-        seed=args.seed,
-        context=args.context,
-        predict=args.predict,
-        batch_size=args.batch_size,
-        curvature_fraction=args.curvature_fraction,
-        lambda_init=args.lambda_init,
-        structural_mu=args.mu,
-        max_cg=args.max_cg,
-        learning_rate=args.lr,
-        clip_norm=args.clip,
-        minutes=args.minutes,
-        max_steps=args.max_steps,
-        eval_seconds=args.eval_seconds,
-        remat_block=args.remat_block,
-        devices=args.devices,
-    )
-    run_dir = args.out or os.path.join("runs", "lm", f"{args.model}_{args.optimizer}_seed{args.seed}")
-    summary = train_lm.train(config, run_dir, resume=args.resume)
-    print(json.dumps(summary, indent=1))
+    train_lm.train(config_from(args, train_lm.LMConfig), resume=args.resume is not None, force=args.force)
     return 0
 
 
 def _eval(args) -> int:
     from armctl.sequence import train_lm
 
-    print(json.dumps(train_lm.evaluate_run(args.run_dir), indent=1))
+    print(checkpoint.json_text(train_lm.evaluate(args.run_dir)))
     return 0
 
 
@@ -125,5 +80,5 @@ def _sample(args) -> int:
 def _bench(args) -> int:
     from armctl.sequence import train_lm
 
-    print(json.dumps(train_lm.throughput(args.model, args.hidden, args.batch_size, args.repeats), indent=1))
+    print(checkpoint.json_text(train_lm.throughput(args.model, args.hidden, args.batch_size, args.repeats)))
     return 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from armctl import robustness
+from armctl.config import add_arguments, given_arguments
+from armctl.train import ArmConfig
 
-from armctl.commands.train import add_config_arguments, config_from_args
-from armctl.robustness import UNDISTURBED, robustness
+#: The command's own defaults: a disturbed task.
+DEFAULTS = {"task": "ddn"}
 
 
 def register(subparsers) -> None:
@@ -13,12 +15,15 @@ def register(subparsers) -> None:
         "robustness",
         help="controllers trained with and without disturbances, and online iLQR, on the same episodes",
     )
-    add_config_arguments(p, tasks=UNDISTURBED, default_task="ddn")
-    p.add_argument("--out", type=Path, help="output directory (default runs/robustness-TASK-sSEED)")
+    add_arguments(
+        p, ArmConfig, skip=("out",), choices={"task": tuple(robustness.UNDISTURBED)}, defaults=DEFAULTS
+    )
+    p.add_argument("--out", help="output directory (default runs/robustness-TASK-sSEED)")
+    p.add_argument("--force", action="store_true", help="replace sub-runs trained with other settings")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    config = config_from_args(args)
-    robustness(config, args.out or Path("runs") / f"robustness-{config.task}-s{config.seed}")
+    config = ArmConfig(**given_arguments(args, ArmConfig, defaults=DEFAULTS))
+    robustness.robustness(config, args.out, force=args.force)
     return 0

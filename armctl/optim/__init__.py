@@ -5,10 +5,9 @@
 
 from armctl.optim import losses, parallel
 from armctl.optim.ahf import ahf
-from armctl.optim.arm_problem import arm_problem
 from armctl.optim.base import Counters, Optimizer, Problem, curvature_batch, objective
 from armctl.optim.cg import CGIteration, CGIterator, CGResult, CGState, cg
-from armctl.optim.driver import History, run
+from armctl.optim.driver import History, RunResult, Status, max_calls, max_seconds, max_steps, run, when
 from armctl.optim.first_order import adam, gd, lbfgs, momentum, ncg, nesterov
 from armctl.optim.gn import GNProduct, gauss_newton_product
 from armctl.optim.hf import hf
@@ -25,9 +24,10 @@ __all__ = [
     "History",
     "Optimizer",
     "Problem",
+    "RunResult",
+    "Status",
     "adam",
     "ahf",
-    "arm_problem",
     "cg",
     "curvature_batch",
     "gauss_newton_product",
@@ -36,10 +36,14 @@ __all__ = [
     "lbfgs",
     "losses",
     "make",
+    "max_calls",
+    "max_seconds",
+    "max_steps",
     "momentum",
     "ncg",
     "nesterov",
     "objective",
     "parallel",
     "run",
+    "when",
 ]

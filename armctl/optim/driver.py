@@ -1,16 +1,36 @@
-"""The shared training driver: fresh batches, counters, an evaluation loss, a JSON-able history."""
+"""The shared training driver: fresh batches, counters, an evaluation loss, stop conditions, a history.
+
+:func:`run` steps an optimizer until a *stop condition* fires. A condition is a small function
+of the run's :class:`Status` that returns ``None`` to go on or a reason string to stop;
+conditions compose by listing them (the first that fires wins)::
+
+    run(problem, opt, params, sample, key,
+        stop=[max_steps(600), max_calls(20_000), max_seconds(600),
+              when(lambda status: status.history["loss"][-1] < 1e-6, "converged")])
+
+``steps=`` and ``max_function_calls=`` are shorthands for the first two. Conditions are checked
+before the first step (so a run whose budget is already spent does nothing) and after every
+step. The driver stops on its own when the loss or the parameters stop being finite
+(``'diverged'``, keeping the last parameters whose loss was finite) and on Ctrl-C
+(``'interrupted'``, keeping the last completed step). The result unpacks as
+``(params, state, history)`` and says why it stopped in ``result.reason``.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
 from armctl.optim import parallel
-from armctl.optim.base import Optimizer, Problem, check_problem, objective_jit
+from armctl.optim.base import Optimizer, Problem, check_problem, is_finite, objective_jit
 
+#: Columns the driver itself writes for every step; the optimizer's ``info`` adds its own keys.
 COLUMNS = (
     "step",
     "loss",
@@ -23,59 +43,189 @@ COLUMNS = (
     "function_calls",
     "step_time",
     "wall_time",
-    "lambda",
-    "cg_iters",
 )
+
+#: Reasons the driver gives without a condition.
+DIVERGED, INTERRUPTED = "diverged", "interrupted"
+
+
+def plain(x):
+    """A JSON-able Python value for an info entry (NumPy / JAX scalars and small arrays)."""
+    if x is None or isinstance(x, bool | int | float | str):
+        return x
+    array = np.asarray(x)
+    if array.dtype == bool:
+        return bool(array) if array.ndim == 0 else array.tolist()
+    if array.ndim == 0:
+        return int(array) if np.issubdtype(array.dtype, np.integer) else float(array)
+    return array.tolist()
 
 
 class History(dict):
     """Per-step records as columns of plain Python lists (a ``dict``: ``json.dumps`` works as is).
 
-    Columns: ``step``, ``loss`` (objective on the step's batch before the step), ``new_loss``,
-    ``eval_loss`` (on the evaluation batch after the step; ``None`` without one), ``accepted``,
-    the counters (``objective_calls``, ``gradient_calls``, ``gv_calls``, ``function_calls``,
-    cumulative), ``step_time`` and cumulative ``wall_time`` (seconds), ``lambda`` and
-    ``cg_iters`` (``None`` for optimizers without them). Plot e.g.
-    ``plt.semilogy(h['function_calls'], h['eval_loss'])``.
+    The driver's columns (:data:`COLUMNS`): ``step``, ``loss`` (objective on the step's batch
+    before the step), ``new_loss``, ``eval_loss`` (on the evaluation batch after the step;
+    ``None`` without one), ``accepted``, the counters (``objective_calls``, ``gradient_calls``,
+    ``gv_calls``, ``function_calls``, cumulative), ``step_time`` (the optimizer step) and
+    cumulative ``wall_time`` (seconds of the whole loop, evaluation and callbacks included).
+    Every key of the optimizer's ``info`` becomes a column too (HF: ``lambda``, ``cg_iters``,
+    ``rho``, ``cg_stop`` ...; first-order methods: ``grad_norm``), ``None`` in the rows of steps
+    that did not report it; :meth:`annotate` adds a value to the last row (a test error, a
+    validation score). Plot e.g. ``plt.semilogy(h['function_calls'], h['eval_loss'])``.
     """
 
     def __init__(self, columns: dict | None = None):
         super().__init__({name: [] for name in COLUMNS})
         if columns:
-            unknown = set(columns) - set(COLUMNS)
-            if unknown:
-                raise ValueError(f"unknown History columns {sorted(unknown)}; expected a subset of {COLUMNS}")
+            missing = [name for name in COLUMNS if name not in columns]
+            if missing:
+                unknown = sorted(set(columns) - set(COLUMNS))
+                raise ValueError(
+                    f"unknown History columns {unknown} without the driver's columns {missing}; "
+                    f"a History holds {COLUMNS} and the optimizer's info keys"
+                )
             lengths = {len(v) for v in columns.values()}
             if len(lengths) > 1:
                 raise ValueError(f"History columns have different lengths {sorted(lengths)}")
-            n = lengths.pop() if lengths else 0
-            for name in COLUMNS:
-                self[name] = list(columns.get(name, [None] * n))
+            for name, values in columns.items():
+                self[name] = list(values)
 
     def __len__(self) -> int:
         return len(self["step"])
 
     def append(self, record: dict) -> None:
-        for name in COLUMNS:
-            self[name].append(record.get(name))
+        n = len(self)
+        for name in record:
+            if name not in self:
+                self[name] = [None] * n
+        for name, values in self.items():
+            values.append(plain(record.get(name)))
+
+    def annotate(self, name: str, value) -> None:
+        """Set column ``name`` of the last row (adding the column if it is new)."""
+        if not len(self):
+            raise ValueError(f"cannot annotate {name!r}: the history is empty")
+        self.setdefault(name, [None] * len(self))[-1] = plain(value)
+
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` rows."""
+        for values in self.values():
+            del values[n:]
 
     def record(self, i: int) -> dict:
         """The ``i``-th step as a dict."""
-        return {name: self[name][i] for name in COLUMNS}
+        return {name: values[i] for name, values in self.items()}
+
+    def last(self, name: str):
+        """The latest non-``None`` value of column ``name`` (``None`` if there is none)."""
+        return next((v for v in reversed(self.get(name, ())) if v is not None), None)
 
     def to_json(self) -> str:
-        return json.dumps(self)
+        """Strict JSON: non-finite numbers are written as ``null``."""
+        return json.dumps(strict(self), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> History:
         return cls(json.loads(text))
 
 
-def _plain(x):
-    """Python scalars for JSON (info values may be numpy/jax scalars)."""
-    if x is None or isinstance(x, bool | int | str):
-        return x
-    return float(x)
+def strict(obj):
+    """``obj`` as plain Python (arrays as lists) with every non-finite float replaced by ``None``,
+    so that ``json.dumps(..., allow_nan=False)`` accepts it: strict JSON has no NaN or Infinity."""
+    if isinstance(obj, np.ndarray | np.generic | jax.Array):
+        obj = np.asarray(obj).tolist()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict(v) for v in obj]
+    return obj
+
+
+# ----- stop conditions ---------------------------------------------------------------------------
+
+
+class Status(NamedTuple):
+    """What a stop condition sees: the run so far (``history`` rows are the completed steps)."""
+
+    params: Any
+    state: Any
+    history: History
+
+    @property
+    def steps(self) -> int:
+        return len(self.history)
+
+    @property
+    def function_calls(self) -> int:
+        return self.state.counters.function_calls
+
+    @property
+    def wall_time(self) -> float:
+        return self.history["wall_time"][-1] if len(self.history) else 0.0
+
+
+Condition = Callable[[Status], str | None]
+
+
+def _check_count(name: str, value) -> None:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        raise ValueError(f"{name} must be a nonnegative integer or None, got {value!r}")
+
+
+def max_steps(n: int) -> Condition:
+    """Stop (``'steps'``) once the run has ``n`` steps in all."""
+    _check_count("steps", n)
+    return lambda status: "steps" if status.steps >= n else None
+
+
+def max_calls(n: int) -> Condition:
+    """Stop (``'function_calls'``) once the run has used ``n`` function calls in all."""
+    _check_count("max_function_calls", n)
+    return lambda status: "function_calls" if status.function_calls >= n else None
+
+
+def max_seconds(seconds: float) -> Condition:
+    """Stop (``'time'``) once the run's cumulative wall time reaches ``seconds``."""
+    if not (isinstance(seconds, int | float) and seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+    return lambda status: "time" if status.wall_time >= seconds else None
+
+
+def when(predicate: Callable[[Status], bool], reason: str) -> Condition:
+    """Stop with ``reason`` once ``predicate(status)`` is true (it may annotate the history)."""
+    return lambda status: reason if predicate(status) else None
+
+
+def _first_reason(conditions: Sequence[Condition], status: Status) -> str | None:
+    for condition in conditions:
+        reason = condition(status)
+        if reason is not None:
+            return reason
+    return None
+
+
+class _Triple(NamedTuple):
+    params: Any
+    state: Any
+    history: History
+
+
+class RunResult(_Triple):
+    """``(params, state, history)`` of a run, and :attr:`reason`, why it stopped: a condition's
+    reason (``'steps'``, ``'function_calls'``, ``'time'``, a predicate's), ``'diverged'`` or
+    ``'interrupted'``. It unpacks as ``params, state, history = run(...)``."""
+
+    def __new__(cls, params, state, history, reason: str | None = None):
+        result = super().__new__(cls, params, state, history)
+        result.reason = reason
+        return result
+
+
+def _finite(*values) -> bool:
+    return all(v is None or math.isfinite(v) for v in values)
 
 
 def run(
@@ -87,22 +237,31 @@ def run(
     *,
     steps: int | None = None,
     max_function_calls: int | None = None,
+    stop: Sequence[Condition] = (),
     eval_batch=None,
     callback: Callable | None = None,
     state=None,
     history: History | None = None,
     mesh=None,
     batch_refresh: int = 1,
-):
-    """Run ``opt`` on ``problem`` until ``steps`` or ``max_function_calls`` is reached.
+) -> RunResult:
+    """Run ``opt`` on ``problem`` until a stop condition fires.
 
-    Both limits are totals over the run so far (the history's length, the state's counters),
-    so calling again with the returned ``state`` and ``history`` resumes and completes the same
-    run. Step ``i`` samples its batch with ``sample_batch(fold_in(key, i // batch_refresh))`` and
-    passes ``fold_in(fold_in(key, i), 1)`` to the optimizer, so a resumed run reproduces an
+    ``steps`` and ``max_function_calls`` (shorthands for :func:`max_steps` and
+    :func:`max_calls`) and the conditions in ``stop`` are totals over the run so far
+    (the history's length, the state's counters, the history's wall time), so calling again
+    with the returned ``state`` and ``history`` resumes and completes the same run. Step ``i``
+    samples its batch with ``sample_batch(fold_in(key, i // batch_refresh))`` and passes
+    ``fold_in(fold_in(key, i), 1)`` to the optimizer, so a resumed run reproduces an
     uninterrupted one. ``batch_refresh`` > 1 keeps each batch for that many consecutive steps
     (the thesis, sec. 6.7.3, refreshed L-BFGS's DDN batch every 25 updates).
-    ``callback(step, params, state, record)`` is called after each step.
+    ``callback(step, params, state, record)`` is called after each step, after the conditions
+    (which may have annotated the record's row).
+
+    The run also stops by itself: ``'diverged'`` when the loss, the new loss of an accepted
+    step, the evaluation loss or the parameters are not finite (the result keeps the last
+    parameters whose loss was finite, and the history up to them); ``'interrupted'`` on
+    ``KeyboardInterrupt`` (the result keeps the last completed step).
 
     With a ``mesh`` (:func:`armctl.optim.parallel.batch_mesh`) every batch is sharded along its
     first axis over the mesh's devices and the parameters and optimizer state are replicated, so
@@ -110,16 +269,18 @@ def run(
     the single-device run's up to floating-point reduction order.
     ``sample_batch`` is called once per step on the host: jit it when it does real work.
 
-    Returns ``(params, state, history)``.
+    Returns a :class:`RunResult`: ``params, state, history = run(...)``, and ``.reason``.
     """
     check_problem(problem)
     if not isinstance(opt, Optimizer):
         raise TypeError(f"opt must be an armctl.optim.Optimizer, got {type(opt).__name__}")
-    if steps is None and max_function_calls is None:
-        raise ValueError("give steps or max_function_calls (both None would run forever)")
-    for name, value in (("steps", steps), ("max_function_calls", max_function_calls)):
-        if value is not None and not (isinstance(value, int) and value >= 0):
-            raise ValueError(f"{name} must be a nonnegative integer or None, got {value!r}")
+    conditions = list(stop)
+    if steps is not None:
+        conditions.insert(0, max_steps(steps))
+    if max_function_calls is not None:
+        conditions.insert(0, max_calls(max_function_calls))
+    if not conditions:
+        raise ValueError("give steps or max_function_calls or a stop condition (none would run forever)")
     if not (isinstance(batch_refresh, int) and not isinstance(batch_refresh, bool) and batch_refresh >= 1):
         raise ValueError(f"batch_refresh must be a positive integer (steps per batch), got {batch_refresh!r}")
     state = opt.init(params) if state is None else state
@@ -128,33 +289,60 @@ def run(
         params, state = parallel.replicate(params, mesh), parallel.replicate(state, mesh)
         if eval_batch is not None:
             eval_batch = parallel.shard_batch(eval_batch, mesh)
-    wall = history["wall_time"][-1] if len(history) else 0.0
-    step = history["step"][-1] + 1 if len(history) else 0
-    while (steps is None or step < steps) and (
-        max_function_calls is None or state.counters.function_calls < max_function_calls
-    ):
-        step_key = jax.random.fold_in(key, step)
-        batch = sample_batch(jax.random.fold_in(key, step // batch_refresh))
-        if mesh is not None:
-            batch = parallel.shard_batch(batch, mesh)
-        t0 = time.perf_counter()
-        params, state, info = opt.step(problem, params, state, batch, jax.random.fold_in(step_key, 1))
-        elapsed = time.perf_counter() - t0
-        wall += elapsed
-        record = {
-            "step": step,
-            "loss": _plain(info["loss"]),
-            "new_loss": _plain(info.get("new_loss")),
-            "eval_loss": None if eval_batch is None else float(objective_jit(problem, params, eval_batch)),
-            "accepted": bool(info["accepted"]),
-            **state.counters.as_dict(),
-            "step_time": elapsed,
-            "wall_time": wall,
-            "lambda": _plain(info.get("lambda")),
-            "cg_iters": _plain(info.get("cg_iters")),
-        }
-        history.append(record)
-        if callback is not None:
-            callback(step, params, state, record)
-        step += 1
-    return params, state, history
+    # ``done``: the last completed step's parameters, state and history length, assigned in one
+    # statement so that Ctrl-C never separates them; ``previous``: the step before, where a loss
+    # that is not finite at the current parameters sends the run back.
+    done, previous = (params, state, len(history)), None
+    try:
+        reason = _first_reason(conditions, Status(params, state, history))
+        while reason is None:
+            step = len(history)
+            t0 = time.perf_counter()
+            wall = history["wall_time"][-1] if step else 0.0
+            batch = sample_batch(jax.random.fold_in(key, step // batch_refresh))
+            if mesh is not None:
+                batch = parallel.shard_batch(batch, mesh)
+            t_step = time.perf_counter()
+            new_params, new_state, info = opt.step(
+                problem, params, state, batch, jax.random.fold_in(jax.random.fold_in(key, step), 1)
+            )
+            elapsed = time.perf_counter() - t_step
+            eval_loss = None if eval_batch is None else float(objective_jit(problem, new_params, eval_batch))
+            loss, new_loss, accepted = (
+                plain(info["loss"]),
+                plain(info.get("new_loss")),
+                bool(info["accepted"]),
+            )
+            if not _finite(loss):  # the parameters this step started from are already bad
+                if previous is not None:
+                    done = previous
+                reason = DIVERGED
+                break
+            if not (_finite(eval_loss, new_loss if accepted else None) and is_finite(new_params)):
+                reason = DIVERGED
+                break
+            history.append(
+                {
+                    **info,
+                    "step": step,
+                    "loss": loss,
+                    "new_loss": new_loss,
+                    "eval_loss": eval_loss,
+                    "accepted": accepted,
+                    **new_state.counters.as_dict(),
+                    "step_time": elapsed,
+                    "wall_time": wall + time.perf_counter() - t0,
+                }
+            )
+            previous, done = done, (new_params, new_state, len(history))
+            params, state = new_params, new_state
+            reason = _first_reason(conditions, Status(params, state, history))
+            # The conditions' work (evaluations) counts towards the step's wall time.
+            history["wall_time"][-1] = wall + time.perf_counter() - t0
+            if callback is not None:
+                callback(step, params, state, history.record(-1))
+    except KeyboardInterrupt:
+        reason = INTERRUPTED
+    params, state, n = done
+    history.truncate(n)
+    return RunResult(params, state, history, reason)

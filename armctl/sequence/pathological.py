@@ -274,7 +274,8 @@ def misclassified(outputs: jnp.ndarray, batch: SequenceBatch) -> jnp.ndarray:
 
     ``outputs`` are the network outputs before the output nonlinearity (B, Tmax, n_out): arg-max
     against integer targets for symbolic problems, absolute error above ``CONTINUOUS_TOLERANCE``
-    against float targets for continuous ones.
+    against float targets for continuous ones. A prediction that is not finite is always wrong
+    (a NaN output never counts as correct, whatever its arg-max or comparison gives).
     """
     if outputs.shape[:2] != batch.score_mask.shape:
         raise ValueError(
@@ -282,9 +283,9 @@ def misclassified(outputs: jnp.ndarray, batch: SequenceBatch) -> jnp.ndarray:
             f"got {outputs.shape}"
         )
     if jnp.issubdtype(batch.targets.dtype, jnp.integer):
-        wrong = jnp.argmax(outputs, axis=-1) != batch.targets
+        wrong = (jnp.argmax(outputs, axis=-1) != batch.targets) | ~jnp.all(jnp.isfinite(outputs), axis=-1)
     else:
-        wrong = jnp.any(jnp.abs(outputs - batch.targets) > CONTINUOUS_TOLERANCE, axis=-1)
+        wrong = ~jnp.all(jnp.abs(outputs - batch.targets) <= CONTINUOUS_TOLERANCE, axis=-1)
     return jnp.any(wrong & batch.score_mask, axis=1)
 
 
@@ -294,5 +295,5 @@ def error_rate(outputs: jnp.ndarray, batch: SequenceBatch) -> jnp.ndarray:
 
 
 def solved(rate) -> bool:
-    """The success criterion: fewer than 1 % of the test sequences misclassified."""
+    """The success criterion: fewer than 1 % of the test sequences misclassified (NaN: no)."""
     return bool(rate < SUCCESS_ERROR_RATE)

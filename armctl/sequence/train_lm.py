@@ -9,97 +9,101 @@ they mean there (thesis MRNN: lambda 10, mu 0.1, at most 150 CG steps). For Adam
 per *character*, so learning rate and clipping threshold read as usual. Reported numbers are
 always bits per character (bpc).
 
-A run directory holds ``checkpoint.pkl`` (the config, the alphabet, the latest parameters and
-optimizer state, the best parameters on the validation set, the history; written atomically and
-verified on loading by :mod:`armctl.checkpoint`), ``history.json`` and, after evaluation,
-``eval.json``.
+A run is a run directory (:mod:`armctl.runs`): config.json, checkpoint.pkl (whose extras are the
+alphabet, the corpus digest and the best parameters on the validation windows), history.json
+(``valid_bpc`` on the validated rows), report.json (after ``armctl eval``, also bits per
+character on the whole validation and test splits) and progress.png.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from armctl import checkpoint
+from armctl import optim, plots, runs
+from armctl.config import RunConfig, check_options, option, signature_parameters
 from armctl.controllers.lm import MODELS, make_model, n_params
-from armctl.optim import History, Problem, adam, ahf, hf, run
+from armctl.optim import Problem
 from armctl.optim.base import value_and_grad_jit
+from armctl.optim.driver import Status
 from armctl.optim.gn import gauss_newton_product
 from armctl.optim.losses import softmax_cross_entropy
 from armctl.optim.parallel import mesh_for, shard_batch
 from armctl.sequence import text as T
 
 OPTIMIZERS = ("hf", "ahf", "adam")
-CHECKPOINT = "checkpoint.pkl"
+#: The budget of a run given none.
+DEFAULT_MINUTES = 10.0
 LN2 = math.log(2.0)
 
+#: The optimizer settings of the thesis (ch. 5.4.2) and Krause (2015), overridden by
+#: ``optimizer_options``: lambda 10, mu 0.1 (HF), at most 150 CG steps, the curvature on a tenth
+#: of the gradient batch; Adam with step 2e-3 and gradient-norm clipping at 1.
+OPTIMIZER_DEFAULTS = {
+    "hf": {"lambda_init": 10.0, "structural_mu": 0.1, "max_cg": 150, "curvature_fraction": 0.1},
+    "ahf": {"lambda_init": 10.0, "max_cg": 150, "curvature_fraction": 0.1},
+    "adam": {"learning_rate": 2e-3, "clip_norm": 1.0},
+}
 
-@dataclasses.dataclass(frozen=True)
-class LMConfig:
-    """Everything a run needs; saved as ``config.json``.
 
-    Attributes:
-        model: ``rnn``, ``mrnn``, ``lstm`` or ``mlstm``; ``hidden`` its size (None: the ~200k default).
-        corpus: ``"default"`` or a path (see :func:`armctl.sequence.text.load_corpus`);
-            ``min_count``: rarer training characters become the unknown symbol.
-        optimizer: ``hf`` (structural damping), ``ahf`` (line-search damping) or ``adam`` (with clipping).
-        context, predict: window layout (scored predictions have at least ``context`` characters before them).
-        batch_size: sequences per gradient batch (None: 1000 for HF/AHF, 32 for Adam).
-        curvature_fraction: share of the gradient batch used for curvature products (HF/AHF).
-        lambda_init, structural_mu, max_cg: HF meta-parameters (thesis ch. 5.4.2: 10, 0.1, 150).
-        learning_rate, clip_norm: Adam's step size and global-norm clipping threshold.
-        minutes, max_steps: stop when either is reached (``max_steps`` None: time only).
-        eval_seconds: validate (and checkpoint) at most this often, and at the end.
-        eval_windows: validation windows used for progress and model selection.
-        remat_block: rematerialize the scan in blocks of this many characters (0: off).
-        devices: shard every training batch over this many devices (data-parallel).
-    """
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LMConfig(RunConfig):
+    """A language-model run (plus :class:`~armctl.config.RunConfig`'s core: seed, optimizer and its
+    options (:data:`OPTIMIZER_DEFAULTS`), budgets ...). Without any budget a run trains for
+    :data:`DEFAULT_MINUTES`. Scored predictions have at least ``context`` characters before them."""
 
-    model: str = "mlstm"
-    hidden: int | None = None
-    corpus: str = "default"
-    min_count: int = 5
-    optimizer: str = "hf"
-    seed: int = 0
-    context: int = 50
-    predict: int = 200
-    batch_size: int | None = None
-    curvature_fraction: float = 0.1
-    lambda_init: float = 10.0
-    structural_mu: float = 0.1
-    max_cg: int = 150
-    learning_rate: float = 2e-3
-    clip_norm: float = 1.0
-    minutes: float = 10.0
-    max_steps: int | None = None
-    eval_seconds: float = 30.0
-    eval_windows: int = 64
-    remat_block: int = 0
-    devices: int = 1
+    EXPERIMENT = "lm"
+    OPTIMIZERS = OPTIMIZERS
+    COMMAND = "armctl lm train"
+
+    model: str = option("mlstm", "the model", choices=tuple(sorted(MODELS)))
+    hidden: int | None = option(None, "hidden units (default: about 200k parameters)")
+    corpus: str = option("default", "'default' (pydoc topics), a text file, text8/enwik8, a PTB directory")
+    min_count: int = option(5, "rarer training characters become the unknown symbol")
+    optimizer: str = option("hf", "hf (structural damping), ahf (line-search damping) or adam (clipped)")
+    context: int = option(50, "characters of context before the scored ones in each window")
+    predict: int = option(200, "scored characters per window")
+    batch_size: int | None = option(
+        None, "sequences per gradient batch (default: 1000 for HF/AHF, 32 for Adam)"
+    )
+    eval_every: int = option(
+        10, "score the validation windows (and keep the best parameters) every this many steps"
+    )
+    eval_windows: int = option(64, "validation windows scored during training")
+    checkpoint_every: int = option(10, "write the checkpoint every this many steps (and at the end)")
 
     def __post_init__(self):
+        if self.steps is None and self.function_calls is None and self.minutes is None:
+            object.__setattr__(self, "minutes", DEFAULT_MINUTES)
+        super().__post_init__()
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; expected one of {sorted(MODELS)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {OPTIMIZERS}")
-        for name in ("context", "predict", "max_cg", "eval_windows", "devices"):
+        for name in ("context", "predict", "eval_windows", "eval_every", "min_count"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "context" else 1):
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or value < (0 if name == "context" else 1)
+            ):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("batch_size", "max_steps", "hidden"):
+        for name in ("batch_size", "hidden"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-        if not (self.minutes > 0 and math.isfinite(self.minutes)):
-            raise ValueError(f"minutes must be a positive number, got {self.minutes!r}")
+        if not isinstance(self.corpus, str):
+            raise ValueError(f"corpus must be 'default' or a path, got {self.corpus!r}")
+        make_optimizer(self)  # bad optimizer options fail here, before any work
+
+    def default_out(self) -> Path:
+        return Path("runs") / "lm" / f"{self.model}_{self.optimizer}_seed{self.seed}"
 
     @property
     def gradient_batch(self) -> int:
@@ -127,19 +131,13 @@ def lm_problem(model, per_character: bool = False, remat_block: int = 0) -> Prob
     return Problem(outputs=outputs, loss=loss, tap_nonlinearity="tanh")
 
 
-def make_optimizer(config: LMConfig):
-    """The optimizer of ``config`` from :mod:`armctl.optim`."""
-    if config.optimizer == "adam":
-        return adam(learning_rate=config.learning_rate, clip_norm=config.clip_norm)
-    if config.optimizer == "ahf":
-        return ahf(
-            lambda_init=config.lambda_init, max_cg=config.max_cg, curvature_fraction=config.curvature_fraction
-        )
-    return hf(
-        lambda_init=config.lambda_init,
-        structural_mu=config.structural_mu,
-        max_cg=config.max_cg,
-        curvature_fraction=config.curvature_fraction,
+def make_optimizer(config: LMConfig) -> optim.Optimizer:
+    """The optimizer of ``config``: :data:`OPTIMIZER_DEFAULTS` overridden by its options."""
+    check_options(
+        config.optimizer, config.optimizer_options, signature_parameters(optim.OPTIMIZERS[config.optimizer])
+    )
+    return optim.make(
+        config.optimizer, **{**OPTIMIZER_DEFAULTS[config.optimizer], **config.optimizer_options}
     )
 
 
@@ -206,84 +204,73 @@ def sample_text(
 
 
 # ----- run directories --------------------------------------------------------------------------
-def config_from_dict(d: dict) -> LMConfig:
-    """An :class:`LMConfig` from its saved dict (unknown keys are an error)."""
-    fields = {f.name for f in dataclasses.fields(LMConfig)}
-    unknown = set(d) - fields
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; expected a subset of {sorted(fields)}")
-    return LMConfig(**d)
-
-
-def _as_jax(tree, template, path: str):
+def _as_jax(tree, template, path):
     """Leaves of a loaded tree as JAX arrays, checked against the model's parameter shapes."""
     tree = jax.tree_util.tree_map(jnp.asarray, tree)
-    shapes = jax.tree_util.tree_map(jnp.shape, tree)
-    if shapes != jax.tree_util.tree_map(jnp.shape, template):
-        raise ValueError(f"checkpoint {path!r} holds parameters of other shapes than its model")
+    if jax.tree_util.tree_map(jnp.shape, tree) != jax.tree_util.tree_map(jnp.shape, template):
+        raise ValueError(f"checkpoint {path} holds parameters of other shapes than its model")
     return tree
 
 
-def load_run(run_dir: str, best: bool = True):
-    """``(config, model, alphabet, params, meta)`` of a run directory; ``params`` are the best
-    parameters on the validation set (``best``) or the latest ones. A missing checkpoint raises
-    FileNotFoundError, a corrupt or inconsistent one ValueError naming the file."""
-    path = os.path.join(run_dir, CHECKPOINT)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no checkpoint in run directory {run_dir!r} (expected {path!r})")
-    saved = checkpoint.load(path)
+def load_run(run_dir: str | Path, best: bool = True):
+    """``(config, model, alphabet, params, saved)`` of a run directory; ``params`` are the best
+    parameters on the validation windows (``best``) or the latest ones. A missing checkpoint
+    raises FileNotFoundError, a corrupt or inconsistent one ValueError naming the file."""
+    saved = runs.load(run_dir, LMConfig)
+    path = Path(run_dir) / runs.CHECKPOINT
     try:
-        meta = saved["meta"]
-        config = config_from_dict(meta["config"])
-        alphabet = T.Alphabet(tuple(meta["alphabet"]))
-        params = saved["best" if best else "params"]
+        config = saved.config.resumed({"out": str(run_dir)})
+        alphabet = T.Alphabet(tuple(saved.extra["alphabet"]))
+        params = saved.extra["best_params"] if best else saved.params
     except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"corrupt or incompatible checkpoint {path!r}: {err}") from err
+        raise ValueError(f"corrupt or incompatible checkpoint {path}: {err}") from err
     model = make_model(config.model, alphabet.size, config.hidden)
     template = jax.eval_shape(model.init_params, jax.random.key(0))
-    return config, model, alphabet, _as_jax(params, template, path), meta
+    return config, model, alphabet, _as_jax(params, template, path), saved
 
 
-def _corpus_for(config: LMConfig, meta: dict) -> T.Corpus:
+def _corpus_for(config: LMConfig, digest: str | None) -> T.Corpus:
     corpus = T.load_corpus(config.corpus, config.min_count)
-    if corpus.digest != meta.get("corpus_digest"):
+    if corpus.digest != digest:
         raise ValueError(
             f"corpus {config.corpus!r} differs from the text this model was trained on (digest "
-            f"{corpus.digest[:12]} != {str(meta.get('corpus_digest'))[:12]}; "
-            "for 'default': another Python version)"
+            f"{corpus.digest[:12]} != {str(digest)[:12]}; for 'default': another Python version)"
         )
     return corpus
 
 
-def evaluate_run(run_dir: str) -> dict:
-    """Bits per character of the run's best parameters on the whole validation and test splits;
-    also written to ``RUN_DIR/eval.json``."""
-    config, model, alphabet, params, meta = load_run(run_dir)
-    corpus = _corpus_for(config, meta)
-    result = {
-        "model": config.model,
-        "optimizer": config.optimizer,
-        "params": n_params(params),
-        "alphabet": alphabet.size,
-        "valid_bpc": bits_per_character(model, params, corpus.valid, config.context, config.predict),
-        "test_bpc": bits_per_character(model, params, corpus.test, config.context, config.predict),
-        # the same measure on a piece of the training text as long as the test split: the generalization gap
-        "train_piece_bpc": bits_per_character(
-            model, params, corpus.train[: len(corpus.test)], config.context, config.predict
-        ),
-        "valid_chars": int(len(corpus.valid)) - 1,
-        "test_chars": int(len(corpus.test)) - 1,
-        "train_seconds": meta.get("elapsed"),
-        "steps": meta.get("step"),
-    }
-    checkpoint.atomic_write_json(os.path.join(run_dir, "eval.json"), result)
-    return result
+def evaluate(run_dir: str | Path, *, log: Callable = print) -> dict:
+    """Bits per character of the run's best parameters on the whole validation and test splits,
+    added to ``report.json`` under ``evaluation`` (``armctl eval`` / ``armctl lm eval``)."""
+    config, model, alphabet, params, saved = load_run(run_dir)
+    corpus = _corpus_for(config, saved.extra.get("corpus_digest"))
+    with config.scope():
+        evaluation = {
+            "valid_bpc": bits_per_character(model, params, corpus.valid, config.context, config.predict),
+            "test_bpc": bits_per_character(model, params, corpus.test, config.context, config.predict),
+            # a piece of the training text as long as the test split: the generalization gap
+            "train_piece_bpc": bits_per_character(
+                model, params, corpus.train[: len(corpus.test)], config.context, config.predict
+            ),
+            "valid_chars": int(len(corpus.valid)) - 1,
+            "test_chars": int(len(corpus.test)) - 1,
+        }
+    report = write_report(config, saved.params, saved.history, saved.extra, log=log)
+    report["evaluation"] = evaluation
+    runs.write_report(config.run_dir(), report)
+    log(f"{config.model}: valid {evaluation['valid_bpc']:.3f} bpc, test {evaluation['test_bpc']:.3f} bpc")
+    return report
 
 
-def sample_run(run_dir: str, prompt: str, length: int = 200, temperature: float = 1.0, seed: int = 0) -> str:
+def sample_run(
+    run_dir: str | Path, prompt: str, length: int = 200, temperature: float = 1.0, seed: int = 0
+) -> str:
     """Text sampled from the run's best parameters after ``prompt`` (the prompt included)."""
-    _, model, alphabet, params, _ = load_run(run_dir)
-    return prompt + sample_text(model, params, alphabet, prompt, length, temperature, jax.random.key(seed))
+    config, model, alphabet, params, _ = load_run(run_dir)
+    with config.scope():
+        return prompt + sample_text(
+            model, params, alphabet, prompt, length, temperature, jax.random.key(seed)
+        )
 
 
 def _batch_sampler(config: LMConfig, corpus: T.Corpus) -> Callable:
@@ -293,127 +280,137 @@ def _batch_sampler(config: LMConfig, corpus: T.Corpus) -> Callable:
     )
 
 
-def train(config: LMConfig, run_dir: str, resume: bool = False, log: Callable[[str], None] = print) -> dict:
-    """Train for ``config.minutes`` of wall-clock time (or ``config.max_steps`` steps), printing
-    training and validation bpc, checkpointing every ``config.eval_seconds`` and at the end.
+def _to_bpc(config: LMConfig) -> Callable[[float], float]:
+    """Training loss to bits per character: training batches score exactly ``predict`` characters
+    per sequence, and Adam's loss is already per character."""
+    if config.optimizer == "adam":
+        return lambda nats: nats / LN2
+    return lambda nats: nats / config.predict / LN2
 
-    ``resume`` continues the run saved in ``run_dir`` (same config apart from the budget,
-    ``devices`` and ``remat_block``) for
-    ``config.minutes`` more; the step keys continue, so the batches are those an uninterrupted
-    run would have drawn. Progress validation (and the choice of the best parameters) uses the
-    first ``config.eval_windows`` windows of the validation split. Returns a summary dict.
-    """
-    path = os.path.join(run_dir, CHECKPOINT)
+
+def validation(config: LMConfig, model, valid_ids, mesh, best: dict) -> Callable[[Status], None]:
+    """A stop condition that never stops: every ``eval_every`` steps, and at the step where a
+    budget ends the run, it scores the validation windows (annotating ``valid_bpc``) and keeps
+    the best parameters in ``best`` (``{'bpc', 'params'}``)."""
+    budgets = config.stop_conditions()
+
+    def condition(status: Status) -> None:
+        history = status.history
+        if not len(history) or history.get("valid_bpc", [None])[-1] is not None:
+            return None
+        if len(history) % config.eval_every and not any(c(status) for c in budgets):
+            return None
+        bpc = bits_per_character(model, status.params, valid_ids, config.context, config.predict, mesh=mesh)
+        history.annotate("valid_bpc", bpc)
+        if bpc < best["bpc"]:
+            best.update(bpc=bpc, params=status.params)
+        return None
+
+    return condition
+
+
+def train(
+    config: LMConfig, *, resume: bool = False, force: bool = False, log: Callable[[str], None] = print
+) -> dict:
+    """Train within the config's budgets (steps, function calls, minutes: totals over the run),
+    scoring the first ``eval_windows`` validation windows every ``eval_every`` steps and keeping
+    the best parameters; ``resume`` continues the run in ``config.run_dir()`` (the step keys
+    continue, so the batches are those an uninterrupted run would have drawn). Returns the
+    report (also in ``report.json``)."""
+    saved = runs.prepare(config, resume=resume, force=force)
     corpus = T.load_corpus(config.corpus, config.min_count)
-    model = make_model(config.model, corpus.alphabet.size, config.hidden)
-    per_character = config.optimizer == "adam"
-    problem = lm_problem(model, per_character, config.remat_block)
-    opt = make_optimizer(config)
-    k_init, k_run = jax.random.split(jax.random.key(config.seed))
-    params = model.init_params(k_init)
-    state, history, elapsed = opt.init(params), History(), 0.0
-    validation = {"step": [], "seconds": [], "bpc": []}  # progress evaluations on the validation windows
-    best_params, best_bpc = params, math.inf
-    if resume:
-        loaded = checkpoint.load(path)
-        meta = loaded["meta"]
-        saved = config_from_dict(meta["config"])
-        # The budget and how the work is spread (devices, remat) may change; the run's numbers may not.
-        budget = {name: getattr(config, name) for name in ("minutes", "max_steps", "devices", "remat_block")}
-        if dataclasses.replace(saved, **budget) != config:
-            raise ValueError(f"--resume needs the config saved in {run_dir!r}: {saved}")
-        if meta["corpus_digest"] != corpus.digest:
-            raise ValueError(f"the corpus changed since {run_dir!r} was trained")
-        params, best_params = _as_jax(loaded["params"], params, path), _as_jax(loaded["best"], params, path)
-        state = jax.tree_util.tree_map(jnp.asarray, loaded["state"])
-        history, elapsed, best_bpc = History(meta["history"]), meta["elapsed"], meta["best_valid_bpc"]
-        validation = meta["validation"]
-    elif os.path.exists(path):
-        raise ValueError(
-            f"run directory {run_dir!r} already holds a checkpoint; use --resume or another --out"
+    if saved is not None and saved.extra.get("corpus_digest") != corpus.digest:
+        raise ValueError(f"the corpus {config.corpus!r} changed since {config.run_dir()} was trained")
+    with config.scope():
+        model = make_model(config.model, corpus.alphabet.size, config.hidden)
+        problem = lm_problem(model, config.optimizer == "adam", config.remat_block)
+        k_init, k_run = jax.random.split(jax.random.key(config.seed))
+        params = model.init_params(k_init)
+        if saved is None:
+            best = {"bpc": math.inf, "params": params}
+        else:
+            params = _as_jax(saved.params, params, config.run_dir())
+            best = {"bpc": saved.extra["best_valid_bpc"], "params": saved.extra["best_params"]}
+        log(
+            f"{config.model} ({n_params(params)} parameters, alphabet {corpus.alphabet.size}) "
+            f"with {config.optimizer} on {corpus.name}: {len(corpus.train)} training characters, "
+            f"{config.gradient_batch} sequences of {config.context}+{config.predict} per batch"
         )
+        valid_ids = corpus.valid[: config.eval_windows * config.predict + config.context + 1]
+        to_bpc = _to_bpc(config)
 
-    os.makedirs(run_dir, exist_ok=True)
-    sample = _batch_sampler(config, corpus)
-    mesh = mesh_for(config.devices)
-    valid_ids = corpus.valid[: config.eval_windows * config.predict + config.context + 1]
-    # Training batches score exactly `predict` characters per sequence.
-    to_bpc = (lambda nats: nats / LN2) if per_character else (lambda nats: nats / config.predict / LN2)
-    log(
-        f"{config.model} ({n_params(params)} parameters, alphabet {corpus.alphabet.size}) "
-        f"with {config.optimizer} "
-        f"on {corpus.name}: {len(corpus.train)} training characters, {config.gradient_batch} sequences of "
-        f"{config.context}+{config.predict} per batch"
-    )
-    t_start, last_eval = time.perf_counter() - elapsed, -math.inf
-    valid_bpc = math.nan
+        def describe(record: dict) -> str:
+            text = f"train {to_bpc(record['loss']):.3f} bpc"
+            if record.get("valid_bpc") is not None:
+                text += f"  valid {record['valid_bpc']:.3f} bpc"
+            if record.get("lambda") is not None:
+                text += f"  lambda {record['lambda']:.3g}  cg {record.get('cg_iters')}"
+            return text
 
-    def save(step):
-        meta = {
-            "config": dataclasses.asdict(config),
-            "alphabet": list(corpus.alphabet.symbols),
-            "corpus_digest": corpus.digest,
-            "corpus_name": corpus.name,
-            "step": step,
-            "elapsed": time.perf_counter() - t_start,
-            "best_valid_bpc": best_bpc,
-            "valid_bpc": valid_bpc,
-            "history": dict(history),
-            "validation": validation,
-            "n_params": n_params(params),
-        }
-        checkpoint.save(path, {"meta": meta, "params": params, "state": state, "best": best_params})
-        checkpoint.atomic_write_json(
-            os.path.join(run_dir, "history.json"), {**history, "validation": validation}
-        )
+        def extra() -> dict:
+            return {
+                "alphabet": list(corpus.alphabet.symbols),
+                "corpus_digest": corpus.digest,
+                "corpus_name": corpus.name,
+                "best_valid_bpc": best["bpc"],
+                "best_params": best["params"],
+            }
 
-    budget_end = time.perf_counter() + 60.0 * config.minutes
-    while True:
-        params, state, history = run(
+        result = runs.train(
+            config,
             problem,
-            opt,
+            make_optimizer(config),
             params,
-            sample,
+            _batch_sampler(config, corpus),
             k_run,
-            steps=len(history) + 1,
-            state=state,
-            history=history,
-            mesh=mesh,
+            saved=saved,
+            describe=describe,
+            log=log,
+            stop=[validation(config, model, valid_ids, mesh_for(config.devices), best)],
+            extra=extra,
         )
-        step, now = len(history), time.perf_counter()
-        done = now >= budget_end or (config.max_steps is not None and step >= config.max_steps)
-        record = history.record(-1)
-        line = f"step {step:5d}  {now - t_start:7.1f}s  train {to_bpc(record['loss']):.3f} bpc"
-        if record["lambda"] is not None:
-            line += f"  lambda {record['lambda']:.3g}  cg {record['cg_iters']}"
-        if done or now - last_eval >= config.eval_seconds:
-            valid_bpc = bits_per_character(
-                model, params, valid_ids, config.context, config.predict, mesh=mesh
-            )
-            if valid_bpc < best_bpc:
-                best_bpc, best_params = valid_bpc, params
-            for name, value in (("step", step), ("seconds", now - t_start), ("bpc", valid_bpc)):
-                validation[name].append(value)
-            save(step)
-            last_eval = time.perf_counter()
-            log(f"{line}  valid {valid_bpc:.3f} bpc (best {best_bpc:.3f})")
-        elif config.optimizer != "adam" or step % 100 == 0:
-            log(line)
-        if done:
-            break
-    counters = state.counters.as_dict()
-    return {
-        "run_dir": run_dir,
+        return write_report(config, result.params, result.history, extra(), log=log)
+
+
+def write_report(config: LMConfig, params, history, extra: dict, *, log: Callable = print) -> dict:
+    """The run's summary in ``report.json`` and ``progress.png`` (training and validation bits
+    per character against steps)."""
+    run_dir, to_bpc = config.run_dir(), _to_bpc(config)
+    steps = list(range(1, len(history) + 1))
+    valid = history.get("valid_bpc", [None] * len(history))
+    figures = []
+    if len(history):
+        figures.append(
+            plots.training_curves(
+                run_dir / "progress.png",
+                {
+                    "bits per character": {
+                        "train": (steps, [to_bpc(x) for x in history["loss"]]),
+                        "valid": (steps, valid),
+                    }
+                },
+                xlabel="step",
+                title=f"{config.model} with {config.optimizer}",
+            ).name
+        )
+    report = {
         "model": config.model,
         "optimizer": config.optimizer,
         "params": n_params(params),
-        "steps": step,
-        "seconds": time.perf_counter() - t_start,
-        "best_valid_bpc": best_bpc,
-        "last_valid_bpc": valid_bpc,
-        "train_bpc": to_bpc(record["loss"]),
-        **counters,
+        "steps": len(history),
+        "wall_s": history["wall_time"][-1] if len(history) else 0.0,
+        "train_bpc": to_bpc(history["loss"][-1]) if len(history) else None,
+        "last_valid_bpc": next((v for v in reversed(valid) if v is not None), None),
+        "best_valid_bpc": extra["best_valid_bpc"],
+        "function_calls": history["function_calls"][-1] if len(history) else 0,
+        "figures": figures,
     }
+    runs.write_report(run_dir, report)
+    log(
+        f"{config.model} with {config.optimizer}: {report['steps']} steps, best valid "
+        f"{report['best_valid_bpc']:.3f} bpc; report in {run_dir}"
+    )
+    return report
 
 
 def _median_seconds(fn, repeats: int) -> float:

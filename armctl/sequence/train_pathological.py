@@ -1,15 +1,16 @@
 """Training RNNs on the pathological problems with the shared optimizer core, and the fig. 4.1 sweep.
 
 The setup of the thesis (sec. 4.4): 100 tanh units with the sparse initialization of
-:class:`armctl.controllers.rnn.RNN`; HF with the gradient on 10,000 fresh sequences and the curvature on
-the first 1,000 of them each iteration (all 32 sequences for both on the 5-bit memorization
-problem), at most 300 CG steps, ``lambda`` initialized to 0.1 with structural damping
+:class:`armctl.controllers.rnn.RNN`; HF (structural damping) with the gradient on 10,000 fresh
+sequences and the curvature on the first 1,000 of them each iteration (all 32 sequences for both on
+the 5-bit memorization problem), at most 300 CG steps, ``lambda`` initialized to 0.1 with structural damping
 ``mu = 1/30`` or to 0.3 without (both times ``T`` on random permutation, whose objective sums
 ``T - 1`` outputs); a test set of 10,000 sequences.  A run succeeds when fewer than 1 % of the test
 sequences are misclassified and fails after 50,000 minibatches.
 
 The thesis also stopped CG once the reduction of the objective on the curvature batch fell below
-90 % of its maximum during the CG run. That rule is available (``cg_reduction_stop=0.9``) but off
+90 % of its maximum during the CG run. That rule is available (the optimizer option
+``reduction_stop=0.9``) but off
 by default: measured here it turned two successes into failures (5-bit memorization at T = 50 and
 T = 100): CG stopped after 2-10 steps, those short steps were well predicted, and lambda, and
 with it structural damping, decayed to 1e-12 (docs/RESULTS.md).
@@ -19,118 +20,96 @@ for a gradient or a curvature-matrix-vector product, so one gradient on ``n`` se
 ``n / 1000`` minibatches and one G v product on the curvature batch ``n_c / 1000``.  Objective
 evaluations (CG backtracking, the CG stop on the objective's reduction, the reduction ratio, line
 searches) are not counted, as in the paper; the optimizer's counters do record them.
+
+A run is a run directory (:mod:`armctl.runs`): it checkpoints and resumes like every other run;
+its history holds ``minibatches`` on every row and ``test_error`` on the rows where the test set
+was scored, and report.json says whether it succeeded. A sweep (:func:`sweep`) keeps one run
+directory per (problem, T, optimizer, seed) and merges their reports into ``results.json``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from armctl import optim
+from armctl import checkpoint, optim, plots, runs
+from armctl.config import RunConfig, check_options, option, signature_parameters
 from armctl.controllers.rnn import RNN
 from armctl.optim import losses
+from armctl.optim.driver import Status
 from armctl.sequence import pathological
 
-#: Optimizers a run can use; "hf" is HF with structural damping, "hf-tikhonov" without.
+#: Optimizers a run can use; "hf" is HF with structural damping, "hf-tikhonov" HF without it.
 OPTIMIZERS = ("hf", "hf-tikhonov", "ahf", "adam", "momentum")
 SECOND_ORDER = ("hf", "hf-tikhonov", "ahf")
 #: Sequences per minibatch in Martens & Sutskever's count.
 MINIBATCH = 1000
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """One training run; the defaults are the thesis's settings.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PathologicalConfig(RunConfig):
+    """One training run; the defaults are the thesis's settings (plus
+    :class:`~armctl.config.RunConfig`'s core: seed, optimizer and options, budgets ...).
 
-    Attributes:
-        problem: a name in :data:`armctl.sequence.pathological.PROBLEMS`.
-        T: the problem's length parameter.
-        optimizer: one of :data:`OPTIMIZERS`.
-        seed: seeds the initialization, the data and the test set.
-        grad_batch: sequences per gradient (None: 10,000 for HF/AHF, 100 for first-order methods,
-            32 = all sequences for the 5-bit memorization problem).
-        curvature_batch: sequences per curvature product, the first ones of the gradient batch
-            (None: 1,000, or all 32 for the 5-bit memorization problem).
-        test_batch: sequences in the fixed test set.
-        max_cg: CG steps per HF iteration.
-        cg_reduction_stop: HF (both dampings) stops CG at the first saved iterate whose reduction of
-            the objective on the curvature batch is below this fraction of the largest earlier one
-            (thesis appendix 4.4: 0.9); None (default, see above): only Martens' progress rule
-            and ``max_cg``.
-        max_minibatches: the failure bound.
-        max_seconds: an extra wall-clock bound (None: none); a run stopped by it is a failure.
-        eval_every: minibatches between two evaluations of the test error (each at least one step).
-        n_hidden: hidden units.
-        input_std: std of the nonzero input-to-hidden weights at initialization (thesis: 1).
-        recurrent_gain: scale of the nonzero hidden-to-hidden weights at initialization, about
-            the spectral radius (thesis: 1). See :class:`armctl.controllers.rnn.RNN`.
-        learning_rate: step size of the first-order methods (None: 1e-3 for Adam, 1e-4 for momentum).
-        clip: global gradient-norm clipping of the first-order methods.
-        devices: shard every batch (gradient, curvature, test) over this many devices.
-        remat_block: rematerialize the RNN's scan in blocks of this many steps (0: off).
-        float64: train (data, parameters, optimizer) in double precision. Measured on the 5-bit
-            memorization problem at T = 100 (docs/RESULTS.md): in float32 every seed tried stalls
-            on the plateau where the constant targets are fitted and the 5 recalled bits are at
-            chance (loss 5 ln 2), the long-range directions being lost in float32 rounding of the
-            curvature products and objective values; in float64 seeds 1 and 2 were solved.
+    The optimizer options default to the thesis's (:meth:`optimizer_settings`): HF and AHF with
+    ``lambda_init`` 0.1 and structural damping ``mu = 1/30``, HF without it ("hf-tikhonov") with
+    ``lambda_init`` 0.3 (both times ``T`` on random permutation, whose objective sums ``T - 1``
+    outputs), at most 300 CG steps, the curvature on the first 1,000 sequences of the gradient
+    batch (``curvature_fraction``); Adam (``learning_rate`` 1e-3) and momentum (1e-4, 0.9) with
+    gradient-norm clipping at 1. ``precision='float64'``: measured on the 5-bit memorization
+    problem at T = 100 (docs/RESULTS.md), in float32 every seed tried stalls on the plateau where
+    the constant targets are fitted and the 5 recalled bits are at chance, the long-range
+    directions being lost in float32 rounding; in float64 seeds 1 and 2 were solved.
     """
 
-    problem: str
-    T: int
-    optimizer: str = "hf"
-    seed: int = 0
-    grad_batch: int | None = None
-    curvature_batch: int | None = None
-    test_batch: int = 10_000
-    max_cg: int = 300
-    cg_reduction_stop: float | None = None
-    max_minibatches: float = 50_000
-    max_seconds: float | None = None
-    eval_every: float = 10.0
-    n_hidden: int = 100
-    input_std: float = 1.0
-    recurrent_gain: float = 1.0
-    learning_rate: float | None = None
-    clip: float = 1.0
-    devices: int = 1
-    remat_block: int = 0
-    float64: bool = False
+    EXPERIMENT = "pathological"
+    OPTIMIZERS = OPTIMIZERS
+    COMMAND = "armctl pathological"
+
+    problem: str = option("addition", "the problem", choices=tuple(pathological.PROBLEMS), cli=False)
+    T: int = option(50, "the problem's length parameter", listable=True)
+    optimizer: str = option("hf", "the optimizer", listable=True)
+    seed: int = option(0, "seeds the initialization, the data and the test set", listable=True)
+    batch_size: int | None = option(
+        None,
+        "sequences per gradient (default: 10,000 for HF/AHF, 100 for first-order methods, all 32 "
+        "for the 5-bit memorization problem)",
+    )
+    test_batch: int = option(10_000, "sequences in the fixed test set")
+    max_minibatches: float = option(50_000, "the failure bound, in minibatches of 1000 sequences")
+    eval_every: float = option(10.0, "minibatches between two scorings of the test set")
+    hidden: int = option(100, "tanh hidden units")
+    input_std: float = option(
+        1.0, "std of the nonzero input weights at initialization (thesis: 1; see docs/RESULTS.md)"
+    )
+    recurrent_gain: float = option(
+        1.0,
+        "scale of the nonzero recurrent weights at initialization, about their spectral radius (thesis: 1)",
+    )
 
     def __post_init__(self):
+        super().__post_init__()
         pathological.spec(self.problem, self.T)  # validates the name and T
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {OPTIMIZERS}")
-        for name in ("grad_batch", "curvature_batch"):
+        if self.batch_size is not None and not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            raise ValueError(f"batch_size must be a positive integer or None, got {self.batch_size!r}")
+        for name in ("test_batch", "hidden"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, int) and value >= 1):
-                raise ValueError(f"{name} must be a positive int or None, got {value!r}")
-        if self.curvature_batch is not None and self.curvature_batch > self.gradient_sequences:
-            raise ValueError(
-                f"curvature_batch ({self.curvature_batch}) must not exceed "
-                f"grad_batch ({self.gradient_sequences})"
-            )
-        for name in ("test_batch", "max_cg", "n_hidden", "devices"):
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("max_minibatches", "eval_every", "input_std", "recurrent_gain"):
             value = getattr(self, name)
-            if not (isinstance(value, int) and value >= 1):
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not (isinstance(self.remat_block, int) and self.remat_block >= 0):
-            raise ValueError(f"remat_block must be a nonnegative int (0: off), got {self.remat_block!r}")
-        for name in ("max_minibatches", "eval_every", "clip", "input_std", "recurrent_gain"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        stop = self.cg_reduction_stop
-        if stop is not None and not (isinstance(stop, int | float) and 0 < stop <= 1):
-            raise ValueError(f"cg_reduction_stop must be in (0, 1] or None, got {stop!r}")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            raise ValueError(f"max_seconds must be > 0 or None, got {self.max_seconds!r}")
+            if not (isinstance(value, int | float) and value > 0 and np.isfinite(value)):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        make_optimizer(self)  # bad optimizer options fail here, before any work
+
+    def default_out(self) -> Path:
+        return Path("runs") / "pathological" / run_name(self)
 
     @property
     def all_sequences(self) -> bool:
@@ -139,17 +118,33 @@ class TrainConfig:
 
     @property
     def gradient_sequences(self) -> int:
-        if self.grad_batch is not None:
-            return self.grad_batch
+        if self.batch_size is not None:
+            return self.batch_size
         if self.all_sequences:
             return 32
         return 10_000 if self.optimizer in SECOND_ORDER else 100
 
+    def optimizer_settings(self) -> tuple[str, dict]:
+        """The optimizer's name in :data:`armctl.optim.OPTIMIZERS` and its options: the thesis's
+        settings (sec. 4.4), overridden by ``optimizer_options``."""
+        # Random permutation sums T - 1 outputs, so its objective (and lambda) is about T times larger.
+        scale = self.T if self.problem == "random_permutation" else 1.0
+        curvature = min(32 if self.all_sequences else MINIBATCH, self.gradient_sequences)
+        second_order = {"max_cg": 300, "curvature_fraction": curvature / self.gradient_sequences}
+        name, defaults = {
+            "hf": ("hf", {"lambda_init": 0.1 * scale, "structural_mu": 1 / 30, **second_order}),
+            "hf-tikhonov": ("hf", {"lambda_init": 0.3 * scale, "structural_mu": 0.0, **second_order}),
+            "ahf": ("ahf", {"lambda_init": 0.1 * scale, "structural_mu": 1 / 30, **second_order}),
+            "adam": ("adam", {"learning_rate": 1e-3, "clip_norm": 1.0}),
+            "momentum": ("momentum", {"learning_rate": 1e-4, "momentum": 0.9, "clip_norm": 1.0}),
+        }[self.optimizer]
+        return name, {**defaults, **self.optimizer_options}
+
     @property
     def curvature_sequences(self) -> int:
-        if self.curvature_batch is not None:
-            return self.curvature_batch
-        return min(32 if self.all_sequences else 1000, self.gradient_sequences)
+        """Sequences per curvature product (:func:`armctl.optim.curvature_batch` of the fraction)."""
+        fraction = self.optimizer_settings()[1].get("curvature_fraction", 1.0)
+        return optim.curvature_batch(np.zeros(self.gradient_sequences), fraction).shape[0]
 
     def minibatches(self, counters: optim.Counters) -> float:
         """Work in Martens & Sutskever's minibatches of 1000 sequences."""
@@ -158,43 +153,17 @@ class TrainConfig:
         ) / MINIBATCH
 
 
-@dataclasses.dataclass
-class TrainResult:
-    """Outcome of one run.
-
-    ``evaluations`` holds one record per test evaluation (iteration, minibatches, loss, test_error,
-    wall_time, lambda/cg_iters for HF); ``steps`` is the optimizer core's per-step
-    :class:`armctl.optim.History` (a JSON-able dict of columns).
-    """
-
-    config: TrainConfig
-    success: bool
-    minibatches: float
-    iterations: int
-    wall_time: float
-    test_error: float
-    evaluations: list[dict]
-    steps: dict
-
-    def as_dict(self) -> dict:
-        return {
-            "config": dataclasses.asdict(self.config),
-            "success": self.success,
-            "minibatches": self.minibatches,
-            "iterations": self.iterations,
-            "wall_time": self.wall_time,
-            "test_error": self.test_error,
-            "evaluations": self.evaluations,
-            "steps": dict(self.steps),
-        }
+def run_name(config: PathologicalConfig) -> str:
+    """``PROBLEM-T50-OPTIMIZER-s0``: a run's directory name in a sweep."""
+    return f"{config.problem}-T{config.T}-{config.optimizer}-s{config.seed}"
 
 
 def model_for(
-    problem: str, T: int, n_hidden: int = 100, input_std: float = 1.0, recurrent_gain: float = 1.0
+    problem: str, T: int, hidden: int = 100, input_std: float = 1.0, recurrent_gain: float = 1.0
 ) -> RNN:
     """The thesis's RNN sized for ``problem`` (``input_std`` and ``recurrent_gain``: see :class:`RNN`)."""
     spec = pathological.spec(problem, T)
-    return RNN(spec.n_in, n_hidden, spec.n_out, input_std=input_std, recurrent_gain=recurrent_gain)
+    return RNN(spec.n_in, hidden, spec.n_out, input_std=input_std, recurrent_gain=recurrent_gain)
 
 
 @functools.cache
@@ -220,35 +189,31 @@ def make_problem(problem: str, T: int, model: RNN, remat_block: int = 0) -> opti
     return optim.Problem(outputs=outputs, loss=loss, tap_nonlinearity="tanh")
 
 
-def make_optimizer(config: TrainConfig) -> optim.Optimizer:
+def make_optimizer(config: PathologicalConfig) -> optim.Optimizer:
     """The optimizer of ``config`` with the thesis's damping settings (sec. 4.4)."""
-    # Random permutation sums T - 1 outputs, so its objective (and lambda) is about T times larger.
-    scale = config.T if config.problem == "random_permutation" else 1.0
-    fraction = config.curvature_sequences / config.gradient_sequences
-    if config.optimizer in ("hf", "hf-tikhonov"):
-        structural = config.optimizer == "hf"
-        return optim.hf(
-            lambda_init=(0.1 if structural else 0.3) * scale,
-            structural_mu=1 / 30 if structural else 0.0,
-            max_cg=config.max_cg,
-            curvature_fraction=fraction,
-            reduction_stop=config.cg_reduction_stop,
-        )
-    if config.optimizer == "ahf":
-        return optim.ahf(
-            lambda_init=0.1 * scale, structural_mu=1 / 30, max_cg=config.max_cg, curvature_fraction=fraction
-        )
-    if config.optimizer == "adam":
-        return optim.adam(learning_rate=config.learning_rate or 1e-3, clip_norm=config.clip)
-    return optim.momentum(learning_rate=config.learning_rate or 1e-4, momentum=0.9, clip_norm=config.clip)
+    name, options = config.optimizer_settings()
+    check_options(config.optimizer, config.optimizer_options, signature_parameters(optim.OPTIMIZERS[name]))
+    return optim.make(name, **options)
 
 
-def data_source(config: TrainConfig) -> Callable[[jax.Array], pathological.SequenceBatch]:
+def data_source(config: PathologicalConfig) -> Callable[[jax.Array], pathological.SequenceBatch]:
     """``key -> gradient batch``: fresh sequences each call, or all 32 for the 5-bit problem."""
     if config.all_sequences and config.gradient_sequences == 32:
         everything = pathological.memorization_5bit_all(config.T)
         return lambda key: everything
     return pathological.sampler(config.problem, config.T, config.gradient_sequences)
+
+
+def test_set(config: PathologicalConfig) -> pathological.SequenceBatch:
+    """The fixed test set of the run's seed (all 32 sequences for the 5-bit problem)."""
+    if config.all_sequences:
+        return pathological.memorization_5bit_all(config.T)
+    return pathological.sampler(config.problem, config.T, config.test_batch)(_keys(config)[2])
+
+
+def _keys(config: PathologicalConfig):
+    """Keys of the initialization, the training data and the test set."""
+    return jax.random.split(jax.random.key(config.seed), 3)
 
 
 @functools.cache
@@ -260,144 +225,212 @@ def _error_fn(model: RNN):
     return error
 
 
-def _format(record: dict) -> str:
-    parts = [
-        f"iter {record['iteration']:5d}",
-        f"minibatches {record['minibatches']:9.1f}",
-        f"loss {record['loss']:.4g}",
-        f"test error {100 * record['test_error']:6.2f}%",
-    ]
-    if "lambda" in record:
-        parts.append(f"lambda {record['lambda']:.3g}")
-    if "cg_iters" in record:
-        parts.append(f"cg {record['cg_iters']}")
-    parts.append(f"{record['wall_time']:.1f} s")
+def scoring(config: PathologicalConfig, error: Callable, test) -> Callable[[Status], str | None]:
+    """The stop condition of the thesis's protocol: scores the test set every ``eval_every``
+    minibatches and at the failure bound (annotating ``test_error``; every row gets
+    ``minibatches``), and stops with ``'solved'`` once fewer than 1 % of it is misclassified or
+    with ``'max_minibatches'`` at the bound. A function of the history alone, so a resumed run
+    decides as the uninterrupted one did."""
+
+    def condition(status: Status) -> str | None:
+        history = status.history
+        if not len(history):
+            return None
+        used = config.minibatches(status.state.counters)
+        history.annotate("minibatches", used)
+        history.setdefault("test_error", [None] * len(history))
+        at_bound = used >= config.max_minibatches
+        if history["test_error"][-1] is None:
+            scored = [
+                m for m, e in zip(history["minibatches"], history["test_error"], strict=True) if e is not None
+            ]
+            # A relative tolerance, because the counts are sums of fractional minibatches.
+            if used - (scored[-1] if scored else 0.0) >= config.eval_every * (1 - 1e-9) or at_bound:
+                history.annotate("test_error", float(error(status.params, test)))
+        latest = history["test_error"][-1]
+        if latest is not None and pathological.solved(latest):
+            return "solved"
+        return "max_minibatches" if at_bound else None
+
+    return condition
+
+
+def describe(record: dict) -> str:
+    parts = [f"loss {record['loss']:.4g}", f"minibatches {record.get('minibatches') or 0:.1f}"]
+    if record.get("test_error") is not None:
+        parts.append(f"test error {100 * record['test_error']:.2f}%")
+    if record.get("lambda") is not None:
+        parts.append(f"lambda {record['lambda']:.3g}  cg {record.get('cg_iters')}")
     return "  ".join(parts)
 
 
-def train(config: TrainConfig, progress: Callable[[str], None] | None = print) -> TrainResult:
-    """Train until the test error is below 1 % (success) or a bound is hit (failure).
-
-    Steps go through the shared driver :func:`armctl.optim.run`, one at a time (it resumes from the
-    returned state and history), so the test error can be checked between them. ``progress``
-    receives one line per test evaluation (None: silent).
-    """
-    if config.float64 and not jax.config.jax_enable_x64:
-        with jax.enable_x64(True):
-            return train(config, progress)
-    model = model_for(config.problem, config.T, config.n_hidden, config.input_std, config.recurrent_gain)
-    problem = make_problem(config.problem, config.T, model, config.remat_block)
-    opt = make_optimizer(config)
-    mesh = optim.parallel.mesh_for(config.devices)
-    k_init, k_data, k_test = jax.random.split(jax.random.key(config.seed), 3)
-    params = model.init_params(k_init)
-    sample_batch = data_source(config)
-    test = (
-        pathological.memorization_5bit_all(config.T)
-        if config.all_sequences
-        else pathological.sampler(config.problem, config.T, config.test_batch)(k_test)
-    )
-    if mesh is not None:
-        test = optim.parallel.shard_batch(test, mesh)
-    error = _error_fn(model)
-    state, steps, evaluations = None, optim.History(), []
-    start = time.perf_counter()
-    test_error, used, last_eval = float(error(params, test)), 0.0, 0.0
-    while not pathological.solved(test_error) and used < config.max_minibatches:
-        if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
-            break
-        params, state, steps = optim.run(
+def train(
+    config: PathologicalConfig, *, resume: bool = False, force: bool = False, log: Callable = print
+) -> dict:
+    """Train until the test error is below 1 % (success) or a bound is hit (failure); returns the
+    report (also in ``report.json``). ``resume`` continues the run in ``config.run_dir()``."""
+    saved = runs.prepare(config, resume=resume, force=force)
+    with config.scope():
+        model = model_for(config.problem, config.T, config.hidden, config.input_std, config.recurrent_gain)
+        problem = make_problem(config.problem, config.T, model, config.remat_block)
+        k_init, k_data, _ = _keys(config)
+        test = test_set(config)
+        mesh = optim.parallel.mesh_for(config.devices)
+        if mesh is not None:
+            test = optim.parallel.shard_batch(test, mesh)
+        error = _error_fn(model)
+        result = runs.train(
+            config,
             problem,
-            opt,
-            params,
-            sample_batch,
+            make_optimizer(config),
+            model.init_params(k_init) if saved is None else saved.params,
+            data_source(config),
             k_data,
-            steps=len(steps) + 1,
-            state=state,
-            history=steps,
-            mesh=mesh,
+            saved=saved,
+            describe=describe,
+            log=log,
+            stop=[scoring(config, error, test)],
+            fraction=lambda status: max(
+                config.budget_fraction(status),
+                config.minibatches(status.state.counters) / config.max_minibatches,
+            ),
         )
-        used = config.minibatches(state.counters)
-        # A relative tolerance, because the counts are sums of fractional minibatches.
-        if used - last_eval >= config.eval_every * (1 - 1e-9) or used >= config.max_minibatches:
-            last_eval = used
-            test_error = float(error(params, test))
-            last = steps.record(len(steps) - 1)
-            record = {
-                "iteration": len(steps),
-                "minibatches": used,
-                "loss": last["loss"],
-                "test_error": test_error,
-                "wall_time": time.perf_counter() - start,
-                **{k: last[k] for k in ("lambda", "cg_iters") if last[k] is not None},
-            }
-            evaluations.append(record)
-            if progress is not None:
-                progress(_format(record))
+        return write_report(config, result.params, result.history, float(error(result.params, test)), log=log)
+
+
+def write_report(
+    config: PathologicalConfig, params, history, test_error: float, *, log: Callable = print
+) -> dict:
+    """The run's outcome in ``report.json`` and ``progress.png`` (loss and test error against
+    minibatches). Success: fewer than 1 % of the test set misclassified within the bound."""
+    run_dir = config.run_dir()
+    used = history["minibatches"][-1] if len(history) else 0.0
     success = pathological.solved(test_error) and used <= config.max_minibatches
-    wall = time.perf_counter() - start
-    return TrainResult(config, success, used, len(steps), wall, test_error, evaluations, steps)
+    figures = []
+    if len(history):
+        scored = [
+            (m, e)
+            for m, e in zip(history["minibatches"], history["test_error"], strict=True)
+            if e is not None
+        ]
+        figures.append(
+            plots.training_curves(
+                run_dir / "progress.png",
+                {
+                    "training loss": {"loss": (history["minibatches"], history["loss"])},
+                    "test error": {"test error": ([m for m, _ in scored], [e for _, e in scored])},
+                },
+                xlabel="minibatches of 1000 sequences",
+                title=f"{config.problem} T={config.T} {config.optimizer} seed {config.seed}",
+            ).name
+        )
+    report = {
+        "config": config.to_json(),
+        "success": success,
+        "minibatches": used,
+        "iterations": len(history),
+        "wall_s": history["wall_time"][-1] if len(history) else 0.0,
+        "test_error": test_error,
+        "figures": figures,
+    }
+    runs.write_report(run_dir, report)
+    verdict = "success" if success else "failure"
+    log(
+        f"{verdict}: {config.problem} T={config.T} {config.optimizer} seed={config.seed}: "
+        f"{used:.1f} minibatches, {len(history)} iterations, test error {100 * test_error:.2f}%; "
+        f"report in {run_dir}"
+    )
+    return report
+
+
+def load_run(run_dir: str | Path) -> tuple[PathologicalConfig, RNN, dict, optim.History]:
+    """``(config, model, params, history)`` of a saved run."""
+    saved = runs.load(run_dir, PathologicalConfig)
+    config = saved.config.resumed({"out": str(run_dir)})
+    model = model_for(config.problem, config.T, config.hidden, config.input_std, config.recurrent_gain)
+    return config, model, saved.params, saved.history
+
+
+def evaluate(run_dir: str | Path, *, log: Callable = print) -> dict:
+    """Reload a run, score its test set again and rewrite its report."""
+    config, model, params, history = load_run(run_dir)
+    with config.scope():
+        return write_report(
+            config, params, history, float(_error_fn(model)(params, test_set(config))), log=log
+        )
 
 
 # --- sweep ---------------------------------------------------------------------------------------
 
 
 def sweep(
-    problems: list[str],
-    lengths: list[int],
-    optimizers: list[str],
-    seeds: list[int],
-    out_dir: str | Path,
-    progress: Callable[[str], None] | None = print,
+    problems: Sequence[str],
+    lengths: Sequence[int],
+    optimizers: Sequence[str],
+    seeds: Sequence[int],
+    out: str | Path,
+    *,
+    force: bool = False,
+    log: Callable = print,
     **overrides,
-) -> list[TrainResult]:
-    """Every (problem, T, optimizer, seed) run; writes ``results.json`` and ``sweep.png`` (fig. 4.1 style)
-    to ``out_dir`` after each run, so an interrupted sweep keeps what it finished.
+) -> list[dict]:
+    """Every (problem, T, optimizer, seed) run, each in its run directory ``out/NAME``
+    (:func:`run_name`); after each run, ``results.json`` (the reports of every run in ``out``,
+    earlier sweeps' included) and ``sweep.png`` (fig. 4.1 style) are rewritten, so an interrupted
+    sweep keeps what it finished and a later sweep into ``out`` adds to it.
 
-    ``overrides`` are further :class:`TrainConfig` fields (batch sizes, bounds).
+    ``overrides`` are further :class:`PathologicalConfig` fields (batch sizes, bounds). Every
+    config is built and every run directory planned (:func:`armctl.runs.plan`: finished runs
+    with the same settings are reused, unfinished ones resumed) before any training.
     """
+    out = Path(out)
+    runs.check_writable(out)
     configs = [
-        TrainConfig(problem=p, T=T, optimizer=o, seed=s, **overrides)
+        PathologicalConfig(problem=p, T=T, optimizer=o, seed=s, **{**overrides, "out": None})
         for p in problems
         for T in lengths
         for o in optimizers
         for s in seeds
-    ]  # built first so a bad setting fails before any training
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for config in configs:
-        if progress is not None:
-            progress(f"== {config.problem} T={config.T} {config.optimizer} seed={config.seed}")
-        results.append(train(config, progress))
-        r = results[-1]
-        if progress is not None:
-            verdict = "success" if r.success else "failure"
-            progress(
-                f"== {verdict}: {r.minibatches:.1f} minibatches, {r.iterations} iterations, "
-                f"{r.wall_time:.1f} s"
-            )
-        (out / "results.json").write_text(json.dumps([r.as_dict() for r in results], indent=1))
+    ]
+    configs = [dataclasses.replace(c, out=str(out / run_name(c))) for c in configs]
+    plans = [runs.plan(c, force=force) for c in configs]
+    for config, plan in zip(configs, plans, strict=True):
+        log(f"== {config.problem} T={config.T} {config.optimizer} seed={config.seed}")
+        if plan != "done":
+            train(config, resume=plan == "resume", force=force, log=log)
+        results = collect(out)
+        checkpoint.atomic_write_json(out / "results.json", results)
         plot_sweep(results, out / "sweep.png")
-    return results
+    return collect(out)
 
 
-def summarize(results: list[TrainResult]) -> dict:
+def collect(out: str | Path) -> list[dict]:
+    """The reports of every finished pathological run directly under ``out``, in a stable order."""
+    reports = []
+    for path in sorted(Path(out).glob("*/report.json")):
+        if runs.experiment_of(path.parent) == PathologicalConfig.EXPERIMENT:
+            reports.append(runs.read_report(path.parent))
+    key = lambda r: (r["config"]["problem"], r["config"]["T"], r["config"]["optimizer"], r["config"]["seed"])
+    return sorted(reports, key=key)
+
+
+def summarize(results: list[dict]) -> dict:
     """``{(problem, optimizer): {T: (mean, min, max minibatches of successes or None, failure rate)}}``."""
     groups: dict = {}
     for r in results:
-        groups.setdefault((r.config.problem, r.config.optimizer), {}).setdefault(r.config.T, []).append(r)
+        c = r["config"]
+        groups.setdefault((c["problem"], c["optimizer"]), {}).setdefault(c["T"], []).append(r)
     summary = {}
     for key, by_T in groups.items():
         summary[key] = {}
-        for T, runs in sorted(by_T.items()):
-            won = [r.minibatches for r in runs if r.success]
+        for T, group in sorted(by_T.items()):
+            won = [r["minibatches"] for r in group if r["success"]]
             stats = (float(np.mean(won)), min(won), max(won)) if won else None
-            summary[key][T] = (stats, 1.0 - len(won) / len(runs))
+            summary[key][T] = (stats, 1.0 - len(won) / len(group))
     return summary
 
 
-def plot_sweep(results: list[TrainResult], path: str | Path) -> None:
+def plot_sweep(results: list[dict], path: str | Path) -> None:
     """Fig. 4.1 layout: per problem, minibatches to success vs T (mean, min-max bars) on top and the
     failure rate below, one line per optimizer."""
     import matplotlib
@@ -406,7 +439,7 @@ def plot_sweep(results: list[TrainResult], path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     summary = summarize(results)
-    problems = list(dict.fromkeys(r.config.problem for r in results))
+    problems = list(dict.fromkeys(r["config"]["problem"] for r in results))
     fig, axes = plt.subplots(
         2, len(problems), figsize=(3.2 * len(problems), 5.5), squeeze=False, sharex="col"
     )

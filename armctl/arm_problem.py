@@ -6,7 +6,7 @@ import functools
 
 import jax.numpy as jnp
 
-from armctl.optim.base import Problem
+from armctl.optim import Problem
 from armctl.rollout import simulate
 
 

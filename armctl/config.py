@@ -1,0 +1,435 @@
+"""The configuration core every experiment embeds, and the command line derived from it.
+
+:class:`RunConfig` holds what every run has: seed, optimizer name and options, budgets (totals
+over the whole run, resumed or not, in steps, function calls and minutes), precision, devices,
+rematerialization, checkpoint interval and output directory. The arm, pathological and
+language-model configs subclass it. Each field is declared once, with its default, help text
+and choices in the field's metadata (:func:`option`); :func:`add_arguments` derives the argparse
+arguments from the fields and :func:`given_arguments` reads back only those the user typed, so
+a default is never written twice and a resumed run can tell an explicit ``--seed 5`` from the
+default.
+
+Options dictionaries (``--optimizer-option KEY=VALUE``, ``--task-option KEY=VALUE``) are
+checked against the signature of the function they configure (:func:`check_options`) before any
+work: an unknown key, or a value of the wrong kind (``lambda_init=abc``, ``adapt_lambda=maybe``),
+raises ``ValueError`` naming it and what is valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import jax
+
+from armctl.optim import driver
+
+_NUMBER = (int, float)
+
+
+def option(default, help: str, **cli) -> Any:
+    """A config field with its command-line metadata.
+
+    ``default``: the value, or a type (``dict``) whose empty instance is the default.
+    ``cli`` keywords: ``choices``, ``metavar``, ``flag`` (instead of ``--field-name``),
+    ``positional`` (an optional positional argument), ``cli=False`` (no argument), ``listable``
+    (accepts a comma-separated list, for sweeps).
+    """
+    metadata = {"help": help, **cli}
+    if isinstance(default, type):
+        return dataclasses.field(default_factory=default, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _positive_int(name: str, value, *, minimum: int = 1, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {bound}{' or None' if optional else ''}, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """What every run has. Subclasses set the class attributes and add their own fields.
+
+    Budgets are totals over the whole run: a run resumed with ``steps=30`` after 20 steps does
+    10 more, and reaches the numbers of an uninterrupted 30-step run. Whichever budget is reached
+    first stops the run; ``None`` leaves that measure unbounded.
+    """
+
+    #: The experiment's name, written to ``config.json`` (``arm``, ``pathological``, ``lm``).
+    EXPERIMENT: ClassVar[str] = ""
+    #: Optimizer names the experiment accepts.
+    OPTIMIZERS: ClassVar[tuple[str, ...]] = ()
+    #: The command that trains this experiment (for "resume with ..." messages).
+    COMMAND: ClassVar[str] = "armctl"
+    #: Fields a resumed run may change: its budgets and how the work is spread.
+    RESUMABLE: ClassVar[tuple[str, ...]] = (
+        "steps",
+        "function_calls",
+        "minutes",
+        "devices",
+        "remat_block",
+        "checkpoint_every",
+        "out",
+    )
+    BUDGETS: ClassVar[tuple[str, ...]] = ("steps", "function_calls", "minutes")
+
+    seed: int = option(0, "seeds the initialization, the training data and the evaluation data")
+    optimizer: str = option("hf", "the optimizer")
+    optimizer_options: dict = option(
+        dict,
+        "override an optimizer setting, e.g. lambda_init=1.0 (repeatable; values are JSON)",
+        flag="--optimizer-option",
+        metavar="KEY=VALUE",
+    )
+    steps: int | None = option(None, "stop after this many optimizer steps in all")
+    function_calls: int | None = option(
+        None, "stop after this many function calls in all (objective evaluations + gradients + G v products)"
+    )
+    minutes: float | None = option(None, "stop after this many minutes of training in all")
+    precision: str = option("float32", "floating-point precision of the run", choices=("float32", "float64"))
+    devices: int = option(
+        1, "shard every batch over this many devices, all processes together (data-parallel)"
+    )
+    remat_block: int = option(
+        0, "rematerialize the scan over time in blocks of this many steps (~sqrt(T)); 0: off"
+    )
+    checkpoint_every: int = option(5, "write the checkpoint every this many steps (and at the end)")
+    out: str | None = option(None, "run directory (default: runs/NAME, see the command's help)")
+
+    def __post_init__(self):
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0):
+            raise ValueError(f"seed must be a nonnegative integer, got {self.seed!r}")
+        if self.optimizer not in self.OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {list(self.OPTIMIZERS)}")
+        if not isinstance(self.optimizer_options, dict) or not all(
+            isinstance(k, str) for k in self.optimizer_options
+        ):
+            raise ValueError(f"optimizer_options must be a dict of names, got {self.optimizer_options!r}")
+        _positive_int("steps", self.steps, optional=True)
+        _positive_int("function_calls", self.function_calls, optional=True)
+        if self.minutes is not None and not (
+            isinstance(self.minutes, _NUMBER) and math.isfinite(self.minutes) and self.minutes > 0
+        ):
+            raise ValueError(f"minutes must be a positive number or None, got {self.minutes!r}")
+        if self.precision not in ("float32", "float64"):
+            raise ValueError(f"precision must be 'float32' or 'float64', got {self.precision!r}")
+        _positive_int("devices", self.devices)
+        _positive_int("remat_block", self.remat_block, minimum=0)
+        _positive_int("checkpoint_every", self.checkpoint_every)
+        if self.out is not None and not isinstance(self.out, str):
+            object.__setattr__(self, "out", str(self.out))
+
+    # ----- derived -------------------------------------------------------------------------------
+    def scope(self):
+        """The context the run computes in: 64-bit JAX for ``precision='float64'``."""
+        return jax.enable_x64(self.precision == "float64")
+
+    def stop_conditions(self) -> list[driver.Condition]:
+        """The budgets as the driver's stop conditions."""
+        conditions = []
+        if self.steps is not None:
+            conditions.append(driver.max_steps(self.steps))
+        if self.function_calls is not None:
+            conditions.append(driver.max_calls(self.function_calls))
+        if self.minutes is not None:
+            conditions.append(driver.max_seconds(60.0 * self.minutes))
+        return conditions
+
+    def budget_fraction(self, status: driver.Status) -> float:
+        """How much of the nearest budget is spent (0..1; 0 without budgets)."""
+        spent = [0.0]
+        if self.steps is not None:
+            spent.append(status.steps / self.steps)
+        if self.function_calls is not None:
+            spent.append(status.function_calls / self.function_calls)
+        if self.minutes is not None:
+            spent.append(status.wall_time / (60.0 * self.minutes))
+        return min(1.0, max(spent))
+
+    def run_dir(self) -> Path:
+        """``out``, or the experiment's default directory."""
+        return Path(self.out) if self.out is not None else self.default_out()
+
+    def default_out(self) -> Path:
+        raise NotImplementedError
+
+    # ----- JSON ----------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"experiment": self.EXPERIMENT, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict, source: str = "config") -> RunConfig:
+        """The config saved by :meth:`to_json`; ``source`` names the file in errors."""
+        data = dict(data)
+        kind = data.pop("experiment", None)
+        if kind is None:
+            raise ValueError(f"{source} names no experiment: was it written by an older armctl?")
+        if kind != cls.EXPERIMENT:
+            raise ValueError(
+                f"{source} holds a {kind!r} run, not a{'n' if cls.EXPERIMENT[0] in 'aeiou' else ''} "
+                f"{cls.EXPERIMENT!r} run"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"{source}: unknown config keys {unknown}; expected a subset of {sorted(names)}")
+        return cls(**data)
+
+    # ----- resume --------------------------------------------------------------------------------
+    def resumed(self, given: Mapping[str, Any]) -> RunConfig:
+        """This (saved) config with the values ``given`` for a resumed run: budgets given replace
+        all of the run's budgets; anything else that differs is refused later by
+        :meth:`check_resume`."""
+        given = dict(given)
+        budgets = {name: given.pop(name) for name in self.BUDGETS if name in given}
+        if budgets:
+            given = {**dict.fromkeys(self.BUDGETS), **budgets, **given}
+        return dataclasses.replace(self, **given)
+
+    def check_resume(self, saved: RunConfig, run_dir) -> None:
+        """Raise ``ValueError`` unless this config continues ``saved``: only budgets, devices,
+        rematerialization, checkpoint interval and output directory may change."""
+        if type(saved) is not type(self):
+            raise ValueError(f"{run_dir} holds a {saved.EXPERIMENT!r} run, not a {self.EXPERIMENT!r} run")
+        differ = [
+            f"{f.name}={getattr(self, f.name)!r} (the run has {getattr(saved, f.name)!r})"
+            for f in dataclasses.fields(self)
+            if f.name not in self.RESUMABLE and getattr(self, f.name) != getattr(saved, f.name)
+        ]
+        if differ:
+            raise ValueError(
+                f"{run_dir} holds a run with other settings: {', '.join(differ)}; a resumed run keeps "
+                f"its settings (only {', '.join(self.RESUMABLE)} may change)"
+            )
+
+
+def field_default(cls: type[RunConfig], name: str):
+    """The default of field ``name`` of ``cls``."""
+    field = cls.__dataclass_fields__[name]
+    return field.default_factory() if field.default is dataclasses.MISSING else field.default
+
+
+# ----- options dictionaries ---------------------------------------------------------------------
+
+
+def _kind(default, annotation) -> str | None:
+    """What a value must be, from a parameter's annotation and default: ``'bool'``,
+    ``'number'``, ``'int'``, ``'str'``, ``'2 numbers'`` ... or ``None`` (anything)."""
+    text = str(annotation)
+    if isinstance(default, bool) or "bool" in text:
+        return "bool"
+    if isinstance(default, tuple):
+        return f"{len(default)} numbers"
+    if "float" in text:
+        return "number"
+    for kind, python in (("int", int), ("number", float), ("str", str)):
+        if isinstance(default, python) or kind in text:
+            return kind
+    return None
+
+
+def _fits(value, kind: str | None, nullable: bool) -> bool:
+    if value is None:
+        return nullable
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, _NUMBER) and not isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind and kind.endswith("numbers"):
+        n = int(kind.split()[0])
+        return (
+            isinstance(value, list | tuple)
+            and len(value) == n
+            and all(_fits(v, "number", False) for v in value)
+        )
+    return True
+
+
+_DESCRIPTION = {
+    "bool": "true or false",
+    "int": "an integer",
+    "number": "a number",
+    "str": "a string",
+}
+
+
+def check_options(what: str, options: Mapping[str, Any], parameters: Mapping[str, tuple[Any, Any]]) -> None:
+    """Raise ``ValueError`` for an option that ``parameters`` (name -> (default, annotation)) does
+    not have, or whose value is not of its default's kind."""
+    unknown = sorted(set(options) - set(parameters))
+    if unknown:
+        raise ValueError(f"unknown {what} option(s) {unknown}; valid: {sorted(parameters)}")
+    for name, value in options.items():
+        default, annotation = parameters[name]
+        kind = _kind(default, annotation)
+        nullable = default is None or "None" in str(annotation)
+        if not _fits(value, kind, nullable):
+            expected = _DESCRIPTION.get(kind, f"a list of {kind}") + (" or null" if nullable else "")
+            raise ValueError(f"{what} option {name}={value!r}: expected {expected}")
+
+
+def signature_parameters(fn: Callable) -> dict[str, tuple[Any, Any]]:
+    """``name -> (default, annotation)`` of a function's keyword parameters (the default of a
+    required one is ``inspect.Parameter.empty``)."""
+    return {
+        p.name: (p.default, p.annotation)
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+
+
+def parse_options(pairs: list[str], what: str) -> dict:
+    """``['a=1', 'b=x']`` -> ``{'a': 1, 'b': 'x'}``: values are JSON, or plain strings."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{what} option {pair!r} is not KEY=VALUE")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
+# ----- argparse ----------------------------------------------------------------------------------
+
+
+def _flag(field: dataclasses.Field) -> str:
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+def _scalar_type(hint) -> type:
+    """``int`` for ``int | None`` and so on."""
+    if typing.get_origin(hint) not in (typing.Union, types.UnionType):
+        return hint
+    return next(a for a in typing.get_args(hint) if a is not type(None))
+
+
+def _default_text(field: dataclasses.Field) -> str:
+    if field.default is dataclasses.MISSING or field.default is None:
+        return ""
+    value = field.default
+    if isinstance(value, tuple):
+        value = " ".join(map(str, value))
+    return f" (default: {value})"
+
+
+def _cli_fields(cls: type[RunConfig], skip: tuple[str, ...] = ()) -> list[dataclasses.Field]:
+    """The fields of ``cls`` that are command-line arguments."""
+    return [
+        f
+        for f in dataclasses.fields(cls)
+        if "help" in f.metadata and f.metadata.get("cli") is not False and f.name not in skip
+    ]
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type[RunConfig],
+    *,
+    skip: tuple[str, ...] = (),
+    choices: Mapping[str, tuple] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    listable: bool = False,
+) -> None:
+    """One argument per field of ``cls`` that has help metadata (except ``skip``).
+
+    Every argument defaults to ``argparse.SUPPRESS``: the namespace holds only what was typed,
+    and :func:`given_arguments` returns it, so each default lives in the dataclass alone.
+    ``choices`` / ``defaults`` narrow a field for one command (the defaults shown in help and
+    used by :func:`given_arguments`); ``listable``: the fields marked ``listable`` take
+    comma-separated lists (a sweep).
+    """
+    hints = typing.get_type_hints(cls)
+    for field in _cli_fields(cls, skip):
+        meta = field.metadata
+        hint = _scalar_type(hints[field.name])
+        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS}
+        field_choices = (choices or {}).get(field.name) or meta.get("choices")
+        if field.name == "optimizer":
+            field_choices = field_choices or cls.OPTIMIZERS
+        help_text = meta["help"]
+        if defaults and field.name in defaults:
+            help_text += f" (default: {defaults[field.name]})"
+        else:
+            help_text += _default_text(field)
+        if listable and meta.get("listable"):
+            kwargs["type"] = str
+            help_text += "; a comma-separated list for a sweep"
+            if field_choices:
+                help_text += f" from {', '.join(map(str, field_choices))}"
+        elif typing.get_origin(hint) is tuple:
+            kwargs.update(type=typing.get_args(hint)[0], nargs=len(typing.get_args(hint)))
+        elif hint is dict:
+            kwargs.update(action="append", metavar=meta.get("metavar", "KEY=VALUE"))
+        elif hint is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs.update(type=hint, choices=field_choices)
+        if "metavar" in meta and hint is not dict:
+            kwargs["metavar"] = meta["metavar"]
+        kwargs["help"] = help_text
+        if meta.get("positional"):
+            # argparse checks a positional's default against its choices: None marks "not given".
+            kwargs.update(nargs="?", default=None)
+            parser.add_argument(field.name, **kwargs)
+        else:
+            parser.add_argument(_flag(field), dest=field.name, **kwargs)
+
+
+def _split(text: str, kind: type, name: str, allowed=None) -> list:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    try:
+        values = [kind(x) for x in items]
+    except ValueError:
+        raise ValueError(f"--{name}: expected comma-separated {kind.__name__} values, got {text!r}") from None
+    if not values:
+        raise ValueError(f"--{name}: expected comma-separated {kind.__name__} values, got {text!r}")
+    bad = [v for v in values if allowed is not None and v not in allowed]
+    if bad:
+        raise ValueError(f"--{name}: unknown value(s) {bad}; expected names from {list(allowed)}")
+    return values
+
+
+def given_arguments(
+    args: argparse.Namespace,
+    cls: type[RunConfig],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    listable: bool = False,
+) -> dict[str, Any]:
+    """The config fields the user typed (plus the command's ``defaults`` for fields not typed),
+    converted: ``KEY=VALUE`` lists to dicts, pairs to tuples; with ``listable``, the listable
+    fields as lists."""
+    hints = typing.get_type_hints(cls)
+    given = dict(defaults or {})
+    for field in _cli_fields(cls):
+        if getattr(args, field.name, None) in (None, argparse.SUPPRESS):
+            continue
+        value = getattr(args, field.name)
+        hint = _scalar_type(hints[field.name])
+        if listable and field.metadata.get("listable"):
+            allowed = field.metadata.get("choices") or (cls.OPTIMIZERS if field.name == "optimizer" else None)
+            value = _split(value, hint, field.name, allowed)
+        elif hint is dict:
+            value = parse_options(value, field.name.removesuffix("_options"))
+        elif typing.get_origin(hint) is tuple:
+            value = tuple(value)
+        given[field.name] = value
+    return given

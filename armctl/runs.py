@@ -1,0 +1,286 @@
+"""Run directories: one schema and one lifecycle for the arm, pathological and language-model runs.
+
+A run directory holds::
+
+    config.json      the experiment's config (its ``experiment`` key names the kind of run)
+    checkpoint.pkl   config, parameters, optimizer state, history and the experiment's extras
+                     (the LM's best parameters ...); atomic and verified (armctl.checkpoint)
+    history.json     one row per optimizer step: the driver's columns, every key the optimizer
+                     reports, and the experiment's annotations (test error, validation bpc)
+    report.json      the experiment's final numbers (strict JSON, like every file here)
+    *.png            figures, listed in report.json
+
+Lifecycle (:func:`prepare`, then :func:`train`): every check that can fail on user input runs
+before any work (the output path, an existing run that would be overwritten without ``force``,
+a resumed run whose settings differ); budgets are totals over the whole run, and every step's
+data key derives from the step's index, so a run interrupted (Ctrl-C, kill -9) and resumed
+reproduces the uninterrupted one exactly. Ctrl-C checkpoints the last completed step and raises
+:class:`Interrupted`, whose message says how to resume; a loss that stops being finite keeps the
+last good checkpoint and raises :class:`Diverged`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+
+from armctl import checkpoint, optim
+from armctl.config import RunConfig
+from armctl.optim import driver
+from armctl.optim.driver import History, RunResult, Status
+from armctl.progress import Progress
+
+CHECKPOINT = "checkpoint.pkl"
+#: The files of the schema (figures are listed in report.json).
+FILES = ("config.json", CHECKPOINT, "history.json", "report.json")
+#: The module that trains and evaluates each kind of run (``evaluate(run_dir, log=...)``).
+EXPERIMENTS = {
+    "arm": "armctl.loading",
+    "pathological": "armctl.sequence.train_pathological",
+    "lm": "armctl.sequence.train_lm",
+}
+
+
+class Diverged(RuntimeError):
+    """The loss or the parameters stopped being finite; the last good checkpoint is kept."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during training; the last completed step is checkpointed."""
+
+
+class Saved(NamedTuple):
+    """A run's checkpoint: its config, parameters, optimizer state, history and extras."""
+
+    config: RunConfig
+    params: Any
+    state: Any
+    history: History
+    extra: dict
+
+
+def experiment_of(run_dir: str | os.PathLike) -> str:
+    """The kind of run (``arm``, ``pathological``, ``lm``) in ``run_dir``, from its config.json."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no run in {run_dir}: {path.name} is missing")
+    try:
+        kind = json.loads(path.read_text()).get("experiment")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
+        raise ValueError(f"{path} is not a run config ({err})") from None
+    if kind not in EXPERIMENTS:
+        raise ValueError(
+            f"{path} names no experiment armctl knows ({kind!r}; expected one of {sorted(EXPERIMENTS)}); "
+            "was it written by an older armctl?"
+        )
+    return kind
+
+
+def read_config(run_dir: str | os.PathLike, cls: type[RunConfig]) -> RunConfig:
+    """The config saved in ``run_dir`` (a ``cls``), with ``out`` set to ``run_dir``."""
+    path = Path(run_dir) / "config.json"
+    experiment_of(run_dir)
+    config = cls.from_json(json.loads(path.read_text()), source=str(path))
+    return config.resumed({"out": str(run_dir)})
+
+
+def load(run_dir: str | os.PathLike, cls: type[RunConfig]) -> Saved:
+    """The checkpoint of the ``cls`` run in ``run_dir``; clear errors naming the file otherwise."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint in {run_dir} ({CHECKPOINT} is missing)")
+    data = checkpoint.load(path)
+    try:
+        config = cls.from_json(data["config"], source=str(path))
+        return Saved(config, data["params"], data["state"], History(data["history"]), data["extra"])
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a run checkpoint of this armctl version (no {err})") from None
+
+
+def save(run_dir: Path, config: RunConfig, params, state, history: History, extra: dict) -> None:
+    """Write the checkpoint (atomically)."""
+    checkpoint.save(
+        run_dir / CHECKPOINT,
+        {
+            "config": config.to_json(),
+            "params": params,
+            "state": state,
+            "history": dict(history),
+            "extra": extra,
+        },
+    )
+
+
+def write_report(run_dir: Path, report: dict) -> None:
+    checkpoint.atomic_write_json(run_dir / "report.json", report)
+
+
+def check_writable(run_dir: Path) -> None:
+    """Raise ``ValueError`` unless ``run_dir`` is, or can be created as, a writable directory."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--out {run_dir} is a file, not a directory")
+    ancestor = run_dir
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"--out {run_dir}: cannot create it, {ancestor} is a file")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {run_dir}: {ancestor} is not writable")
+
+
+def _clear(run_dir: Path) -> None:
+    """Remove a run's files (the schema and the figures its report lists)."""
+    report = run_dir / "report.json"
+    figures = []
+    if report.is_file():
+        try:
+            figures = list(json.loads(report.read_text()).get("figures", []))
+        except (json.JSONDecodeError, AttributeError):
+            figures = []
+    for name in [*FILES, *figures]:
+        (run_dir / Path(name).name).unlink(missing_ok=True)
+
+
+def prepare(config: RunConfig, *, resume: bool = False, force: bool = False) -> Saved | None:
+    """Check the run directory before any work; return the checkpoint to resume (or ``None``).
+
+    Without ``resume``, a directory that already holds a run is refused unless ``force``
+    (which removes that run's files); with ``resume``, the checkpoint must exist and ``config``
+    must continue its run (:meth:`RunConfig.check_resume`).
+    """
+    run_dir = config.run_dir()
+    check_writable(run_dir)
+    if resume:
+        saved = load(run_dir, type(config))
+        config.check_resume(saved.config, run_dir)
+        return saved
+    # With several processes sharing one directory, the first one checks it for all.
+    held = [name for name in FILES if (run_dir / name).exists()] if jax.process_index() == 0 else []
+    if held and not force:
+        raise ValueError(
+            f"{run_dir} already holds a run ({', '.join(held)}); continue it with --resume {run_dir} "
+            "or replace it with --force"
+        )
+    if held:
+        _clear(run_dir)
+    return None
+
+
+def plan(config: RunConfig, *, force: bool = False) -> str:
+    """What to do with ``config``'s run directory in a batch of runs (a comparison, a sweep),
+    decided before any work: ``'done'`` (it holds this run, finished: reuse its report),
+    ``'resume'`` (it holds this run unfinished, or finished with other budgets: continue it) or
+    ``'new'``. A directory holding a run with other settings is a ``ValueError`` unless ``force``
+    (then ``'new'``, and :func:`prepare` replaces it)."""
+    run_dir = config.run_dir()
+    check_writable(run_dir)
+    if not (run_dir / CHECKPOINT).is_file():
+        held = [name for name in FILES if (run_dir / name).exists()]
+        if held and not force:
+            raise ValueError(
+                f"{run_dir} holds files of a run without its checkpoint ({', '.join(held)}); "
+                "replace them with --force"
+            )
+        return "new"
+    saved = read_config(run_dir, type(config))
+    if saved == config and (run_dir / "report.json").is_file():
+        return "done"
+    try:
+        config.check_resume(saved, run_dir)
+    except ValueError as err:
+        if force:
+            return "new"
+        raise ValueError(f"{err}; or replace that run with --force") from None
+    return "resume"
+
+
+def read_report(run_dir: str | os.PathLike) -> dict:
+    return json.loads((Path(run_dir) / "report.json").read_text())
+
+
+def train(
+    config: RunConfig,
+    problem: optim.Problem,
+    opt: optim.Optimizer,
+    params,
+    sample_batch: Callable,
+    key: jax.Array,
+    *,
+    saved: Saved | None,
+    describe: Callable[[dict], str],
+    log: Callable[[str], None] = print,
+    stop: Sequence[driver.Condition] = (),
+    fraction: Callable[[Status], float] | None = None,
+    eval_batch=None,
+    extra: Callable[[], dict] = dict,
+    batch_refresh: int = 1,
+) -> RunResult:
+    """Train under the config's budgets and the extra ``stop`` conditions, checkpointing every
+    ``config.checkpoint_every`` steps and at the end, reporting progress (``describe`` a history
+    row; ``fraction``: the share of the budget spent, default the config's budgets), and
+    writing config.json, checkpoint.pkl and history.json. ``saved``: the checkpoint to resume
+    (from :func:`prepare`); ``extra()``: the experiment's additions to every checkpoint.
+
+    Raises :class:`Interrupted` on Ctrl-C and :class:`Diverged` when the loss stops being
+    finite, after checkpointing the last completed (good) step.
+    """
+    run_dir = config.run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint.atomic_write_json(run_dir / "config.json", config.to_json())
+    # A report describes a finished run: from here until the new one is written, there is none.
+    (run_dir / "report.json").unlink(missing_ok=True)
+    state, history = (None, History()) if saved is None else (saved.state, saved.history)
+    if saved is not None:
+        log(f"resuming {run_dir} after step {len(history)}")
+    progress = Progress(run_dir.name, describe, fraction or config.budget_fraction, log=log)
+
+    def callback(step, params, state, record):
+        progress.update(Status(params, state, history))
+        if len(history) % config.checkpoint_every == 0:
+            save(run_dir, config, params, state, history, extra())
+
+    try:
+        result = driver.run(
+            problem,
+            opt,
+            params,
+            sample_batch,
+            key,
+            # The experiment's conditions first: they may score the last step before a budget ends the run.
+            stop=[*stop, *config.stop_conditions()],
+            eval_batch=eval_batch,
+            callback=callback,
+            state=state,
+            history=history,
+            mesh=optim.parallel.mesh_for(config.devices),
+            batch_refresh=batch_refresh,
+        )
+    finally:
+        progress.close()
+    save(run_dir, config, result.params, result.state, result.history, extra())
+    checkpoint.atomic_write_json(run_dir / "history.json", dict(result.history))
+    steps = len(result.history)
+    if result.reason == driver.INTERRUPTED:
+        raise Interrupted(
+            f"interrupted: {steps} steps are checkpointed in {run_dir / CHECKPOINT}; "
+            f"resume with: {config.COMMAND} --resume {run_dir}"
+        )
+    if result.reason == driver.DIVERGED:
+        raise Diverged(
+            f"training diverged at step {steps + 1}: the loss or the parameters are no longer finite. "
+            f"The last good parameters ({steps} steps) are checkpointed in {run_dir / CHECKPOINT}; "
+            "try a smaller step (e.g. --optimizer-option learning_rate=...) or more damping"
+        )
+    return result
+
+
+def evaluate(run_dir: str | os.PathLike, *, log: Callable[[str], None] = print) -> dict:
+    """Reload any run and recompute its report (``armctl eval RUN_DIR``)."""
+    module = importlib.import_module(EXPERIMENTS[experiment_of(run_dir)])
+    return module.evaluate(run_dir, log=log)
