@@ -4,7 +4,10 @@ A task is a frozen (hashable) dataclass: it can be a static argument of ``jax.ji
 samples a :class:`TaskBatch` from an explicit PRNG key -- the batch holds *all* randomness
 of an episode (start, target, disturbance, its onset, every noise draw), so the training
 objective is a deterministic function of parameters and batch, as CG and line searches
-need -- and it defines the thesis cost and the metrics people read.
+need -- and it defines the thesis cost and the metrics people read. Each distribution is
+written once, against a source of draws: :class:`KeyDraws` (a JAX key, :meth:`Task.sample`)
+or :class:`GeneratorDraws` (a NumPy generator, for the single Gymnasium env, which runs
+without JAX; this module imports none).
 
 Cost of one episode with states ``x_0..x_T`` and commands ``u_0..u_{T-1}``::
 

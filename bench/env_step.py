@@ -11,6 +11,9 @@ Measures, prints as a table and writes as JSON:
   it and takes the first step (timed inside the process, and the process's whole wall time);
 * the native vector env's steps per second (arms x calls) at 64 and 1024 arms.
 
+Rates are per second of wall time and, under ``cpu_time_rates``, per second of this process's
+CPU time (all its threads), which a shared machine disturbs less.
+
 Every env is stepped with pre-drawn random actions, resets included (single envs reset
 whenever an episode ends; the vector env autoresets), after a warm-up. Numbers taken on a
 shared machine are unreliable: the JSON keeps the load average.
@@ -46,34 +49,36 @@ print(time.perf_counter() - start, "jax" in sys.modules)
 """
 
 
-def single_steps_per_s(env: gym.Env, seconds: float, seed: int = 0) -> float:
+def single_steps_per_s(env: gym.Env, seconds: float, seed: int = 0) -> tuple[float, float]:
+    """Steps per second of wall time and of this process's CPU time."""
     actions = np.random.default_rng(seed).uniform(-1, 1, (4096,) + env.action_space.shape).astype(np.float32)
     env.reset(seed=seed)
     for i in range(200):  # warm-up: fill caches
         if any(env.step(actions[i])[2:4]):
             env.reset()
-    steps, start = 0, time.perf_counter()
+    steps, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         for i in range(256):
             _, _, terminated, truncated, _ = env.step(actions[i])
             if terminated or truncated:
                 env.reset()
         steps += 256
-    return steps / (time.perf_counter() - start)
+    return steps / (time.perf_counter() - start), steps / (time.process_time() - cpu)
 
 
-def vector_steps_per_s(env_id: str, num_envs: int, seconds: float, seed: int = 0) -> float:
+def vector_steps_per_s(env_id: str, num_envs: int, seconds: float, seed: int = 0) -> tuple[float, float]:
+    """Arm-steps per second of wall time and of this process's CPU time (all its threads)."""
     venv = gym.make_vec(env_id, num_envs=num_envs)
     actions = np.random.default_rng(seed).uniform(-1, 1, (16, num_envs, 2)).astype(np.float32)
     venv.reset(seed=seed)
     for i in range(200):  # warm-up: compile
         venv.step(actions[i % 16])
-    calls, start = 0, time.perf_counter()
+    calls, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         for i in range(64):
             venv.step(actions[i % 16])
         calls += 64
-    return calls * num_envs / (time.perf_counter() - start)
+    return calls * num_envs / (time.perf_counter() - start), calls * num_envs / (time.process_time() - cpu)
 
 
 def cold_start(env_id: str, repeats: int) -> dict:
@@ -119,23 +124,31 @@ def main(argv: list[str] | None = None) -> dict:
     except Exception as err:  # MuJoCo envs need extras (imageio: pip install -e '.[bench]')
         reacher, reacher_error = None, f"{type(err).__name__}: {err}"
     env, bare = gym.make(args.env_id), gym.make(args.env_id).unwrapped
-    rounds = {"single": [], "single_unwrapped": [], "reacher_v5": []}
+    envs = {"single": env, "single_unwrapped": bare, "reacher_v5": reacher}
+    rounds = {name: [] for name, measured in envs.items() if measured is not None}
     for _ in range(args.rounds):
-        rounds["single"].append(single_steps_per_s(env, seconds / args.rounds))
-        rounds["single_unwrapped"].append(single_steps_per_s(bare, seconds / args.rounds))
-        if reacher is not None:
-            rounds["reacher_v5"].append(single_steps_per_s(reacher, seconds / args.rounds))
-    median = {name: statistics.median(values) if values else None for name, values in rounds.items()}
+        for name in rounds:
+            rounds[name].append(single_steps_per_s(envs[name], seconds / args.rounds))
+    wall = {name: statistics.median(rate for rate, _ in values) for name, values in rounds.items()}
+    cpu = {name: statistics.median(rate for _, rate in values) for name, values in rounds.items()}
+    vector = {str(n): vector_steps_per_s(args.env_id, n, seconds) for n in (64, 1024)}
     result = {
         "env_id": args.env_id,
         "seconds_per_measurement": seconds,
-        "single_env_steps_per_s": median["single"],
-        "single_env_unwrapped_steps_per_s": median["single_unwrapped"],
-        "reacher_v5_steps_per_s": median["reacher_v5"],
-        "single_over_reacher": median["reacher_v5"] and median["single"] / median["reacher_v5"],
-        "rounds": rounds,
+        "single_env_steps_per_s": wall["single"],
+        "single_env_unwrapped_steps_per_s": wall["single_unwrapped"],
+        "reacher_v5_steps_per_s": wall.get("reacher_v5"),
+        "single_over_reacher": wall["single"] / wall["reacher_v5"] if "reacher_v5" in wall else None,
+        # Per second of this process's CPU time: steadier than wall time on a shared machine.
+        "cpu_time_rates": {
+            "single_env_steps_per_s": cpu["single"],
+            "reacher_v5_steps_per_s": cpu.get("reacher_v5"),
+            "single_over_reacher": cpu["single"] / cpu["reacher_v5"] if "reacher_v5" in cpu else None,
+            "vector_env_steps_per_s": {n: rate for n, (_, rate) in vector.items()},
+        },
+        "rounds_wall_and_cpu": rounds,
         "cold_start": cold_start(args.env_id, repeats=1 if args.quick else 3),
-        "vector_env_steps_per_s": {str(n): vector_steps_per_s(args.env_id, n, seconds) for n in (64, 1024)},
+        "vector_env_steps_per_s": {n: rate for n, (rate, _) in vector.items()},
     }
     if reacher_error:
         result["reacher_v5_error"] = reacher_error
@@ -158,7 +171,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 def print_table(result: dict) -> None:
     rate = lambda value: "n/a" if value is None else f"{value:12,.0f}"
-    cold = result["cold_start"]
+    ratio = lambda value: "n/a" if value is None else f"{value:.2f} x"
+    cold, cpu = result["cold_start"], result["cpu_time_rates"]
     rows = [
         (f"{result['env_id']} single env (gym.make)", rate(result["single_env_steps_per_s"]) + " steps/s"),
         (
@@ -166,10 +180,8 @@ def print_table(result: dict) -> None:
             rate(result["single_env_unwrapped_steps_per_s"]) + " steps/s",
         ),
         ("Reacher-v5 (same run)", rate(result["reacher_v5_steps_per_s"]) + " steps/s"),
-        (
-            "single env / Reacher-v5",
-            "n/a" if not result["single_over_reacher"] else f"{result['single_over_reacher']:.2f} x",
-        ),
+        ("single env / Reacher-v5", ratio(result["single_over_reacher"])),
+        ("the same per CPU second", ratio(cpu["single_over_reacher"])),
         (
             "cold start: import + make + reset + step",
             f"{cold['import_make_reset_step_s']:.2f} s (process {cold['process_wall_s']:.2f} s, "
@@ -177,7 +189,10 @@ def print_table(result: dict) -> None:
         ),
     ]
     rows += [
-        (f"vector env, {n} arms", rate(value) + " steps/s")
+        (
+            f"vector env, {n} arms",
+            rate(value) + f" steps/s ({cpu['vector_env_steps_per_s'][n]:,.0f} per CPU second)",
+        )
         for n, value in result["vector_env_steps_per_s"].items()
     ]
     rows.append(("load average (1 min) at the end", f"{result['machine']['load_average_1min_at_end']:.2f}"))

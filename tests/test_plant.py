@@ -216,10 +216,12 @@ def test_one_source_floats_numpy_and_jax_agree():
             for xi, fi in zip(x, force, strict=True)
         ],
     }
+    # float64 rounding (1e-16) through a few dozen operations of a well-conditioned step (det M is
+    # bounded away from zero), in whatever order and fusion each backend picks.
     for name, ref in by_jax.items():
         assert isinstance(by_numpy[name], np.ndarray) and isinstance(by_floats[name][0], tuple)
-        np.testing.assert_allclose(by_numpy[name], ref, rtol=1e-13, atol=1e-14, err_msg=name)
-        np.testing.assert_allclose(np.array(by_floats[name]), ref, rtol=1e-13, atol=1e-14, err_msg=name)
+        np.testing.assert_allclose(by_numpy[name], ref, rtol=1e-12, atol=1e-13, err_msg=name)
+        np.testing.assert_allclose(np.array(by_floats[name]), ref, rtol=1e-12, atol=1e-13, err_msg=name)
 
 
 def test_unknown_preset_raises():

@@ -232,8 +232,8 @@ def test_world_step_on_floats_numpy_and_jax_agree(task):
                 np.testing.assert_allclose(
                     got,
                     np.asarray(want)[..., i, :] if np.ndim(want) > 1 else np.asarray(want)[i],
-                    rtol=1e-13,
-                    atol=1e-14,
+                    rtol=1e-12,  # float64 rounding through a few dozen operations
+                    atol=1e-13,
                 )
 
 
