@@ -55,11 +55,12 @@ class Progress:
         stream = sys.stderr if stream is None else stream
         self.bar = None
         if stream.isatty():
+            # The text goes in the description: tqdm prints it as is (a postfix gets a comma).
             self.bar = tqdm(
                 total=_TICKS,
                 file=stream,
                 desc=name,
-                bar_format="{desc} {percentage:3.0f}%|{bar:12}| {postfix}",
+                bar_format="{percentage:3.0f}%|{bar:12}| {desc}",
                 dynamic_ncols=True,
             )
         self.next_mark, self.pending = 0.0, None
@@ -76,7 +77,7 @@ class Progress:
     def update(self, status: Status) -> None:
         fraction, text = self._line(status)
         if self.bar is not None:
-            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.set_description_str(f"{self.name}  {text}", refresh=False)
             self.bar.update(round(_TICKS * fraction) - self.bar.n)
         elif fraction >= self.next_mark:
             self.log(f"{self.name} {100 * fraction:3.0f}%  {text}")

@@ -4,10 +4,12 @@ resume (after a budget, after Ctrl-C), divergence, eval, and the command line's 
 import dataclasses
 import json
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from armctl import checkpoint, runs
+from armctl import checkpoint, optim, runs
 from armctl.cli import main
 from armctl.loading import evaluate, load_run
 from armctl.tasks import RandomReach
@@ -26,6 +28,9 @@ TINY_ARGS = [
     "--task-option",
     "horizon=10",
 ]
+
+
+KEY = jax.random.PRNGKey(0)
 
 
 def quiet(*_):
@@ -231,3 +236,54 @@ def test_usage_errors_exit_2_with_one_line_before_any_work(tmp_path, capsys, mon
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, (argv, err)
     assert not (tmp_path / "runs").exists()  # no command got as far as its default output directory
+
+
+# ----- the driver's stop conditions ----------------------------------------------------------------
+QUARTIC = optim.Problem(lambda params, batch: (params["x"], ()), lambda out, batch: jnp.sum(out**4))
+
+
+def test_driver_stops_on_conditions_and_says_why():
+    run = lambda **kw: optim.run(QUARTIC, optim.gd(0.01), {"x": jnp.ones(3)}, lambda key: None, KEY, **kw)
+    result = run(steps=3)
+    assert result.reason == "steps" and len(result.history) == 3
+    result = run(stop=[optim.max_calls(2)])
+    assert result.reason == "function_calls" and result.history["function_calls"] == [1, 2]
+    low = optim.when(lambda status: status.history["loss"][-1] < 2.0, "low")
+    result = run(stop=[low, optim.max_steps(100)])
+    assert result.reason == "low" and result.history["loss"][-2] >= 2.0 > result.history["loss"][-1]
+    # Budgets are totals: a run whose budget is spent does nothing more.
+    again = run(steps=3, state=result.state, history=result.history)
+    assert again.reason == "steps" and len(again.history) == len(result.history)
+
+
+def test_driver_returns_the_last_parameters_whose_loss_was_finite():
+    # x <- x - 1000 * 4 x^3 overflows float32 in three steps; the result keeps x before that.
+    params, _, history = result = optim.run(
+        QUARTIC, optim.gd(1e3), {"x": jnp.ones(3)}, lambda key: None, KEY, steps=50
+    )
+    assert result.reason == "diverged" and 0 < len(history) < 50
+    assert np.isfinite(float(optim.objective(QUARTIC, params, None)))
+    assert all(np.isfinite(history["loss"]))
+
+
+def test_driver_keeps_the_last_completed_step_on_ctrl_c():
+    def sample(key):
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        seen.append(key)
+
+    seen = []
+    result = optim.run(QUARTIC, optim.gd(0.01), {"x": jnp.ones(3)}, sample, KEY, steps=5)
+    assert result.reason == "interrupted" and len(result.history) == 2
+    resumed = optim.run(
+        QUARTIC,
+        optim.gd(0.01),
+        result.params,
+        lambda key: None,
+        KEY,
+        steps=5,
+        state=result.state,
+        history=result.history,
+    )
+    straight = optim.run(QUARTIC, optim.gd(0.01), {"x": jnp.ones(3)}, lambda key: None, KEY, steps=5)
+    assert resumed.history["loss"] == straight.history["loss"]

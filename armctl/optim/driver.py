@@ -195,8 +195,9 @@ def max_seconds(seconds: float) -> Condition:
 
 
 def when(predicate: Callable[[Status], bool], reason: str) -> Condition:
-    """Stop with ``reason`` once ``predicate(status)`` is true (it may annotate the history)."""
-    return lambda status: reason if predicate(status) else None
+    """Stop with ``reason`` once ``predicate(status)`` is true after a step (it may annotate the
+    history's last row); before the first step, with no row to judge, it does not fire."""
+    return lambda status: reason if status.steps and predicate(status) else None
 
 
 def _first_reason(conditions: Sequence[Condition], status: Status) -> str | None:
