@@ -104,7 +104,7 @@ def load(run_dir: str | os.PathLike, cls: type[RunConfig]) -> Saved:
 
 
 def save(run_dir: Path, config: RunConfig, params, state, history: History, extra: dict) -> None:
-    """Write the checkpoint (atomically)."""
+    """Write the checkpoint and history.json (each atomically)."""
     checkpoint.save(
         run_dir / CHECKPOINT,
         {
@@ -115,6 +115,7 @@ def save(run_dir: Path, config: RunConfig, params, state, history: History, extr
             "extra": extra,
         },
     )
+    checkpoint.atomic_write_json(run_dir / "history.json", dict(history))
 
 
 def write_report(run_dir: Path, report: dict) -> None:
@@ -264,7 +265,6 @@ def train(
     finally:
         progress.close()
     save(run_dir, config, result.params, result.state, result.history, extra())
-    checkpoint.atomic_write_json(run_dir / "history.json", dict(result.history))
     steps = len(result.history)
     if result.reason == driver.INTERRUPTED:
         raise Interrupted(
