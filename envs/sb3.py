@@ -5,9 +5,9 @@ vector API: ``step`` returns ``(obs, rewards, dones, infos)`` with one info dict
 env whose episode ended is reset inside the same step (its last real observation goes to
 ``info["terminal_observation"]``), and a truncation is flagged by
 ``info["TimeLimit.truncated"]``. :class:`SB3VecEnv` translates, using only the public
-Gymnasium ``VectorEnv`` API (``reset``, ``step``, the single spaces, ``num_envs``,
-``metadata``), so the fast :class:`armctl.envs.vector.ArmVectorEnv` (one jitted step for
-all arms) can feed SB3 directly::
+Gymnasium ``VectorEnv`` API (``reset``, with ``reset_mask`` for a partial reset, ``step``, the
+single spaces, ``num_envs``, ``metadata``), so the fast :class:`armctl.envs.vector.ArmVectorEnv`
+(one jitted step for all arms) can feed SB3 directly::
 
     import gymnasium as gym
     from stable_baselines3 import PPO
@@ -59,16 +59,18 @@ def split_info(info: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
 
 
 class SB3VecEnv(VecEnv):
-    """A Gymnasium ``VectorEnv`` whose envs all start and end their episodes together (such as
-    :class:`armctl.envs.vector.ArmVectorEnv`, from ``gymnasium.make_vec("armctl/...")``), as a
-    Stable-Baselines3 ``VecEnv``.
+    """A Gymnasium ``VectorEnv`` (such as :class:`armctl.envs.vector.ArmVectorEnv`, from
+    ``gymnasium.make_vec("armctl/...")``) as a Stable-Baselines3 ``VecEnv``.
 
     - ``step_wait`` returns ``(obs, rewards, dones, infos)``: ``dones = terminated | truncated``;
       ``infos`` holds one dict per env with the vector env's info entries for that env and
       ``"TimeLimit.truncated"`` (truncated and not terminated).
-    - When the episodes end, the adapter resets the vector env within the same ``step_wait``:
-      the returned observations start the new episodes, each env's info gets its last real
-      observation as ``"terminal_observation"``, and ``reset_infos`` the new episodes' reset info.
+    - Envs whose episode ended are reset within the same ``step_wait``: their info gets the
+      last real observation as ``"terminal_observation"``, the returned observations start
+      their new episodes, and ``reset_infos`` holds the new episodes' reset info. When all
+      envs ended together (the horizon of an armctl task) that is one ``reset()`` of the
+      vector env; when only some did (an arm that diverged), it is Gymnasium's partial reset,
+      ``reset(options={"reset_mask": dones})``, and the other envs go on.
     - ``seed(s)`` (what SB3's ``seed=`` argument calls) makes the next ``reset`` call
       ``vector_env.reset(seed=s)``: the vector env draws all its arms' episodes from that one
       seed, so the same seed gives the same episodes. ``set_options`` passes one options dict,
@@ -77,8 +79,7 @@ class SB3VecEnv(VecEnv):
       per-env objects); ``get_attr`` repeats its value once per requested index.
 
     Raises ``ValueError`` for a vector env in ``SAME_STEP`` autoreset mode (it hides the last
-    observation in ``final_obs``; use ``NEXT_STEP``) and ``RuntimeError`` if only some envs end
-    their episodes in a step.
+    observation in ``final_obs``; use ``NEXT_STEP``).
     """
 
     def __init__(self, vector_env: gym.vector.VectorEnv):
@@ -124,15 +125,19 @@ class SB3VecEnv(VecEnv):
         for i, env_info in enumerate(infos):
             env_info["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
         if dones.any():
-            if not dones.all():
-                raise RuntimeError(
-                    f"SB3VecEnv needs all envs to end their episodes together; envs "
-                    f"{np.flatnonzero(dones).tolist()} of {self.num_envs} ended in this step"
-                )
-            for i, env_info in enumerate(infos):
-                env_info["terminal_observation"] = obs[i]
-            obs = self.reset()
+            for i in np.flatnonzero(dones):
+                infos[i]["terminal_observation"] = obs[i]
+            obs = self.reset() if dones.all() else self._restart(dones)
         return obs, rewards, dones, infos
+
+    def _restart(self, ended: np.ndarray) -> np.ndarray:
+        """Gymnasium's partial reset of the ``ended`` envs: all envs' observations, the restarted
+        ones' first and the others' latest."""
+        obs, info = self.vector_env.reset(options={"reset_mask": ended})
+        for i, env_info in enumerate(split_info(info, self.num_envs)):
+            if ended[i]:
+                self.reset_infos[i] = env_info
+        return np.array(obs)
 
     def close(self) -> None:
         self.vector_env.close()

@@ -95,7 +95,7 @@ def test_episode_end_resets_inside_the_step_with_terminal_observation(sb3_episod
     np.testing.assert_array_equal(adapter.reset_infos[0]["state"], new_info["state"][0])
 
 
-def test_same_seed_same_episodes_and_the_seed_is_used_once(actions):
+def test_same_seed_same_episodes_and_the_next_episodes_are_new(actions):
     def observations(seed):
         adapter = SB3VecEnv(make_native())
         adapter.seed(seed)
@@ -121,14 +121,27 @@ def test_split_info_gives_one_dict_per_env_and_leaves_out_masked_entries():
     assert split_info(info, 2) == [{"a": 1.0, "b": {"c": 3}}, {"b": {"c": 4}}]
 
 
-def test_a_sync_vector_env_of_single_envs_works_too():
-    adapter = SB3VecEnv(SyncVectorEnv([lambda: gym.make("armctl/CenterOut-v0")] * 2))
+def test_envs_that_end_alone_are_restarted_alone():
+    lengths = (1, 3)  # env 0 ends after every step, env 1 after three
+    envs = SyncVectorEnv([lambda n=n: gym.make("armctl/CenterOut-v0", max_episode_steps=n) for n in lengths])
+    bare = SyncVectorEnv([lambda n=n: gym.make("armctl/CenterOut-v0", max_episode_steps=n) for n in lengths])
+    adapter = SB3VecEnv(envs)
     adapter.seed(0)
-    adapter.reset()
-    _, _, dones, infos = adapter.step(np.zeros((2, 2), np.float32))
-    assert not dones.any()
-    assert [info["step"] for info in infos] == [1, 1]
+    first = adapter.reset()
+    bare.reset(seed=0)
+    action = np.full((2, 2), 0.5, np.float32)
+    obs, _, dones, infos = adapter.step(action)
+    bare_obs, _, _, truncated, _ = bare.step(action)
+    assert dones.tolist() == [True, False] and truncated.tolist() == [True, False]
+    np.testing.assert_array_equal(infos[0]["terminal_observation"], bare_obs[0])
+    assert "terminal_observation" not in infos[1]
+    np.testing.assert_array_equal(obs[0, :4], first[0, :4])  # env 0 restarted at the central posture
+    np.testing.assert_array_equal(obs[1], bare_obs[1])  # env 1 went on
     assert not any(key.startswith("_") for info in infos for key in info)
+    for _ in range(2):
+        obs, _, dones, infos = adapter.step(action)
+    assert dones.tolist() == [True, True]
+    assert infos[1]["step"] == 3
 
 
 def test_bad_vector_envs_are_refused_with_clear_errors():
@@ -139,11 +152,6 @@ def test_bad_vector_envs_are_refused_with_clear_errors():
     )
     with pytest.raises(ValueError, match="NEXT_STEP"):
         SB3VecEnv(same_step)
-    uneven = SyncVectorEnv([lambda n=n: gym.make("armctl/CenterOut-v0", max_episode_steps=n) for n in (1, 2)])
-    adapter = SB3VecEnv(uneven)
-    adapter.reset()
-    with pytest.raises(RuntimeError, match=r"envs \[0\] of 2 ended"):
-        adapter.step(np.zeros((2, 2), np.float32))
     adapter = SB3VecEnv(make_native())
     adapter.set_options([{"a": 1}, {}, {}])
     with pytest.raises(ValueError, match="one options dict"):
