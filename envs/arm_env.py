@@ -25,8 +25,13 @@ class ArmEnv(gym.Env):
     """Two-joint planar arm reaching/holding task from Sutskever (2013), ch. 6.
 
     Registered as ``armctl/CenterOut-v0``, ``armctl/Postural-v0``, ``armctl/DDN-v0`` and
-    ``armctl/RandomReach-v0``. A step is :func:`armctl.envs.core.step`, the world step the
-    differentiable rollout scans (:func:`armctl.world.env_step`), in Python floats (float64).
+    ``armctl/RandomReach-v0`` (the thesis's task, described below) and the same names with
+    ``-v1``, the version for model-free RL (:data:`armctl.envs.core.V1`: a dense reward, see
+    :func:`~armctl.envs.core.reach_reward`; three more observation columns, the target's hand
+    position minus the seen hand's in units of L and the share of the episode left; the horizon
+    terminates; per-task torque limits, :func:`~armctl.envs.core.v1_torque_limit`). A step is
+    :func:`armctl.envs.core.step`, the world step the differentiable rollout scans
+    (:func:`armctl.world.env_step`), in Python floats (float64).
 
     ## Action Space
     ``Box(-1, 1, (2,), float32)``: shoulder and elbow torques divided by ``torque_limit``

@@ -12,7 +12,7 @@ Observation of one arm (float32)::
     0-1  delayed joint angles q1, q2 (rad)           x[t - delay][:2]
     2-3  delayed joint velocities dq1, dq2 (rad/s)   x[t - delay][2:]
     4-5  target joint angles q1*, q2* (rad)          (targets are rest states)
-    6-   the version's extras (none in v0)
+    6-   the version's extras (none in v0; v1: the hand's offset to the target and the time left)
 
 With zero target velocities appended, columns 0-5 are exactly the ``(observation, target)``
 input of ``controllers.ArmController.step`` (see :func:`controller_inputs`).
@@ -85,8 +85,79 @@ def thesis_reward(task: Task, outcome: StepOutcome, xp) -> Any:
     return -(outcome.command_cost + outcome.state_cost)
 
 
-def no_extras(task: Task, state: WorldState, xp) -> tuple:
+def no_extras(task: Task, state: WorldState, delayed, target_hand: tuple, xp) -> tuple:
     return ()
+
+
+# ----- v1: designed for model-free RL ------------------------------------------------------------
+#: v1's torque limit as the peak joint acceleration (rad/s^2) it gives the arm at rest in the
+#: central posture (so the limit scales with the arm, like :func:`default_torque_limit`). On
+#: the monkey arm (||M(q_c)|| = 9.12e-3 kg m^2) these are 0.15, 1.0, 1.3 and 0.5 N m, from the
+#: largest torques the optimal controllers need (measured on the evaluation episodes of
+#: bench/rl.py): iLQR's center-out commands peak at 0.094 N m; random reach's at 0.64 N m
+#: (99th percentile of the episodes' peaks 0.55); DDN's constant disturbance (99th percentile
+#: 0.52 N m) plus iLQR's compensating reach that knows it (peak 1.0 N m); the postural force's
+#: J^T F (0.31 N m) plus iLQR's answer (0.31 N m). The limit leaves 1.3-1.6x of room over them.
+V1_PEAK_ACCELERATION = {"center-out": 16.5, "random-reach": 110.0, "ddn": 142.0, "postural": 55.0}
+#: v1's length scale L as a fraction of the arm's reach (the center-out radius scale: 5.7 cm
+#: on the monkey arm): the hand offset is observed in units of L and the reward counts it so.
+V1_LENGTH_FRACTION = 0.15
+#: v1 reward weights: the squared normalized action every step, and the hand speed at the
+#: horizon in units of ``V = L / (T dt)`` (the speed that covers L in one episode).
+V1_ACTION_COST = 0.05
+V1_SPEED_COST = 4.0
+
+
+def v1_torque_limit(task: Task) -> float:
+    """v1's default torque limit (N m per unit action): see :data:`V1_PEAK_ACCELERATION`."""
+    if task.name not in V1_PEAK_ACCELERATION:
+        raise ValueError(
+            f"v1 has no torque limit for task {task.name!r}; expected one of {sorted(V1_PEAK_ACCELERATION)}"
+        )
+    m = plant.mass_matrix(task.arm, np.asarray(CENTER_POSTURE))
+    return float(V1_PEAK_ACCELERATION[task.name] * np.linalg.norm(m, 2))
+
+
+def v1_length(task: Task) -> float:
+    """v1's length scale L (m)."""
+    return V1_LENGTH_FRACTION * task.arm.reach
+
+
+def hand_offset_and_time_left(task: Task, state: WorldState, delayed, target_hand: tuple, xp) -> tuple:
+    """v1's observation extras: ``(h* - h_seen) / L`` (the target's hand position minus the hand
+    position of the observed, delayed, joint angles) and the share of the episode left, ``(T - t) / T``."""
+    q1, q2 = xp.components(delayed)[:2]
+    hx, hy = plant.position_components(task.arm, q1, q2, xp)[2:]
+    length = v1_length(task)
+    return (
+        (target_hand[0] - hx) / length,
+        (target_hand[1] - hy) / length,
+        (task.horizon - state.t) / task.horizon,
+    )
+
+
+def reach_reward(task: Task, outcome: StepOutcome, xp) -> Any:
+    """v1's dense reward, order 1 per step::
+
+        r_t = -(d_{t+1} / L + c_a ||a_t||^2)  -  [t+1 = T] c_v ||hand velocity(x_T)|| / V
+
+    ``d`` the true hand's distance to the target's hand position, ``a`` the normalized action,
+    ``c_a`` = :data:`V1_ACTION_COST`, ``c_v`` = :data:`V1_SPEED_COST`, ``V = L / (T dt)``.
+    Doing nothing on center-out returns about -T = -40; a good reach about -10.
+
+    A step whose state diverges (which ends the episode) also costs, for each of the ``T - t - 1``
+    steps the episode will not live, the most a step can cost (``d <= 2 reach``,
+    ``||a||^2 <= 2``): otherwise ending early would be a way out of the per-step cost, and an
+    agent would learn to throw the arm out of the plant's range.
+    """
+    length = v1_length(task)
+    a1, a2 = xp.components(outcome.action)
+    reward = -(outcome.hand_error_mm / (1000.0 * length) + V1_ACTION_COST * (a1 * a1 + a2 * a2))
+    v1, v2 = xp.components(plant.hand_velocity(task.arm, outcome.state))
+    speed = xp.sqrt(v1 * v1 + v2 * v2) * (task.horizon * task.arm.dt / length)
+    worst_step = 2.0 * task.arm.reach / length + 2.0 * V1_ACTION_COST
+    lost = xp.where(outcome.diverged, (task.horizon - outcome.t) * worst_step, 0.0 * speed)
+    return reward - xp.where(outcome.t >= task.horizon, V1_SPEED_COST * speed, 0.0 * speed) - lost
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,8 +168,10 @@ class EnvVersion:
         name: the id suffix (``"v0"``).
         reward: ``reward(task, outcome: StepOutcome, xp)``, written on components with the
             namespace ``xp`` (:mod:`armctl.plant`), so it serves both envs.
-        observation_extras: ``extras(task, state: WorldState, xp) -> tuple`` of components
-            appended to the observation (e.g. the time left, from ``state.t``).
+        observation_extras: ``extras(task, state: WorldState, delayed, target_hand, xp) -> tuple``
+            of components appended to the observation (e.g. the time left, from ``state.t``);
+            ``delayed`` is the observed state, ``target_hand`` the target's hand position
+            (components).
         extras_bounds: ``(low, high)`` of each extra, for the observation space.
         horizon_terminates: the task's horizon ends an episode with ``terminated=True``
             (``False``: ``truncated=True``, the time-limit convention).
@@ -119,7 +192,17 @@ class EnvVersion:
 
 #: v0: the thesis task verbatim (reward minus the step cost, the horizon a time limit).
 V0 = EnvVersion("v0")
-VERSIONS: dict[str, EnvVersion] = {version.name: version for version in (V0,)}
+#: v1: the same task made learnable by off-the-shelf RL: a dense reward, the hand's offset and
+#: the time left observed, the horizon terminating, and an action range that fits the task.
+V1 = EnvVersion(
+    "v1",
+    reward=reach_reward,
+    observation_extras=hand_offset_and_time_left,
+    extras_bounds=((-math.inf, math.inf), (-math.inf, math.inf), (0.0, 1.0)),
+    horizon_terminates=True,
+    torque_limit=v1_torque_limit,
+)
+VERSIONS: dict[str, EnvVersion] = {version.name: version for version in (V0, V1)}
 
 
 def env_version(version: str | EnvVersion) -> EnvVersion:
@@ -132,11 +215,13 @@ def env_version(version: str | EnvVersion) -> EnvVersion:
 
 
 # ----- the env step, written once -------------------------------------------------------------
-def observe(version: EnvVersion, task: Task, batch: TaskBatch, state: WorldState, delayed, xp=None):
+def observe(
+    version: EnvVersion, task: Task, batch: TaskBatch, state: WorldState, delayed, target_hand: tuple, xp=None
+):
     """The observation: delayed state, target angles, the version's extras."""
     xp = xp or namespace_of(delayed)
     columns = xp.components(delayed) + xp.components(batch.target)[:2]
-    return xp.vector(*columns, *version.observation_extras(task, state, xp))
+    return xp.vector(*columns, *version.observation_extras(task, state, delayed, target_hand, xp))
 
 
 def hand_position(task: Task, x, xp):
@@ -163,7 +248,7 @@ def start(version: EnvVersion, task: Task, batch: TaskBatch) -> tuple[WorldState
     outcome = StepOutcome(
         zeros2, zeros2, batch.x0, state.t, zero, zero, hand, xp.vector(*target_hand), error, zero > 0
     )
-    return state, observe(version, task, batch, state, delayed, xp), outcome
+    return state, observe(version, task, batch, state, delayed, target_hand, xp), outcome
 
 
 def step(
@@ -200,7 +285,7 @@ def step(
         error,
         diverged(task.arm, state.x, xp),
     )
-    obs = observe(version, task, batch, state, delayed, xp)
+    obs = observe(version, task, batch, state, delayed, target_hand, xp)
     return state, obs, version.reward(task, outcome, xp), outcome
 
 
@@ -259,7 +344,12 @@ def resolve_torque_limit(version: EnvVersion, task: Task, torque_limit: float | 
 
 
 def _action_array(action, shape: tuple[int, ...]) -> np.ndarray:
-    a = np.asarray(action, dtype=np.float32)
+    try:
+        a = np.asarray(action, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"action must be numbers of shape {shape} (normalized joint torques), got {action!r}"
+        ) from None
     if a.shape != shape:
         raise ValueError(f"action must have shape {shape} (normalized joint torques), got shape {a.shape}")
     return a

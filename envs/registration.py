@@ -8,6 +8,8 @@ Importing this module imports no JAX.
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium
 from armctl.envs.core import VERSIONS
 
@@ -17,8 +19,19 @@ NAMESPACE = "armctl"
 #: env id name -> armctl task name
 ENV_TASKS = {"CenterOut": "center-out", "Postural": "postural", "DDN": "ddn", "RandomReach": "random-reach"}
 #: The registered versions (a version in VERSIONS is registered once listed here).
-REGISTERED_VERSIONS = ("v0",)
+REGISTERED_VERSIONS = ("v0", "v1")
 ENV_IDS = tuple(f"{NAMESPACE}/{name}-{version}" for version in REGISTERED_VERSIONS for name in ENV_TASKS)
+
+
+def quiet_v0_notice() -> None:
+    """Silence Gymnasium's "armctl/<Task>-v0 is out of date, consider v1" deprecation notice.
+
+    Gymnasium warns whenever a higher version of an id exists, but v0 is not superseded: it
+    is the thesis's task verbatim, kept beside v1 (the RL version) on purpose. The filter
+    matches armctl's v0 ids only."""
+    warnings.filterwarnings(
+        "ignore", message=rf".*The environment {NAMESPACE}/\w+-v0 is out of date", category=DeprecationWarning
+    )
 
 
 def register_envs() -> None:
@@ -38,6 +51,7 @@ def register_envs() -> None:
                 max_episode_steps=None if VERSIONS[version].horizon_terminates else horizon,
                 kwargs={"task": task, "version": version},
             )
+    quiet_v0_notice()
 
 
 register_envs()

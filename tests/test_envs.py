@@ -17,7 +17,7 @@ from armctl.controllers.table import CommandTable
 from armctl.envs import core
 from armctl.envs.arm_env import ArmEnv
 from armctl.envs.policy import replay_episodes, run_policy
-from armctl.envs.registration import ENV_IDS
+from armctl.envs.registration import ENV_IDS, ENV_TASKS, quiet_v0_notice
 from armctl.envs.vector import ArmVectorEnv
 from gymnasium.utils.env_checker import check_env
 
@@ -69,17 +69,15 @@ def test_import_armctl_imports_neither_gymnasium_nor_jax_and_ids_register_in_fre
 
 
 def test_registered_ids_and_horizons():
-    horizons = {
-        "armctl/CenterOut-v0": 40,
-        "armctl/Postural-v0": 100,
-        "armctl/DDN-v0": 60,
-        "armctl/RandomReach-v0": 40,
-    }
-    assert set(ENV_IDS) == set(horizons)
-    for env_id, horizon in horizons.items():
-        spec = gym.spec(env_id)
-        assert spec.max_episode_steps == horizon
-        assert spec.vector_entry_point == "armctl.envs.vector:ArmVectorEnv"
+    horizons = {"CenterOut": 40, "Postural": 100, "DDN": 60, "RandomReach": 40}
+    assert set(ENV_IDS) == {f"armctl/{name}-{v}" for name in horizons for v in ("v0", "v1")}
+    for name, horizon in horizons.items():
+        v0, v1 = gym.spec(f"armctl/{name}-v0"), gym.spec(f"armctl/{name}-v1")
+        assert v0.max_episode_steps == horizon  # v0: the horizon is a time limit (truncated)
+        assert v1.max_episode_steps is None  # v1 ends its episodes itself (terminated)
+        assert gym.make(f"armctl/{name}-v1").unwrapped.task.horizon == horizon
+        for spec in (v0, v1):
+            assert spec.vector_entry_point == "armctl.envs.vector:ArmVectorEnv"
 
 
 # ----- env checker, make, make_vec ----------------------------------------------------------
@@ -92,6 +90,7 @@ INFINITE_BOUNDS = ("minimum value is -infinity", "maximum value is infinity")
 def test_env_checker_passes_without_warnings(env_id):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        quiet_v0_notice()  # what registration installs: v0 is not out of date, only different
         env = gym.make(env_id, render_mode="rgb_array")
         check_env(env.unwrapped)
         env.reset(seed=0)
@@ -100,7 +99,8 @@ def test_env_checker_passes_without_warnings(env_id):
     assert [m for m in messages if not any(note in m for note in INFINITE_BOUNDS)] == []
     space = env.observation_space
     assert np.isinf(space.low[:4]).all() and np.isinf(space.high[:4]).all()
-    assert np.isfinite(space.low[4:]).all() and np.all(space.low[4:] < space.high[4:])
+    assert np.isfinite(space.low[4:6]).all() and np.all(space.low[4:6] < space.high[4:6])
+    assert space.shape == (env.unwrapped.version.obs_dim,)
     assert env.observation_space.contains(obs)
     assert np.isfinite(reward) and terminated is False and truncated is False
 
@@ -109,22 +109,24 @@ def test_env_checker_passes_without_warnings(env_id):
 def test_make_vec_uses_native_vector_env_with_next_step_autoreset(env_id):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        quiet_v0_notice()
         venv = gym.make_vec(env_id, num_envs=3)
     assert [str(w.message) for w in caught] == []
     assert isinstance(venv, ArmVectorEnv)
     assert venv.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
     horizon = venv.task.horizon
     obs, _ = venv.reset(seed=1)
-    assert obs.shape == (3, core.BASE_OBS_DIM) and obs.dtype == np.float32
+    assert obs.shape == (3, venv.version.obs_dim) and obs.dtype == np.float32
     assert venv.observation_space.contains(obs)
     actions = np.zeros((3, 2), np.float32)
     for t in range(horizon):
         obs, reward, terminated, truncated, _ = venv.step(actions)
-        assert reward.shape == (3,) and not terminated.any()
-        assert truncated.all() == (t == horizon - 1) and truncated.any() == truncated.all()
+        ended = terminated if venv.version.horizon_terminates else truncated
+        assert reward.shape == (3,) and (terminated | truncated).any() == (t == horizon - 1)
+        assert ended.all() == (t == horizon - 1) and ended.any() == ended.all()
     first_episodes = venv.episodes
     obs, reward, terminated, truncated, info = venv.step(np.ones((3, 2), np.float32))  # the autoreset step
-    assert not truncated.any() and np.all(reward == 0)
+    assert not (terminated | truncated).any() and np.all(reward == 0)
     np.testing.assert_array_equal(info["state"], np.asarray(venv.episodes.x0, np.float32))
     np.testing.assert_allclose(obs[:, :4], np.asarray(venv.episodes.x0), rtol=0, atol=0)
     pairs = zip(
@@ -373,6 +375,26 @@ def test_single_env_ends_a_diverging_episode_with_finite_numbers():
     assert env.step(np.zeros(2, np.float32))[4]["diverged"] is False
 
 
+def test_v1_diverging_costs_more_than_any_episode_that_lives():
+    env = gym.make("armctl/DDN-v1", task_options={"arm": "human"})
+    task = env.unwrapped.task
+    env.reset(seed=0)
+    rewards = []
+    while True:
+        obs, reward, terminated, truncated, info = env.step(np.ones(2, np.float32))
+        rewards.append(reward)
+        if terminated or truncated:
+            break
+    assert info["diverged"] and len(rewards) < task.horizon and finite(obs, *rewards)
+    # Each step's cost is at most 2 reach / L + 2 c_a; the diverging step pays that for every
+    # step not lived, so ending early is no way out of the per-step cost.
+    worst_step = 2 / core.V1_LENGTH_FRACTION + 2 * core.V1_ACTION_COST
+    assert sum(rewards) < -(task.horizon - len(rewards)) * worst_step
+    env.reset(seed=0)
+    nothing = sum(env.step(np.zeros(2, np.float32))[1] for _ in range(task.horizon))
+    assert sum(rewards) < nothing
+
+
 def test_vector_env_ends_and_restarts_a_diverging_arm_alone():
     task = DDN(arm="human")
     venv = ArmVectorEnv(3, task=task)
@@ -418,7 +440,7 @@ def test_vector_env_partial_reset_restarts_the_masked_arms_only():
 
 
 # ----- versions: a small spec is all that differs ------------------------------------------------
-def time_left(task, state, xp):
+def time_left(task, state, delayed, target_hand, xp):
     return ((task.horizon - state.t) / task.horizon,)
 
 
@@ -456,6 +478,70 @@ def test_an_env_version_sets_reward_observation_extras_episode_end_and_torque_li
     assert terminated.all() and not truncated.any() and np.all(obs[:, 6] == 0)
     with pytest.raises(ValueError, match="unknown env version 'v9'"):
         ArmEnv("ddn", version="v9")
+
+
+def v1_definition(task, batch, actions, torque_limit):
+    """v1's observation extras (T+1, 3) and rewards (T,) of episode 0 of ``batch`` under ``actions``,
+    written out from the definition with the plant's kinematics in float64."""
+    with jax.enable_x64(True):
+        batch64 = jax.tree_util.tree_map(lambda a: a.astype(np.float64) if a.dtype.kind == "f" else a, batch)
+        a = np.clip(np.asarray(actions, np.float64), -1, 1)
+        ref = simulate(CommandTable(task.horizon), jnp.asarray(a)[None] * torque_limit, task, batch64)
+        states = np.asarray(ref.states[0])
+    length = core.V1_LENGTH_FRACTION * task.arm.reach
+    target_hand = plant.forward_kinematics(task.arm, np.asarray(batch64.target[0, :2]))
+    seen = states[np.maximum(np.arange(task.horizon + 1) - task.delay, 0)]
+    offset = (target_hand - plant.forward_kinematics(task.arm, seen[:, :2])) / length
+    time_left = (task.horizon - np.arange(task.horizon + 1)) / task.horizon
+    distance = np.linalg.norm(plant.forward_kinematics(task.arm, states[1:, :2]) - target_hand, axis=-1)
+    rewards = -(distance / length + core.V1_ACTION_COST * np.sum(a * a, axis=-1))
+    speed = np.linalg.norm(plant.hand_velocity(task.arm, states[-1]))
+    rewards[-1] -= core.V1_SPEED_COST * speed * task.horizon * task.arm.dt / length
+    return np.column_stack([offset, time_left]), rewards
+
+
+@pytest.mark.parametrize("task", small_tasks(), ids=lambda t: t.name)
+def test_v1_reward_and_observation_follow_their_definition_in_both_envs(task):
+    actions = np.random.default_rng(4).uniform(-1.2, 1.2, (task.horizon, 2)).astype(np.float32)
+    env = ArmEnv(task, version="v1")
+    obs, info = env.reset(seed=3)
+    extras, expected = v1_definition(task, env.episode, actions, env.torque_limit)
+    observations, rewards = [obs], []
+    for t in range(task.horizon):
+        obs, reward, terminated, truncated, info = env.step(actions[t])
+        observations.append(obs)
+        rewards.append(reward)
+        assert terminated == (t == task.horizon - 1) and not truncated
+    assert info["command_cost"] > 0 and "state_cost" in info  # the thesis's cost parts stay in info
+    # The single env computes in float64 (Python floats); its observation is float32.
+    np.testing.assert_allclose(rewards, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.stack(observations)[:, 6:], extras, rtol=1e-6, atol=1e-6)
+    # The vector env computes in float32: rewards of order 1 agree to a few float32 ulps of the
+    # states (relative 1e-7) carried through the kinematics and the 1 / L scaling.
+    venv = ArmVectorEnv(2, task=task, version="v1")
+    obs, _ = venv.reset(seed=5)
+    extras, expected = v1_definition(task, venv.episodes, actions, venv.torque_limit)
+    observations, rewards = [obs[0]], []
+    for t in range(task.horizon):
+        obs, reward, terminated, truncated, _ = venv.step(np.stack([actions[t], actions[t]]))
+        observations.append(obs[0])
+        rewards.append(reward[0])
+    assert terminated.all() and not truncated.any()
+    np.testing.assert_allclose(rewards, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.stack(observations)[:, 6:], extras, rtol=1e-4, atol=1e-4)
+
+
+def test_v1_doing_nothing_costs_one_per_step_and_the_torque_limits_fit_the_tasks():
+    env = gym.make("armctl/CenterOut-v1")
+    task = env.unwrapped.task
+    nothing = []
+    for case in range(4):
+        env.reset(seed=case)
+        nothing.append(sum(env.step(np.zeros(2, np.float32))[1] for _ in range(task.horizon)))
+    # The arm stays at the centre, one center-out radius (0.15 reach = L) from every target.
+    np.testing.assert_allclose(nothing, -task.horizon, rtol=1e-3)
+    limits = {name: gym.make(f"armctl/{name}-v1").unwrapped.torque_limit for name in ENV_TASKS}
+    assert limits["CenterOut"] < 0.2 < limits["Postural"] < limits["RandomReach"] < limits["DDN"] < 1.5
 
 
 # ----- policy bridge ------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The Stable-Baselines3 adapter (armctl.envs.sb3): SB3's VecEnv conventions on the native vector env,
 seeds, errors, and a tiny PPO.learn through it. Needs the rl extra (pip install 'armctl[rl]')."""
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -9,9 +11,11 @@ pytest.importorskip(
     "stable_baselines3", reason="Stable-Baselines3 is not installed (pip install 'armctl[rl]')"
 )
 
+from armctl.envs.registration import ENV_IDS, quiet_v0_notice  # noqa: E402
 from armctl.envs.sb3 import SB3VecEnv, split_info  # noqa: E402
 from gymnasium.vector import AutoresetMode, SyncVectorEnv  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
+from stable_baselines3.common.env_checker import check_env  # noqa: E402
 from stable_baselines3.common.vec_env import VecCheckNan, VecMonitor  # noqa: E402
 
 import armctl.gym_registration  # noqa: E402,F401  (registers the env ids)
@@ -142,6 +146,28 @@ def test_envs_that_end_alone_are_restarted_alone():
         obs, _, dones, infos = adapter.step(action)
     assert dones.tolist() == [True, True]
     assert infos[1]["step"] == 3
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_sb3_env_checker_passes_without_warnings(env_id):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_v0_notice()
+        check_env(gym.make(env_id), warn=True)
+    assert [str(w.message) for w in caught] == []
+
+
+def test_v1_episodes_end_terminated_at_the_horizon_through_the_adapter():
+    adapter = SB3VecEnv(gym.make_vec("armctl/CenterOut-v1", num_envs=2, task_options={"horizon": HORIZON}))
+    adapter.seed(0)
+    obs = adapter.reset()
+    assert obs.shape == (2, 9) and np.all(obs[:, 8] == 1.0)  # the time left
+    for t in range(HORIZON):
+        obs, rewards, dones, infos = adapter.step(np.zeros((2, 2), np.float32))
+        assert dones.all() == (t == HORIZON - 1)
+    for info in infos:  # terminated, so SB3 must not bootstrap past the task's end
+        assert info["TimeLimit.truncated"] is False and info["terminal_observation"][8] == 0.0
+        assert {"hand_error_mm", "hand", "target_hand"} <= set(info)
 
 
 def test_bad_vector_envs_are_refused_with_clear_errors():
