@@ -355,6 +355,7 @@ class CenterOut(Task):
 
     def __post_init__(self):
         _check_positive_int("n_targets", self.n_targets)
+        _check_positive_int("batch_size", self.batch_size)  # a bad value is an error even if unused
         object.__setattr__(self, "batch_size", self.n_targets)
         object.__setattr__(self, "center_posture", _check_posture(self.center_posture))
         super().__post_init__()
@@ -413,6 +414,7 @@ class Postural(Task):
     center_posture: tuple[float, float] = CENTER_POSTURE
 
     def __post_init__(self):
+        _check_positive_int("batch_size", self.batch_size)  # a bad value is an error even if unused
         object.__setattr__(self, "batch_size", 72)
         object.__setattr__(self, "center_posture", _check_posture(self.center_posture))
         super().__post_init__()

@@ -7,8 +7,44 @@ A training command's arguments are derived from its config class
 
 from __future__ import annotations
 
+import argparse
+import math
+
 from armctl import config as _config
 from armctl import runs
+
+
+def integer_at_least(minimum: int):
+    """An argparse ``type``: an integer >= ``minimum``. argparse turns its error into a usage
+    error (exit 2) naming the option and the value; ``.minimum`` lets tests find such options."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    parse.minimum = minimum
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse ``type``: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+positive_number.minimum = 0.0
+positive_integer = integer_at_least(1)
 
 
 def add_run_arguments(parser, cls, **kwargs) -> None:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from armctl import checkpoint, runs
+from armctl.commands import positive_integer
 
 
 def register(subparsers) -> None:
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
         help="arm runs: also run the controller as a policy in the Gymnasium env, "
         "beside the JAX rollout of the same episodes",
     )
-    p.add_argument("--episodes", type=int, default=16, help="episodes for --gym")
+    p.add_argument("--episodes", type=positive_integer, default=16, help="episodes for --gym")
     p.add_argument("--seed", type=int, default=0, help="seed for the --gym episodes")
     p.set_defaults(func=run)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 
+from armctl.commands import positive_integer
 from armctl.ilqr_report import TASKS, ilqr_report
 
 
@@ -27,10 +28,15 @@ def register(subparsers) -> None:
     option = functools.partial(p.add_argument, default=argparse.SUPPRESS)
     option("--seed", type=int, help="PRNG seed of the sampled batch (default 0)")
     option("--arm", choices=("monkey", "human"), help="limb parameters (default monkey)")
-    option("--targets", dest="n_targets", type=int, help="center-out: number of targets (default 64)")
-    option("--batch-size", type=int, help="ddn: episodes (default: the task's)")
-    option("--horizon", type=int, help="online: planning window (default: to the end)")
-    option("--iters-per-step", type=int, help="online: iLQR iterations per re-plan (default 2)")
+    option(
+        "--targets",
+        dest="n_targets",
+        type=positive_integer,
+        help="center-out: number of targets (default 64)",
+    )
+    option("--batch-size", type=positive_integer, help="ddn: episodes (default: the task's)")
+    option("--horizon", type=positive_integer, help="online: planning window (default: to the end)")
+    option("--iters-per-step", type=positive_integer, help="online: iLQR iterations per re-plan (default 2)")
     option(
         "--no-predict-delay",
         dest="predict_delay",

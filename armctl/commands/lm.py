@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from armctl import checkpoint
-from armctl.commands import add_run_arguments, config_from
+from armctl.commands import add_run_arguments, config_from, positive_integer, positive_number
 from armctl.controllers.lm import MODELS
 
 DEFAULTS_NOTE = (
@@ -43,16 +43,16 @@ def register(subparsers) -> None:
     p = sub.add_parser("sample", help="generate text from a prompt")
     p.add_argument("run_dir")
     p.add_argument("--prompt", default="The meaning of")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--length", type=int, default=200)
+    p.add_argument("--temperature", type=positive_number, default=1.0)
+    p.add_argument("--length", type=positive_integer, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_sample)
 
     p = sub.add_parser("bench", help="characters per second for gradients and curvature products")
     p.add_argument("--model", choices=sorted(MODELS), default="mlstm")
-    p.add_argument("--hidden", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=100, help="sequences per batch")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--hidden", type=positive_integer, default=None)
+    p.add_argument("--batch-size", type=positive_integer, default=100, help="sequences per batch")
+    p.add_argument("--repeats", type=positive_integer, default=3)
     p.set_defaults(func=_bench)
 
 

@@ -186,7 +186,13 @@ def load_corpus(source: str, min_count: int = 1, fractions=DEFAULT_SPLIT) -> Cor
         sizes = STANDARD_SPLIT if len(text) >= sum(STANDARD_SPLIT) else split_sizes(len(text), fractions)
         return make_corpus(base, split_text(text, sizes), min_count)
     text = read_text(path)
-    return make_corpus(base, split_text(text, split_sizes(len(text), fractions)), min_count)
+    try:
+        parts = split_text(text, split_sizes(len(text), fractions))
+    except ValueError as err:
+        raise ValueError(
+            f"corpus file {path!r} ({len(text)} characters) is too short to split by {fractions}: {err}"
+        ) from None
+    return make_corpus(base, parts, min_count)
 
 
 # ----- batches ---------------------------------------------------------------------------------
