@@ -61,6 +61,11 @@ class ScalarMath:
         return if_true if condition else if_false
 
     @staticmethod
+    def where_lazy(condition, if_true, if_false):
+        """``where`` of two callables, calling only the one the condition picks."""
+        return if_true() if condition else if_false()
+
+    @staticmethod
     def clip(value, low, high):
         return min(max(value, low), high)
 
@@ -105,6 +110,10 @@ class ArrayMath:
 
     def vector(self, *components):
         return self.module.stack(self.module.broadcast_arrays(*components), axis=-1)
+
+    def where_lazy(self, condition, if_true, if_false):
+        """``where`` of two callables (arrays need both; floats call only the one picked)."""
+        return self.module.where(condition, if_true(), if_false())
 
     def at_step(self, table, t):
         """Row ``t`` of a per-step table ``(..., T, k)``; ``t`` is one step or one per episode."""

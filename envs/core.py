@@ -153,11 +153,15 @@ def reach_reward(task: Task, outcome: StepOutcome, xp) -> Any:
     length = v1_length(task)
     a1, a2 = xp.components(outcome.action)
     reward = -(outcome.hand_error_mm / (1000.0 * length) + V1_ACTION_COST * (a1 * a1 + a2 * a2))
-    v1, v2 = xp.components(plant.hand_velocity(task.arm, outcome.state))
-    speed = xp.sqrt(v1 * v1 + v2 * v2) * (task.horizon * task.arm.dt / length)
+    zero = 0.0 * reward
+
+    def speed_cost():
+        v1, v2 = xp.components(plant.hand_velocity(task.arm, outcome.state))
+        return V1_SPEED_COST * xp.sqrt(v1 * v1 + v2 * v2) * (task.horizon * task.arm.dt / length)
+
     worst_step = 2.0 * task.arm.reach / length + 2.0 * V1_ACTION_COST
-    lost = xp.where(outcome.diverged, (task.horizon - outcome.t) * worst_step, 0.0 * speed)
-    return reward - xp.where(outcome.t >= task.horizon, V1_SPEED_COST * speed, 0.0 * speed) - lost
+    lost = xp.where(outcome.diverged, (task.horizon - outcome.t) * worst_step, zero)
+    return reward - xp.where_lazy(outcome.t >= task.horizon, speed_cost, lambda: zero) - lost
 
 
 @dataclasses.dataclass(frozen=True)
