@@ -32,6 +32,9 @@ def test_compare_writes_fig_6_2_table_and_paths(tmp_path, capsys):
         "ahf,lbfgs",
         "--steps",
         "2",
+        "--hidden",
+        "6",
+        "6",
         "--seed",
         "0",
         "--task-option",
@@ -64,7 +67,8 @@ def test_compare_writes_fig_6_2_table_and_paths(tmp_path, capsys):
     assert any(r["loss_at_common_calls"] is not None for r in results["optimizers"].values())
     # Its sub-runs are runs: another seed into the same directory is refused before any work.
     capsys.readouterr()
-    assert main([*args[:7], "1", *args[8:]]) == 2
+    seed = args.index("--seed") + 1
+    assert main([*args[:seed], "1", *args[seed + 1 :]]) == 2
     assert "seed=1 (the run has 0)" in capsys.readouterr().err
 
 
@@ -91,6 +95,9 @@ def test_robustness_evaluates_both_controllers_and_online_ilqr_on_the_same_episo
         "ddn",
         "--steps",
         "2",
+        "--hidden",
+        "6",
+        "6",
         "--task-option",
         "batch_size=4",
         "--task-option",

@@ -206,7 +206,7 @@ def test_ilqr_solves_a_linear_quadratic_problem_in_one_step():
 def test_online_ilqr_without_disturbance_recovers_the_open_loop_optimum():
     # No disturbance and no noise: predicting over the delay is exact, so re-planning each step
     # must reproduce the open-loop iLQR optimum; planning from the stale observation must not.
-    task = DDN(horizon=20, delay=3, batch_size=3, disturbance_std=0.0, command_noise_std=0.0)
+    task = DDN(horizon=12, delay=3, batch_size=3, disturbance_std=0.0, command_noise_std=0.0)
     batch = task.sample(jax.random.PRNGKey(0))
     optimum = np.asarray(solve_task(task, batch).cost)
     predicted = online_ilqr(task, batch, iters_per_step=1)
@@ -220,7 +220,7 @@ def test_online_ilqr_without_disturbance_recovers_the_open_loop_optimum():
 def test_online_ilqr_does_not_know_the_disturbance():
     # Postural: the arm starts at rest on target and the force acts from t = 0. Until the first
     # disturbed state is observed (step delay + 1) the planner must command nothing at all.
-    task = Postural(horizon=24, delay=4, force=0.2)
+    task = Postural(horizon=14, delay=3, force=0.2)
     batch = task.sample(jax.random.PRNGKey(0))
     result = online_ilqr(task, batch)
     d = task.delay
