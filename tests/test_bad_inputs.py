@@ -144,8 +144,11 @@ def test_every_optimizer_option_refuses_bad_values_naming_it(name, option, defau
 
 @pytest.mark.parametrize("name", list(optim.OPTIMIZERS))
 def test_every_optimizer_refuses_unknown_options_listing_the_valid_ones(name):
-    with pytest.raises(ValueError, match=rf"unknown option foo for optimizer '{name}'; valid options: "):
+    message = rf"unknown option foo for optimizer '{name}'; valid options: "
+    with pytest.raises(ValueError, match=message):
         optim.make(name, **required_options(name), foo=1)
+    with pytest.raises(ValueError, match=message):  # the factory itself, called directly
+        optim.OPTIMIZERS[name](**required_options(name), foo=1)
 
 
 # ----- tasks ----------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from armctl.optim.base import (
     check_bool,
     check_choice,
     check_integer,
+    named_options,
     objective_at,
     shifted,
 )
@@ -109,6 +110,7 @@ def parabolic_line_search(f_at, f_cur: float, predicted: float):
     return best[0], best[1], 2
 
 
+@named_options
 def ahf(
     lambda_init: float = 1e-2,
     structural_mu: float = 0.0,

@@ -15,6 +15,8 @@ are not counted.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 from collections.abc import Callable
@@ -79,6 +81,24 @@ class Optimizer(NamedTuple):
 
     init: Callable
     step: Callable
+
+
+def named_options(factory):
+    """Make an optimizer factory refuse an unknown option with a ``ValueError`` that lists the
+    valid ones (Python's own ``TypeError`` names the option but not what is valid)."""
+    parameters = inspect.signature(factory).parameters
+
+    @functools.wraps(factory)
+    def checked(*args, **options):
+        unknown = sorted(set(options) - set(parameters))
+        if unknown:
+            raise ValueError(
+                f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for optimizer "
+                f"{factory.__name__!r}; valid options: {', '.join(parameters)}"
+            )
+        return factory(*args, **options)
+
+    return checked
 
 
 def check_problem(problem) -> None:

@@ -22,6 +22,7 @@ from armctl.optim.base import (
     check_integer,
     check_number,
     check_problem,
+    named_options,
     objective_at,
     shifted,
     value_and_grad_jit,
@@ -59,6 +60,7 @@ def _optax_optimizer(transform: optax.GradientTransformation, clip_norm: float |
     return Optimizer(init, step)
 
 
+@named_options
 def gd(learning_rate: float, clip_norm: float | None = None) -> Optimizer:
     """Plain gradient descent ``theta -= lr * g`` (optionally with gradient-norm clipping).
 
@@ -69,6 +71,7 @@ def gd(learning_rate: float, clip_norm: float | None = None) -> Optimizer:
     return _optax_optimizer(optax.sgd(learning_rate), clip_norm)
 
 
+@named_options
 def momentum(learning_rate: float, momentum: float = 0.9, clip_norm: float | None = None) -> Optimizer:
     """Classical momentum ``v = mu v - lr g; theta += v`` (optax.sgd with momentum).
 
@@ -79,6 +82,7 @@ def momentum(learning_rate: float, momentum: float = 0.9, clip_norm: float | Non
     return _optax_optimizer(optax.sgd(learning_rate, momentum=momentum), clip_norm)
 
 
+@named_options
 def nesterov(learning_rate: float, momentum: float = 0.9, clip_norm: float | None = None) -> Optimizer:
     """Nesterov's accelerated gradient in the form of Sutskever et al. 2013 (optax.sgd, nesterov=True).
 
@@ -89,6 +93,7 @@ def nesterov(learning_rate: float, momentum: float = 0.9, clip_norm: float | Non
     return _optax_optimizer(optax.sgd(learning_rate, momentum=momentum, nesterov=True), clip_norm)
 
 
+@named_options
 def adam(
     learning_rate: float = 1e-3,
     b1: float = 0.9,
@@ -159,6 +164,7 @@ def _push(s_buf, y_buf, rho_buf, head, s, y):
     )
 
 
+@named_options
 def lbfgs(
     memory: int = 100, *, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30
 ) -> Optimizer:
@@ -225,6 +231,7 @@ class NCGState(NamedTuple):
     counters: Counters
 
 
+@named_options
 def ncg(*, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30) -> Optimizer:
     """Nonlinear conjugate gradient, Polak-Ribiere+ (``beta = max(0, g^T (g - g_prev) / |g_prev|^2)``).
 

@@ -47,6 +47,7 @@ from armctl.optim.base import (
     check_number,
     curvature_batch,
     is_finite,
+    named_options,
     objective_at,
     objective_jit,
     shifted,
@@ -62,6 +63,7 @@ from armctl.optim.second_order import (
 )
 
 
+@named_options
 def hf(
     lambda_init: float = 1.0,
     structural_mu: float = 0.0,
