@@ -152,16 +152,21 @@ def reach_reward(task: Task, outcome: StepOutcome, xp) -> Any:
     """
     length = v1_length(task)
     a1, a2 = xp.components(outcome.action)
-    reward = -(outcome.hand_error_mm / (1000.0 * length) + V1_ACTION_COST * (a1 * a1 + a2 * a2))
-    zero = 0.0 * reward
+    reward = -(outcome.hand_error_mm * (0.001 / length) + V1_ACTION_COST * (a1 * a1 + a2 * a2))
+    # The end terms, computed (for one arm) only on the step that ends the episode.
+    ends = (outcome.t >= task.horizon) | outcome.diverged
+    return reward - xp.where_lazy(ends, lambda: _end_cost(task, outcome, length, xp), lambda: 0.0 * reward)
 
-    def speed_cost():
-        v1, v2 = xp.components(plant.hand_velocity(task.arm, outcome.state))
-        return V1_SPEED_COST * xp.sqrt(v1 * v1 + v2 * v2) * (task.horizon * task.arm.dt / length)
 
+def _end_cost(task: Task, outcome: StepOutcome, length: float, xp):
+    """The end terms of :func:`reach_reward`: the hand speed at the horizon and the cost of the
+    steps a diverging episode will not live."""
+    v1, v2 = xp.components(plant.hand_velocity(task.arm, outcome.state))
+    speed = V1_SPEED_COST * xp.sqrt(v1 * v1 + v2 * v2) * (task.horizon * task.arm.dt / length)
     worst_step = 2.0 * task.arm.reach / length + 2.0 * V1_ACTION_COST
-    lost = xp.where(outcome.diverged, (task.horizon - outcome.t) * worst_step, zero)
-    return reward - xp.where_lazy(outcome.t >= task.horizon, speed_cost, lambda: zero) - lost
+    lost = (task.horizon - outcome.t) * worst_step
+    zero = 0.0 * speed
+    return xp.where(outcome.diverged, lost, zero) + xp.where(outcome.t >= task.horizon, speed, zero)
 
 
 @dataclasses.dataclass(frozen=True)
