@@ -54,9 +54,7 @@ def make_env(task: str) -> gym.Env:
 def evaluation_episodes(task: Task, n: int) -> TaskBatch:
     """The fixed evaluation episodes: every case of a fixed-case task, else ``n`` draws."""
     key = jax.random.PRNGKey(EVAL_SEED)
-    if task.name in ("center-out", "postural"):
-        return task.sample(key)
-    return task.sample(key, n)
+    return task.sample(key) if task.fixed_cases else task.sample(key, n)
 
 
 def one_episode(batch: TaskBatch, i: int) -> TaskBatch:
@@ -126,13 +124,8 @@ def ilqr_row(task: Task, batch: TaskBatch) -> dict:
 
     start = time.perf_counter()
     hidden = task.name in ("ddn", "postural")  # disturbances the controller does not observe
-    if hidden:
-        r = online_ilqr(task, batch)
-        states, commands = r.states, r.commands
-    else:
-        r = solve_task(task, batch)
-        states, commands = r.states, r.commands
-    row = scores(task, states, commands, batch.target)
+    r = online_ilqr(task, batch) if hidden else solve_task(task, batch)
+    row = scores(task, r.states, r.commands, batch.target)
     row.update(method="online iLQR" if hidden else "iLQR", seconds=time.perf_counter() - start)
     return row
 

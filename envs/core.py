@@ -76,8 +76,14 @@ def default_torque_limit(task: Task) -> float:
     DDN adds constant disturbances of std 0.2 N m. The rule gives 0.91 N m for the monkey
     arm and 17.6 N m for the human arm: room for the reach and disturbance compensation.
     """
+    return torque_for_acceleration(task, DEFAULT_PEAK_ACCELERATION)
+
+
+def torque_for_acceleration(task: Task, acceleration: float) -> float:
+    """``acceleration * ||M(q_c)||_2`` (N m): the torque that gives the arm at rest in the central
+    posture :data:`armctl.tasks.CENTER_POSTURE` a peak joint acceleration of ``acceleration``."""
     m = plant.mass_matrix(task.arm, np.asarray(CENTER_POSTURE))
-    return float(DEFAULT_PEAK_ACCELERATION * np.linalg.norm(m, 2))
+    return float(acceleration * np.linalg.norm(m, 2))
 
 
 def thesis_reward(task: Task, outcome: StepOutcome, xp) -> Any:
@@ -114,8 +120,7 @@ def v1_torque_limit(task: Task) -> float:
         raise ValueError(
             f"v1 has no torque limit for task {task.name!r}; expected one of {sorted(V1_PEAK_ACCELERATION)}"
         )
-    m = plant.mass_matrix(task.arm, np.asarray(CENTER_POSTURE))
-    return float(V1_PEAK_ACCELERATION[task.name] * np.linalg.norm(m, 2))
+    return torque_for_acceleration(task, V1_PEAK_ACCELERATION[task.name])
 
 
 def v1_length(task: Task) -> float:

@@ -12,13 +12,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
-CACHE_DIR = Path(tempfile.gettempdir()) / f"armctl-tests-xla-cache-{_RUN}"
-# Environment variables, read when jax is imported: this process and every subprocess it starts.
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(CACHE_DIR))
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
+CACHE_DIR = Path(tempfile.gettempdir()) / f"armctl-tests-xla-cache-{os.getpid()}"
+# Set by the run's first process (xdist's controller, or the only one) before any JAX import;
+# the workers and every subprocess inherit the environment, so they share its directory.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(CACHE_DIR)
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.1"
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # the controller, after every worker ended
+    if os.environ["JAX_COMPILATION_CACHE_DIR"] == str(CACHE_DIR):  # the process that made it
         shutil.rmtree(CACHE_DIR, ignore_errors=True)
