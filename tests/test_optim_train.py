@@ -246,6 +246,17 @@ def test_baselines_reduce_rnn_objective(make, steps, factor):
     assert state.counters.gradient >= steps and hist["function_calls"][-1] == state.counters.function_calls
 
 
+def test_ncg_grows_its_step_when_the_gradient_is_tiny():
+    """A loss scaled by 1e-6 has gradients of 1e-6: the step that carries the last step's
+    first-order decrease over (Nocedal & Wright 3.60) must be allowed to grow, or NCG crawls (it
+    stalled arm center-out at 1e4 x iLQR when capped at 1 and never grown)."""
+    tiny = Problem(_ls_outputs, lambda out, batch: 1e-6 * losses.squared_error(out, batch["y"]))
+    batch = _ls_batch(jax.random.PRNGKey(0))
+    start = float(objective(tiny, LS_PARAMS, batch))
+    _, _, hist = _train(tiny, ncg(), LS_PARAMS, lambda key: batch, 30, batch)
+    assert hist["eval_loss"][-1] < 1e-3 * start, (start, hist["eval_loss"][-5:])
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -8,6 +8,7 @@ L-BFGS and NCG line-search on the same batch and report the accepted value.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -231,14 +232,28 @@ class NCGState(NamedTuple):
     counters: Counters
 
 
+def _expand(
+    f_at: Callable[[float], float], t: float, value: float, max_evals: int
+) -> tuple[float, float, int]:
+    """Double ``t`` while ``f_at`` keeps falling (at most ``max_evals`` trials): ``(t, value, trials)``."""
+    for trials in range(1, max_evals + 1):
+        trial = f_at(2 * t)
+        if not (math.isfinite(trial) and trial < value):
+            return t, value, trials
+        t, value = 2 * t, trial
+    return t, value, max_evals
+
+
 @named_options
 def ncg(*, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30) -> Optimizer:
     """Nonlinear conjugate gradient, Polak-Ribiere+ (``beta = max(0, g^T (g - g_prev) / |g_prev|^2)``).
 
     Restarts with steepest descent when the direction is not a descent direction; Armijo
     backtracking with the initial step ``t0 = t_prev g_prev^T d_prev / g^T d`` (Nocedal & Wright
-    3.60), capped at 1; objective-only trial evaluations. ``c1``, ``shrink`` and
-    ``max_line_search`` as in :func:`lbfgs`.
+    3.60), doubled while the objective keeps falling when that guess passes at once (the
+    guess only repeats the last step's first-order decrease, so without growing it the steps
+    shrank for good: center-out stalled at 1e4 x iLQR); objective-only trial evaluations.
+    ``c1``, ``shrink`` and ``max_line_search`` as in :func:`lbfgs`.
     """
     _check_line_search(c1, shrink, max_line_search)
 
@@ -262,7 +277,7 @@ def ncg(*, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30) -> 
             d = optax.tree.scale(-1.0, grad)
             slope = float(optax.tree.vdot(grad, d))
         if state.grad is not None and float(state.slope) < 0:
-            t0 = min(1.0, float(state.step_size) * float(state.slope) / slope)
+            t0 = float(state.step_size) * float(state.slope) / slope
         else:  # first step: unit length
             t0 = 1.0 / max(math.sqrt(-slope), 1e-12)
         t, f_new, _, n = backtracking(
@@ -274,6 +289,11 @@ def ncg(*, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30) -> 
             shrink=shrink,
             max_evals=max_line_search,
         )
+        if t == t0:  # the guess passed at once: it may be far too short, so grow it while f falls
+            t, f_new, grown = _expand(
+                lambda t: objective_at(problem, params, d, t, batch), t, f_new, max_line_search
+            )
+            n += grown
         accepted = t > 0 and f_new < f0
         new_params = shifted(params, d, t) if accepted else params
         new_state = NCGState(
