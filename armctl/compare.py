@@ -70,6 +70,19 @@ def default_out(base: ArmConfig) -> Path:
     return Path("runs") / f"compare-{base.task}-s{base.seed}"
 
 
+def check_optimizers(optimizers: Sequence[str]) -> None:
+    """A comparison's optimizers: at least one, each a known name, none twice."""
+    valid = list(ArmConfig.OPTIMIZERS)
+    if not optimizers:
+        raise ValueError(f"optimizers must name at least one optimizer of {valid}")
+    unknown = [o for o in optimizers if o not in ArmConfig.OPTIMIZERS]
+    if unknown:
+        raise ValueError(f"unknown optimizer(s) {unknown}; expected some of {valid}")
+    repeated = sorted({o for o in optimizers if optimizers.count(o) > 1})
+    if repeated:
+        raise ValueError(f"optimizers names {repeated} more than once; each optimizer is one run")
+
+
 def compare(
     base: ArmConfig,
     optimizers: Sequence[str],
@@ -86,15 +99,7 @@ def compare(
     the same settings is reused, an unfinished one (or one with other budgets) is resumed, and
     one with other settings is an error unless ``force`` replaces it.
     """
-    valid = list(ArmConfig.OPTIMIZERS)
-    if not optimizers:
-        raise ValueError(f"optimizers must name at least one optimizer of {valid}")
-    unknown = [o for o in optimizers if o not in ArmConfig.OPTIMIZERS]
-    if unknown:
-        raise ValueError(f"unknown optimizer(s) {unknown}; expected some of {valid}")
-    repeated = sorted({o for o in optimizers if optimizers.count(o) > 1})
-    if repeated:
-        raise ValueError(f"optimizers names {repeated} more than once; each optimizer is one run")
+    check_optimizers(optimizers)
     out = Path(out) if out is not None else default_out(base)
     runs.check_writable(out)
     configs = {

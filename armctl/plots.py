@@ -153,6 +153,31 @@ def loss_curves(
     return _save(fig, path)
 
 
+def loss_bands(
+    path,
+    bands: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    *,
+    reference: float | None = None,
+    title: str = "",
+) -> Path:
+    """Loss against function calls over several seeds (thesis fig. 6.2 with error bands): per
+    named ``(calls, median, lowest, highest)`` the median as a line and the range as a band."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for name, (calls, median, low, high) in bands.items():
+        (line,) = ax.plot(calls, median, lw=1.5, label=f"{name} (median)")
+        ax.fill_between(calls, low, high, color=line.get_color(), alpha=0.2, lw=0)
+    if reference is not None and np.isfinite(reference) and reference > 0:
+        ax.axhline(reference, color="k", ls="--", lw=1.2, label="iLQR")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("function calls")
+    ax.set_ylabel("loss (band: best to worst seed)")
+    ax.set_title(title or "loss over seeds")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)
+
+
 def joint_trajectories(
     path, arm: ArmParams, states: np.ndarray, target: np.ndarray, *, episodes=(0,), title=""
 ) -> Path:

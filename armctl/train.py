@@ -42,7 +42,8 @@ class ArmConfig(RunConfig):
     optimizer: str = option("ahf", "the optimizer (arm defaults: armctl.presets.OPTIMIZER_DEFAULTS)")
     preset: str = option(
         "quick",
-        "quick: minutes on 2 CPU cores; thesis: the thesis's batch sizes and budgets",
+        "quick: minutes on 2 CPU cores; thesis: the thesis's batch sizes and budgets; thesis-scale: "
+        "thesis with postural force and DDN disturbance scaled to the thesis's figures",
         choices=PRESETS,
     )
     arm: str = option("monkey", "limb parameters", choices=("monkey", "human"))

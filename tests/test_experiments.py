@@ -9,6 +9,7 @@ import pytest
 
 from armctl.cli import main
 from armctl.compare import center_out_probe, loss_near_calls
+from armctl.compare_seeds import band, seed_table
 from armctl.plant import forward_kinematics
 from armctl.report import evaluation_losses
 from armctl.tasks import make_task
@@ -70,6 +71,68 @@ def test_compare_writes_fig_6_2_table_and_paths(tmp_path, capsys):
     seed = args.index("--seed") + 1
     assert main([*args[:seed], "1", *args[seed + 1 :]]) == 2
     assert "seed=1 (the run has 0)" in capsys.readouterr().err
+
+
+def test_compare_over_seeds_writes_bands_and_the_seed_table(tmp_path, capsys):
+    out = tmp_path / "seeds"
+    args = [
+        "compare", "center-out", "--optimizers", "lbfgs", "--seeds", "0,1", "--steps", "2",
+        "--hidden", "6", "6", "--task-option", "n_targets=3", "--task-option", "horizon=12",
+        "--out", str(out),
+    ]  # fmt: skip
+    assert main([*args, "--at-calls", "5,1000000"]) == 0
+    summary = json.loads((out / "seeds.json").read_text())
+    assert is_png(out / "compare_seeds.png")
+    assert summary["seeds"] == [0, 1] and summary["window"] == 0.0  # center-out is deterministic
+    reference = summary["ilqr_loss"]
+    for name in ("lbfgs",):
+        for seed in (0, 1):
+            history = json.loads((out / f"{name}-s{seed}" / "history.json").read_text())
+            calls, losses = history["function_calls"], evaluation_losses(history)
+            # The loss at 5 calls is the last one reached at or before 5 calls.
+            expected = [loss for c, loss in zip(calls, losses, strict=True) if c <= 5]
+            got = summary["table"]["5"][name]["per_seed"][str(seed)]
+            assert got == (pytest.approx(expected[-1]) if expected else None)
+        cell = summary["table"]["1000000"][name]
+        assert cell["loss"] == {"reached": 0, "runs": 2}  # no run used a million calls
+        # iLQR is optimal for these open-loop reaches: no run gets within 1.01 after 2 steps.
+        assert cell["within_1.01"] == 0 and reference > 0
+    table = capsys.readouterr().out
+    assert "at 5 calls" in table and "lbfgs" in table
+    # Reused, not retrained: the sub-runs are done, and the same command prints the same table.
+    assert main([*args, "--at-calls", "5,1000000"]) == 0
+    assert json.loads((out / "seeds.json").read_text())["table"] == summary["table"]
+    # --seed and --seeds together, or --at-calls without --seeds, are refused by name.
+    assert main([*args, "--seed", "3"]) == 2
+    assert "--seed 3 and --seeds [0, 1]" in capsys.readouterr().err
+    assert main(["compare", "--at-calls", "5"]) == 2
+    assert "give --seeds too" in capsys.readouterr().err
+
+
+def test_seed_table_counts_runs_near_ilqr_and_ratios_to_the_first_optimizer():
+    histories = {
+        "ahf": {0: ([10, 20], [2.0, 1.005]), 1: ([10, 20], [3.0, 1.2]), 2: ([10], [1.5])},
+        "hf": {0: ([10, 20], [4.0, 2.01]), 1: ([10, 20], [1.5, 1.0005]), 2: ([10, 20], [3.0, 1.5])},
+    }
+    table = seed_table(histories, [20], reference=1.0, window=0.0)["20"]
+    assert table["ahf"]["loss"] == {"reached": 2, "runs": 3, "median": 1.1025, "best": 1.005, "worst": 1.2}
+    assert table["ahf"]["within_1.01"] == 1 and table["ahf"]["within_1.001"] == 0
+    assert table["hf"]["within_1.01"] == 1 and table["hf"]["within_1.001"] == 1
+    # Per seed hf / ahf where both reached 20 calls: 2.01 / 1.005 and 1.0005 / 1.2.
+    over = table["hf"]["over_ahf"]
+    assert (
+        over["reached"] == 2
+        and over["worst"] == pytest.approx(2.0)
+        and over["best"] == pytest.approx(1.0005 / 1.2)
+    )
+
+
+def test_band_summarizes_step_curves_up_to_the_shortest():
+    calls, median, low, high = band([([1, 10, 100], [3.0, 2.0, 1.0]), ([1, 50], [5.0, 0.5])], points=50)
+    assert calls[-1] == 50 and calls[0] == 1  # the shorter curve ends at 50 calls
+    at_20 = np.searchsorted(calls, 20)
+    assert (low[at_20], high[at_20]) == (2.0, 5.0)  # 2.0 after 10 calls; 5.0 until 50 calls
+    assert median[-1] == pytest.approx((2.0 + 0.5) / 2)
 
 
 def test_loss_near_calls_averages_the_last_tenth_of_the_calls():
@@ -166,3 +229,25 @@ def test_center_out_probe_keeps_the_task_plant_and_drops_its_randomness():
     hands = np.asarray(forward_kinematics(probe.arm, batch.target[:, :2]))
     radii = np.linalg.norm(hands - probe.center_hand(), axis=1)
     np.testing.assert_allclose(radii, probe.radius, rtol=1e-4)
+
+
+def test_thesis_scale_preset_pushes_the_arm_as_far_as_fig_6_3_during_the_delay():
+    """The calibration behind the ``thesis-scale`` preset (armctl.presets): on the motionless arm at
+    the central posture, the postural force's push during the feedback delay, over the 8 force
+    directions, spans fig. 6.3's 0.02 rad at the shoulder and 0.08 rad at the elbow (to 15 %);
+    DDN's disturbance std is the rms joint torque of that force (to 30 %)."""
+    from armctl.train import ArmConfig, build_task
+    from armctl.world import env_reset, env_step
+
+    task = build_task(ArmConfig(task="postural", preset="thesis-scale"))
+    batch = jax.tree_util.tree_map(np.asarray, task.sample(jax.random.PRNGKey(0)))
+    state, _ = env_reset(task, batch)
+    for _ in range(task.delay):
+        state, _, parts = env_step(task, batch, state, np.zeros((72, 2)))
+    central = slice(32, 40)  # posture 4 of the 3 x 3 grid, all 8 forces
+    push = state.x[central, :2] - batch.x0[central, :2]
+    np.testing.assert_allclose(np.ptp(push, axis=0), [0.02, 0.08], rtol=0.15)
+    torque = np.asarray(parts.torque)  # J^T F, the only torque acting
+    ddn = build_task(ArmConfig(task="ddn", preset="thesis-scale"))
+    np.testing.assert_allclose(np.sqrt(np.mean(torque**2)), ddn.disturbance_std, rtol=0.3)
+    assert ddn.batch_size == 400 and task.force == 0.1

@@ -47,6 +47,21 @@ positive_number.minimum = 0.0
 positive_integer = integer_at_least(1)
 
 
+def integer_list(minimum: int):
+    """An argparse ``type``: comma-separated integers, each >= ``minimum`` (``0,1,2``)."""
+    one = integer_at_least(minimum)
+
+    def parse(text: str) -> list[int]:
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected comma-separated integers >= {minimum}, got {text!r}")
+        return [one(item) for item in items]
+
+    parse.minimum = minimum
+    parse.__name__ = f"list of integers >= {minimum}"
+    return parse
+
+
 def add_run_arguments(parser, cls, **kwargs) -> None:
     """The arguments of ``cls`` (see :func:`armctl.config.add_arguments`), ``--resume``, ``--force``."""
     _config.add_arguments(parser, cls, **kwargs)

@@ -1,8 +1,9 @@
-"""``armctl compare TASK --optimizers ahf,hf,lbfgs,adam``: the thesis's fig. 6.2."""
+"""``armctl compare TASK --optimizers ahf,hf,lbfgs,adam [--seeds 0,1,2]``: the thesis's fig. 6.2."""
 
 from __future__ import annotations
 
-from armctl import compare
+from armctl import compare, compare_seeds
+from armctl.commands import integer_list
 from armctl.config import add_arguments, given_arguments
 from armctl.train import ArmConfig
 
@@ -14,17 +15,43 @@ def register(subparsers) -> None:
         "compare",
         help="run several optimizers on identical batches and initializations",
         description="Train one controller per optimizer (sub-runs OUT/NAME, reused or resumed when "
-        "they exist) and compare their losses against function calls and time (thesis fig. 6.2).",
+        "they exist) and compare their losses against function calls and time (thesis fig. 6.2). "
+        "With --seeds, one sub-run per optimizer and seed (OUT/NAME-sSEED), summarized as the "
+        "median and range over the seeds.",
     )
     add_arguments(p, ArmConfig, skip=SKIP)
     p.add_argument("--optimizers", default="ahf,hf,lbfgs,adam", help="comma-separated optimizer names")
-    p.add_argument("--out", help="output directory (default runs/compare-TASK-sSEED)")
+    p.add_argument(
+        "--seeds",
+        type=integer_list(0),
+        help="compare over these seeds (e.g. 0,1,2,3,4) instead of the one --seed: median and "
+        "best-to-worst band (compare_seeds.png), table at --at-calls (seeds.json)",
+    )
+    p.add_argument(
+        "--at-calls",
+        type=integer_list(1),
+        help="with --seeds: the function-call counts of the table (default: the largest every run reached)",
+    )
+    p.add_argument(
+        "--out",
+        help="output directory (default runs/compare-TASK-sSEED, with --seeds "
+        "runs/compare-seeds-TASK-PRESET)",
+    )
     p.add_argument("--force", action="store_true", help="replace sub-runs trained with other settings")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    base = ArmConfig(**given_arguments(args, ArmConfig))
+    given = given_arguments(args, ArmConfig)
     optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
-    compare.compare(base, optimizers, args.out, force=args.force)
+    if args.at_calls is not None and args.seeds is None:
+        raise ValueError("--at-calls sets the seed table's call counts; give --seeds too")
+    if args.seeds is None:
+        compare.compare(ArmConfig(**given), optimizers, args.out, force=args.force)
+        return 0
+    if "seed" in given:
+        raise ValueError(f"--seed {given['seed']} and --seeds {args.seeds}: give one of them")
+    compare_seeds.compare_seeds(
+        ArmConfig(**given), optimizers, args.seeds, args.out, at_calls=args.at_calls, force=args.force
+    )
     return 0

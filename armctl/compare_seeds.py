@@ -1,0 +1,227 @@
+"""Several optimizers over several seeds: thesis fig. 6.2 with error bands, and its robustness claim.
+
+Each (optimizer, seed) pair trains in its own sub-run ``OUT/NAME-sSEED`` (a normal run directory,
+planned, reused or resumed as in :func:`armctl.compare.compare`); a seed fixes the
+initialization and every batch, so the optimizers of one seed start from the same point. The
+comparison needs only each sub-run's ``history.json`` and ``report.json`` and writes:
+
+* ``OUT/compare_seeds.png``: loss against function calls, per optimizer the median over the
+  seeds and the band between the best and the worst seed (iLQR dashed where it is the task's
+  yardstick);
+* ``OUT/seeds.json`` and a printed table: at each of ``at_calls``, per optimizer the median,
+  best and worst loss over the seeds; with iLQR's reference the ratios to it and how many runs
+  are within 1.01 and 1.001 of it (the thesis's "only AHF was ever able to find a solution with
+  near identical loss"); and, per seed, each optimizer's loss over the first optimizer's.
+
+A run that stopped (``--minutes``) before a call count has no value there; the table says how
+many runs reached it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from armctl import checkpoint, plots, runs
+from armctl.compare import EQUAL_CALLS_WINDOW, check_optimizers, loss_near_calls
+from armctl.presets import TASK_VIEWS
+from armctl.report import evaluation_losses
+from armctl.train import ArmConfig, train
+
+#: Ratios to iLQR counted in the robustness columns.
+NEAR_ILQR = (1.01, 1.001)
+
+
+def seed_run_name(optimizer: str, seed: int) -> str:
+    return f"{optimizer}-s{seed}"
+
+
+def default_out(base: ArmConfig) -> Path:
+    return Path("runs") / f"compare-seeds-{base.task}-{base.preset}"
+
+
+def loss_at_calls(calls: Sequence[float], losses: Sequence[float], at: float, window: float) -> float | None:
+    """The run's loss at ``at`` calls (:func:`armctl.compare.loss_near_calls` over ``window``), or
+    ``None`` when the run stopped before using ``at`` calls or its first step used more."""
+    if not len(calls) or calls[-1] < at or calls[0] > at:
+        return None
+    return loss_near_calls(calls, losses, at, window)
+
+
+def band(curves: Sequence[tuple[Sequence[float], Sequence[float]]], points: int = 200) -> tuple:
+    """``(calls, median, lowest, highest)`` of several loss-against-calls curves on one log grid.
+
+    Each curve is read as a step function (the loss after the last iteration at or before a call
+    count); the grid ends where the shortest curve ends, so every point summarizes all seeds.
+    """
+    start = max(c[0][0] for c in curves)
+    stop = min(c[0][-1] for c in curves)
+    grid = np.unique(np.geomspace(max(start, 1), max(stop, start, 1), points).round())
+    values = []
+    for calls, losses in curves:
+        idx = np.searchsorted(np.asarray(calls, float), grid, side="right") - 1
+        values.append(np.asarray(losses, float)[np.clip(idx, 0, None)])
+    values = np.array(values)
+    return grid, np.median(values, 0), values.min(0), values.max(0)
+
+
+def _stats(values: list[float | None]) -> dict:
+    """Median, best, worst of the reached values and how many runs reached the call count."""
+    got = [v for v in values if v is not None]
+    if not got:
+        return {"reached": 0, "runs": len(values)}
+    return {
+        "reached": len(got),
+        "runs": len(values),
+        "median": float(np.median(got)),
+        "best": float(np.min(got)),
+        "worst": float(np.max(got)),
+    }
+
+
+def seed_table(histories: dict, at_calls: Sequence[int], reference: float | None, window: float) -> dict:
+    """The seed statistics of ``histories[optimizer][seed] = (calls, losses)`` at each call count."""
+    table = {}
+    first = next(iter(histories))
+    for at in at_calls:
+        losses = {
+            name: {seed: loss_at_calls(c, v, at, window) for seed, (c, v) in by_seed.items()}
+            for name, by_seed in histories.items()
+        }
+        row = {}
+        for name, by_seed in losses.items():
+            values = list(by_seed.values())
+            cell = {"loss": _stats(values), "per_seed": by_seed}
+            if reference:
+                ratios = [None if v is None else v / reference for v in values]
+                cell["ratio_to_ilqr"] = _stats(ratios)
+                for limit in NEAR_ILQR:
+                    cell[f"within_{limit}"] = sum(r is not None and r <= limit for r in ratios)
+            if name != first:
+                cell[f"over_{first}"] = _stats(
+                    [
+                        None if v is None or losses[first][seed] is None else v / losses[first][seed]
+                        for seed, v in by_seed.items()
+                    ]
+                )
+            row[name] = cell
+        table[str(at)] = row
+    return table
+
+
+def compare_seeds(
+    base: ArmConfig,
+    optimizers: Sequence[str],
+    seeds: Sequence[int],
+    out: str | Path | None = None,
+    *,
+    at_calls: Sequence[int] | None = None,
+    force: bool = False,
+    log: Callable = print,
+) -> dict:
+    """Train ``base`` for every optimizer and seed into ``out/NAME-sSEED`` and summarize the seeds.
+
+    ``at_calls``: the call counts of the table (default: the largest count every run reached).
+    Sub-runs are planned before any training (:func:`armctl.runs.plan`): finished ones with the
+    same settings are reused, unfinished ones resumed, others an error unless ``force``.
+    """
+    check_optimizers(optimizers)
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must name at least one seed, each once; got {seeds}")
+    if at_calls is not None and (not at_calls or any(int(a) < 1 for a in at_calls)):
+        raise ValueError(f"at_calls must be positive call counts, got {list(at_calls)}")
+    out = Path(out) if out is not None else default_out(base)
+    runs.check_writable(out)
+    configs = {
+        (name, seed): dataclasses.replace(
+            base, optimizer=name, seed=seed, out=str(out / seed_run_name(name, seed))
+        )
+        for name in optimizers
+        for seed in seeds
+    }
+    plans = {key: runs.plan(config, force=force) for key, config in configs.items()}
+    histories: dict[str, dict[int, tuple]] = {name: {} for name in optimizers}
+    reports = {}
+    for (name, seed), config in configs.items():
+        log(f"=== {name}, seed {seed} ===")
+        if plans[name, seed] == "done":
+            reports[name, seed] = runs.read_report(config.run_dir())
+        else:
+            reports[name, seed] = train(config, resume=plans[name, seed] == "resume", force=force, log=log)
+        history = json.loads((config.run_dir() / "history.json").read_text())
+        histories[name][seed] = (history["function_calls"], evaluation_losses(history))
+    deterministic = TASK_VIEWS[base.task].ilqr_reference
+    reference = reports[optimizers[0], seeds[0]]["ilqr_loss"] if deterministic else None
+    if at_calls is None:
+        at_calls = [min(r["function_calls"] for r in reports.values())]
+    # A deterministic task's loss at N calls is the last one reached; a stochastic task's jumps
+    # between batches, so its level is the mean over the last tenth of the calls.
+    window = 0.0 if deterministic else EQUAL_CALLS_WINDOW
+    summary = {
+        "task": base.task,
+        "preset": base.preset,
+        "seeds": seeds,
+        "ilqr_loss": reference,
+        "window": window,
+        "at_calls": [int(a) for a in at_calls],
+        "table": seed_table(histories, at_calls, reference, window),
+        "runs": {
+            name: {
+                str(seed): {
+                    "calls": reports[name, seed]["function_calls"],
+                    "wall_s": reports[name, seed]["wall_s"],
+                    "final_loss": reports[name, seed]["loss"],
+                }
+                for seed in seeds
+            }
+            for name in optimizers
+        },
+        "config": base.to_json(),
+    }
+    plots.loss_bands(
+        out / "compare_seeds.png",
+        {name: band(list(by_seed.values())) for name, by_seed in histories.items()},
+        reference=reference,
+        title=f"{base.task} ({base.preset}): median and range over seeds {seeds}",
+    )
+    checkpoint.atomic_write_json(out / "seeds.json", summary)
+    log(format_seed_table(summary))
+    return summary
+
+
+def _cell(stats: dict, fmt: str = "{:.4g}") -> str:
+    if not stats.get("reached"):
+        return f"- (0/{stats['runs']})"
+    reached = "" if stats["reached"] == stats["runs"] else f" ({stats['reached']}/{stats['runs']})"
+    return (
+        f"{fmt.format(stats['median'])} [{fmt.format(stats['best'])}, {fmt.format(stats['worst'])}]{reached}"
+    )
+
+
+def format_seed_table(summary: dict) -> str:
+    """One block per call count: median [best, worst] of the loss, of the ratio to iLQR, and of the
+    loss over the first optimizer's; runs within 1.01 / 1.001 of iLQR."""
+    lines = [f"{summary['task']} ({summary['preset']}), seeds {summary['seeds']}: median [best, worst]"]
+    for at, row in summary["table"].items():
+        lines.append(f"at {int(at):,} calls")
+        for name, cell in row.items():
+            parts = [f"  {name:8s} loss {_cell(cell['loss'])}"]
+            if "ratio_to_ilqr" in cell:
+                near = ", ".join(f"<= {lim}: {cell[f'within_{lim}']}" for lim in NEAR_ILQR)
+                parts.append(f"x iLQR {_cell(cell['ratio_to_ilqr'], '{:.5f}')} ({near})")
+            over = [k for k in cell if k.startswith("over_")]
+            if over:
+                parts.append(f"{over[0].replace('_', ' ')} {_cell(cell[over[0]], '{:.3f}')}")
+            lines.append("  ".join(parts))
+    for name, by_seed in summary["runs"].items():
+        walls = [r["wall_s"] for r in by_seed.values()]
+        calls = [r["calls"] for r in by_seed.values()]
+        lines.append(
+            f"  {name}: calls {min(calls):,}-{max(calls):,}, wall {min(walls):.0f}-{max(walls):.0f} s per run"
+        )
+    return "\n".join(lines)
