@@ -29,7 +29,10 @@ of each vector, with ``+ - * /`` and the few elementwise functions of an injecte
   through them): the rollout, iLQR and the vector env;
 * NumPy arrays: task construction, rendering, plots;
 * plain Python floats, a vector being a tuple of floats: the single Gymnasium env, whose one-arm
-  step would otherwise be dominated by array-dispatch overhead.
+  step would otherwise be dominated by array-dispatch overhead;
+* traced Python numbers (:mod:`armctl.scalar_trace`), which write down what the equations compute
+  on floats: ``compile_scalar`` turns a function of Python floats into straight-line Python once,
+  so the single env's step runs without the calls and look-ups between its float operations.
 
 :func:`namespace_of` picks the namespace from the arguments; this module never imports JAX
 itself, so ``import armctl`` and the single env do not pay JAX's import time.
@@ -135,6 +138,9 @@ def namespace_of(*values):
     for value in values:
         if type(value) in _PLAIN or value is None:
             continue
+        traced = getattr(value, "scalar_namespace", None)  # a stand-in of armctl.scalar_trace
+        if traced is not None:
+            return traced
         module = value.__array_namespace__() if hasattr(value, "__array_namespace__") else np
         if module is not np:
             if module not in _ARRAY_MATH:
@@ -430,9 +436,9 @@ def hand_jacobian(params: ArmParams, q):
     return xp.stack([xp.vector(*row_x), xp.vector(*row_y)], axis=-2)
 
 
-def hand_velocity(params: ArmParams, x):
-    """Hand velocity (m/s) ``J(q) dq``."""
-    xp = namespace_of(x)
+def hand_velocity(params: ArmParams, x, xp=None):
+    """Hand velocity (m/s) ``J(q) dq``; ``xp`` (:func:`namespace_of`) is found from ``x`` when not given."""
+    xp = xp or namespace_of(x)
     q1, q2, dq1, dq2 = xp.components(x)
     (jx1, jx2), (jy1, jy2) = jacobian_components(params, q1, q2, xp)
     return xp.vector(jx1 * dq1 + jx2 * dq2, jy1 * dq1 + jy2 * dq2)

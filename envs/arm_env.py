@@ -3,8 +3,10 @@
 The step is :func:`armctl.envs.core.step` (the world step :func:`armctl.world.env_step` plus
 the env's action scaling, observation and reward), run on Python floats: for one arm that is
 faster than any array library's per-call overhead, and the env imports no JAX at all, so a
-fresh process makes, resets and steps it quickly. The same function runs on JAX arrays in the
-vector env, and a test holds the two to float precision.
+fresh process makes, resets and steps it quickly. At the first reset the step is traced into
+one straight-line Python function (:func:`armctl.envs.core.compile_scalar_step`), which does
+the same float operations without the calls between them. The same step runs on JAX arrays in
+the vector env, and a test holds the two to float precision.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class ArmEnv(gym.Env):
     position minus the seen hand's in units of L and the share of the episode left; the horizon
     terminates; per-task torque limits, :func:`~armctl.envs.core.v1_torque_limit`). A step is
     :func:`armctl.envs.core.step`, the world step the differentiable rollout scans
-    (:func:`armctl.world.env_step`), in Python floats (float64).
+    (:func:`armctl.world.env_step`), in Python floats (float64), traced once into straight-line
+    Python (:func:`armctl.envs.core.compile_scalar_step`).
 
     ## Action Space
     ``Box(-1, 1, (2,), float32)``: shoulder and elbow torques divided by ``torque_limit``
@@ -129,6 +132,7 @@ class ArmEnv(gym.Env):
         self._episode: TaskBatch | None = None  # the same episode in Python floats
         self._state = None
         self._target_hand: tuple | None = None  # the episode's, computed once at reset
+        self._step = None  # core.compile_scalar_step's, traced at the first reset
         self._ended: str | None = None  # why the episode ended, once it has
         self._path: list[tuple] = []
 
@@ -146,6 +150,8 @@ class ArmEnv(gym.Env):
         self._episode = scalar_episode(self._batch)
         self._state, obs, outcome = core.start(self.version, self.task, self._episode)
         self._target_hand = outcome.target_hand
+        if self._step is None:
+            self._trace_step()
         self._ended = None
         self._path = [outcome.state] if self.render_mode else []
         return np.array(obs, np.float32), self._info(outcome)
@@ -156,11 +162,8 @@ class ArmEnv(gym.Env):
         if self._ended is not None:
             raise RuntimeError(f"the episode ended {self._ended}; call reset() to start another")
         action = core.check_arm_action(action)
-        self._state, obs, reward, outcome = core.step(
-            self.version, self.task, self.torque_limit, self._episode, self._state, action, self._target_hand
-        )
-        terminated, truncated = core.episode_end(
-            self.version, self.task, outcome.t, self.task.horizon, outcome.diverged
+        self._state, obs, reward, outcome, terminated, truncated = self._step(
+            self._episode, self._state, action, self._target_hand
         )
         if outcome.diverged:
             self._ended = f"at step {outcome.t}: the arm's state left the plant's range (info['diverged'])"
@@ -169,6 +172,21 @@ class ArmEnv(gym.Env):
         if self.render_mode:
             self._path.append(outcome.state)
         return np.array(obs, np.float32), float(reward), terminated, truncated, self._info(outcome)
+
+    def _trace_step(self) -> None:
+        # Traced on the current episode: only its shapes matter, and they are the task's.
+        self._step = core.compile_scalar_step(
+            self.version, self.task, self.torque_limit, self._episode, self._state, self._target_hand
+        )
+
+    def __getstate__(self) -> dict:
+        # The traced step is code written at run time, which pickle cannot find by name.
+        return {**self.__dict__, "_step": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self._episode is not None:
+            self._trace_step()
 
     @staticmethod
     def _info(outcome: core.StepOutcome) -> dict:

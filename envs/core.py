@@ -4,8 +4,9 @@ Nothing here re-derives physics: an env step is the world step :func:`armctl.wor
 (plant, noise, disturbance, delay line, the task's costs, the time) plus what an env adds: the
 action's scale and clip, the observation, the reward, the hand's error and the divergence check.
 Like the world step it is written once on vector components (:mod:`armctl.plant`) and runs on
-Python floats for one arm (:class:`~armctl.envs.arm_env.ArmEnv`, which imports no JAX) and on
-JAX arrays under ``jit`` for ``n`` arms (:class:`~armctl.envs.vector.ArmVectorEnv`).
+Python floats for one arm (:class:`~armctl.envs.arm_env.ArmEnv`, which imports no JAX and
+traces the step once into straight-line Python, :func:`compile_scalar_step`) and on JAX arrays
+under ``jit`` for ``n`` arms (:class:`~armctl.envs.vector.ArmVectorEnv`).
 
 Observation of one arm (float32)::
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -33,6 +35,7 @@ import numpy as np
 
 from armctl import plant
 from armctl.plant import namespace_of
+from armctl.scalar_trace import compile_scalar
 from armctl.tasks import CENTER_POSTURE, JOINT_WORKSPACE, Task, TaskBatch, make_task
 from armctl.world import WorldState, diverged, env_reset, env_step
 
@@ -166,7 +169,7 @@ def reach_reward(task: Task, outcome: StepOutcome, xp) -> Any:
 def _end_cost(task: Task, outcome: StepOutcome, length: float, xp):
     """The end terms of :func:`reach_reward`: the hand speed at the horizon and the cost of the
     steps a diverging episode will not live."""
-    v1, v2 = xp.components(plant.hand_velocity(task.arm, outcome.state))
+    v1, v2 = xp.components(plant.hand_velocity(task.arm, outcome.state, xp))
     speed = V1_SPEED_COST * xp.sqrt(v1 * v1 + v2 * v2) * (task.horizon * task.arm.dt / length)
     worst_step = 2.0 * task.arm.reach / length + 2.0 * V1_ACTION_COST
     lost = (task.horizon - outcome.t) * worst_step
@@ -190,6 +193,10 @@ class EnvVersion:
         horizon_terminates: the task's horizon ends an episode with ``terminated=True``
             (``False``: ``truncated=True``, the time-limit convention).
         torque_limit: the default ``torque_limit(task)`` (N m per unit action).
+
+    The single env traces ``reward`` and ``observation_extras`` (:func:`compile_scalar_step`):
+    as under JAX's ``jit``, choices by the numbers go through ``xp.where`` (or ``xp.where_lazy``),
+    and functions that take ``xp`` are given it.
     """
 
     name: str
@@ -311,6 +318,34 @@ def episode_end(version: EnvVersion, task: Task, t, max_steps: int, has_diverged
     terminated = has_diverged | ((t >= task.horizon) & version.horizon_terminates)
     truncated = (t >= max_steps) & xp.logical_not(terminated)
     return terminated, truncated
+
+
+def compile_scalar_step(version: EnvVersion, task: Task, torque_limit: float, batch, state, target_hand):
+    """One arm's :func:`step` and :func:`episode_end` (at the horizon) on Python floats, traced once
+    into one straight-line Python function (:func:`armctl.scalar_trace.compile_scalar`)::
+
+        state, obs, reward, outcome, terminated, truncated = stepper(batch, state, action, target_hand)
+
+    ``batch``, ``state`` and ``target_hand`` are one arm's episode as :func:`start` takes and gives
+    them; only their shapes matter. The compiled function does the same float operations as the
+    untraced one, so it returns identical numbers, without the calls in between (for one arm they
+    cost more than the arithmetic). A version whose functions decide Python control flow by the
+    numbers cannot be traced: it is stepped untraced, with a warning.
+    """
+
+    def step_and_end(batch, state, action, target_hand):
+        state, obs, reward, outcome = step(version, task, torque_limit, batch, state, action, target_hand)
+        terminated, truncated = episode_end(version, task, outcome.t, task.horizon, outcome.diverged)
+        return state, obs, reward, outcome, terminated, truncated
+
+    try:
+        return compile_scalar(step_and_end, batch, state, (0.0, 0.0), target_hand, name="env_step")
+    except TypeError as err:
+        warnings.warn(
+            f"env version {version.name!r} cannot be traced ({err}); its single env steps untraced (slower)",
+            stacklevel=2,
+        )
+        return step_and_end
 
 
 # ----- spaces, arguments and checks shared by both envs ----------------------------------------

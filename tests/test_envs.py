@@ -2,6 +2,7 @@
 rendering and the policy bridge."""
 
 import os
+import pickle
 import subprocess
 import sys
 import warnings
@@ -24,7 +25,8 @@ from gymnasium.utils.env_checker import check_env
 import armctl.gym_registration  # noqa: F401  (registers the ids; armctl/__init__ will import it)
 from armctl import plant
 from armctl.rollout import simulate
-from armctl.tasks import DDN, CenterOut, Postural, RandomReach
+from armctl.tasks import DDN, CenterOut, GeneratorDraws, Postural, RandomReach
+from armctl.world import scalar_episode
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -542,6 +544,68 @@ def test_v1_doing_nothing_costs_one_per_step_and_the_torque_limits_fit_the_tasks
     np.testing.assert_allclose(nothing, -task.horizon, rtol=1e-3)
     limits = {name: gym.make(f"armctl/{name}-v1").unwrapped.torque_limit for name in ENV_TASKS}
     assert limits["CenterOut"] < 0.2 < limits["Postural"] < limits["RandomReach"] < limits["DDN"] < 1.5
+
+
+# ----- the traced step ----------------------------------------------------------------------
+@pytest.mark.parametrize("version", ["v0", "v1", RL_LIKE], ids=lambda v: getattr(v, "name", v))
+def test_the_traced_step_returns_exactly_what_the_untraced_step_does(version):
+    version, rng, ends = core.env_version(version), np.random.default_rng(7), set()
+    for task in small_tasks():
+        for torque_limit in (0.5, 40.0):  # 40 N m throws the arm out of the plant's range
+            episode = scalar_episode(task.draw_episodes(GeneratorDraws(rng), 1))
+            state, _, start = core.start(version, task, episode)
+            traced = core.compile_scalar_step(version, task, torque_limit, episode, state, start.target_hand)
+            for _ in range(task.horizon):
+                action = tuple(rng.uniform(-3, 3, 2).astype(np.float32).tolist())  # clipped beyond [-1, 1]
+                got = traced(episode, state, action, start.target_hand)
+                expected = core.step(version, task, torque_limit, episode, state, action, start.target_hand)
+                outcome = expected[3]
+                expected += core.episode_end(version, task, outcome.t, task.horizon, outcome.diverged)
+                assert repr(got) == repr(expected)  # repr writes every float exactly, and tells 1 from True
+                state, terminated, truncated = expected[0], expected[4], expected[5]
+                if terminated or truncated:
+                    ends.add("diverged" if outcome.diverged else "horizon")
+                    break
+    assert ends == {"diverged", "horizon"}
+
+
+def test_bad_actions_raise_naming_the_value_and_leave_the_episode_as_it_was():
+    env = ArmEnv("ddn", version="v1")
+    env.reset(seed=2)
+    twin = pickle.loads(pickle.dumps(env))  # the copy traces its step again
+    bad_actions = {
+        "nan": np.array([np.nan, 0.5], np.float32),
+        "inf": [0.1, np.inf],
+        r"shape \(3,\)": np.zeros(3, np.float32),
+        r"shape \(1, 2\)": [[0.1, 0.2]],
+        "'left'": "left",
+    }
+    for action in np.random.default_rng(3).uniform(-1, 1, (5, 2)).astype(np.float32):
+        for message, bad in bad_actions.items():
+            with pytest.raises(ValueError, match=message):
+                env.step(bad)
+        obs, reward, terminated, truncated, info = env.step(action)
+        twin_obs, twin_reward, *ends, twin_info = twin.step(action)
+        np.testing.assert_array_equal(obs, twin_obs)
+        assert reward == twin_reward and [terminated, truncated] == ends and info.keys() == twin_info.keys()
+        for key, value in info.items():
+            np.testing.assert_array_equal(value, twin_info[key], err_msg=key)
+
+
+def test_a_version_deciding_by_the_numbers_in_python_steps_untraced_with_a_warning():
+    branchy = core.EnvVersion(
+        "branchy",
+        reward=lambda task, outcome, xp: -1.0 if outcome.diverged else 0.0,
+        torque_limit=lambda task: 40.0,
+    )
+    env = ArmEnv(RandomReach(horizon=40), version=branchy)
+    with pytest.warns(UserWarning, match="'branchy' cannot be traced"):
+        env.reset(seed=0)
+    rewards, terminated = [], False
+    while not terminated:
+        _, reward, terminated, _, info = env.step(np.ones(2, np.float32))
+        rewards.append(reward)
+    assert info["diverged"] and rewards == [0.0] * (len(rewards) - 1) + [-1.0]
 
 
 # ----- policy bridge ------------------------------------------------------------------------
