@@ -5,7 +5,7 @@ plain Python floats, for one arm, most of a step's time goes to the calls, attri
 namespace dispatch between its float operations, not to the arithmetic. Tracing the step once on
 stand-in numbers (:class:`Traced`) records those operations, in order and with the same operands,
 as the lines of one Python function: the single Gymnasium env's step
-(:func:`armctl.envs.core.compile_scalar_step`) then returns identical numbers about twice as fast,
+(:func:`armctl.envs.core.compile_scalar_step`) then returns identical numbers nearly twice as fast,
 and the equations still exist only once.
 """
 
