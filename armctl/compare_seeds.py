@@ -7,7 +7,7 @@ comparison needs only each sub-run's ``history.json`` and ``report.json`` and wr
 
 * ``OUT/compare_seeds.png``: loss against function calls, per optimizer the median over the
   seeds and the band between the best and the worst seed (iLQR dashed where it is the task's
-  yardstick);
+  yardstick, and then a second panel of ``loss / iLQR - 1``);
 * ``OUT/seeds.json`` and a printed table: at each of ``at_calls``, per optimizer the median,
   best and worst loss over the seeds; with iLQR's reference the ratios to it and how many runs
   are within 1.01 and 1.001 of it (the thesis's "only AHF was ever able to find a solution with

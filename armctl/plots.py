@@ -161,20 +161,33 @@ def loss_bands(
     title: str = "",
 ) -> Path:
     """Loss against function calls over several seeds (thesis fig. 6.2 with error bands): per
-    named ``(calls, median, lowest, highest)`` the median as a line and the range as a band."""
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for name, (calls, median, low, high) in bands.items():
-        (line,) = ax.plot(calls, median, lw=1.5, label=f"{name} (median)")
-        ax.fill_between(calls, low, high, color=line.get_color(), alpha=0.2, lw=0)
-    if reference is not None and np.isfinite(reference) and reference > 0:
-        ax.axhline(reference, color="k", ls="--", lw=1.2, label="iLQR")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("function calls")
-    ax.set_ylabel("loss (band: best to worst seed)")
-    ax.set_title(title or "loss over seeds")
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
+    named ``(calls, median, lowest, highest)`` the median as a line and the range as a band. With
+    a ``reference`` (iLQR) it is drawn dashed, and a second panel shows the excess over it,
+    ``loss / reference - 1``, where the last percent that separates the optimizers is visible."""
+    has_reference = reference is not None and np.isfinite(reference) and reference > 0
+    fig, axes = plt.subplots(
+        1, 2 if has_reference else 1, figsize=(13 if has_reference else 7, 5), squeeze=False
+    )
+    panels = [(axes[0, 0], 1.0, 0.0, "loss (band: best to worst seed)")]
+    if has_reference:
+        panels.append((axes[0, 1], 1.0 / reference, 1.0, "loss / iLQR - 1"))
+    for ax, scale, shift, ylabel in panels:
+        for name, (calls, median, low, high) in bands.items():
+            (line,) = ax.plot(calls, median * scale - shift, lw=1.5, label=f"{name} (median)")
+            ax.fill_between(
+                calls, low * scale - shift, high * scale - shift, color=line.get_color(), alpha=0.2, lw=0
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("function calls")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    if has_reference:
+        axes[0, 0].axhline(reference, color="k", ls="--", lw=1.2, label="iLQR")
+        for limit in (0.01, 0.001):
+            axes[0, 1].axhline(limit, color="k", ls=":", lw=1.0)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title or "loss over seeds")
     return _save(fig, path)
 
 
