@@ -57,6 +57,16 @@ def loss_near_calls(
     return float(losses[inside].mean()) if inside.any() else float(losses[reached][-1])
 
 
+def loss_at_calls(
+    calls: Sequence[float], losses: Sequence[float], at: float, window: float = EQUAL_CALLS_WINDOW
+) -> float | None:
+    """The run's loss at ``at`` calls (:func:`loss_near_calls` over ``window``), or
+    ``None`` when the run stopped before using ``at`` calls or its first step used more."""
+    if not len(calls) or calls[-1] < at or calls[0] > at:
+        return None
+    return loss_near_calls(calls, losses, at, window)
+
+
 def center_out_probe(task: Task, n_targets: int = 16) -> CenterOut:
     """The center-out reaches on ``task``'s arm, with its horizon, feedback delay and command
     cost, and no disturbance or noise: where the thesis shows its DDN controllers (fig. 6.5),
@@ -135,7 +145,7 @@ def compare(
     for name, r in results.items():
         calls, losses = curves[name]
         # None: this optimizer's first iteration already used more calls than another's whole run.
-        r["loss_at_common_calls"] = loss_near_calls(calls, losses, common) if calls[0] <= common else None
+        r["loss_at_common_calls"] = loss_at_calls(calls, losses, common)
     # Every optimizer ran the same task on the same evaluation batch: one iLQR solve serves all panels.
     reference_states = ilqr_states(setup.task, batch)
     for panel in panels.values():

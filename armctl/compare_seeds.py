@@ -20,14 +20,13 @@ many runs reached it.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from armctl import checkpoint, plots, runs
-from armctl.compare import EQUAL_CALLS_WINDOW, check_optimizers, loss_near_calls
+from armctl.compare import EQUAL_CALLS_WINDOW, check_optimizers, loss_at_calls
 from armctl.presets import TASK_VIEWS
 from armctl.report import evaluation_losses
 from armctl.train import ArmConfig, train
@@ -42,14 +41,6 @@ def seed_run_name(optimizer: str, seed: int) -> str:
 
 def default_out(base: ArmConfig) -> Path:
     return Path("runs") / f"compare-seeds-{base.task}-{base.preset}"
-
-
-def loss_at_calls(calls: Sequence[float], losses: Sequence[float], at: float, window: float) -> float | None:
-    """The run's loss at ``at`` calls (:func:`armctl.compare.loss_near_calls` over ``window``), or
-    ``None`` when the run stopped before using ``at`` calls or its first step used more."""
-    if not len(calls) or calls[-1] < at or calls[0] > at:
-        return None
-    return loss_near_calls(calls, losses, at, window)
 
 
 def band(curves: Sequence[tuple[Sequence[float], Sequence[float]]], points: int = 200) -> tuple:
@@ -153,7 +144,7 @@ def compare_seeds(
             reports[name, seed] = runs.read_report(config.run_dir())
         else:
             reports[name, seed] = train(config, resume=plans[name, seed] == "resume", force=force, log=log)
-        history = json.loads((config.run_dir() / "history.json").read_text())
+        history = runs.read_history(config.run_dir())
         histories[name][seed] = (history["function_calls"], evaluation_losses(history))
     deterministic = TASK_VIEWS[base.task].ilqr_reference
     reference = reports[optimizers[0], seeds[0]]["ilqr_loss"] if deterministic else None

@@ -9,35 +9,26 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-#: The thesis-scale perturbations (README, "Thesis-scale postural and DDN"). Our 1 N postural
-#: force and N(0, 0.2^2) N m DDN torques push the monkey arm about ten times further than the
-#: thesis's figures show. 0.1 N is the force whose push during the 100 ms feedback delay, on the
-#: motionless arm at the central posture, spans 0.022 rad at the shoulder and 0.086 rad at the
-#: elbow over the 8 directions: fig. 6.3's 0.02 and 0.08 rad, before any controller can react.
-#: Its joint torques are 0.019 / 0.014 N m rms, so DDN's disturbance takes the same scale,
-#: std 0.02 N m (the thesis's 0.2 is in its own arm's units, which it does not give).
-THESIS_SCALE_POSTURAL_FORCE = 0.1
-THESIS_SCALE_DDN_DISTURBANCE_STD = 0.02
+#: What "thesis-scale" changes in the "thesis" preset, per task: the perturbations (README,
+#: "Thesis-scale postural and DDN"). Our 1 N postural force and N(0, 0.2^2) N m DDN torques push
+#: the monkey arm about ten times further than the thesis's figures show. 0.1 N is the force
+#: whose push during the 100 ms feedback delay, on the motionless arm at the central posture,
+#: spans 0.022 rad at the shoulder and 0.086 rad at the elbow over the 8 directions: fig. 6.3's
+#: 0.02 and 0.08 rad, before any controller can react. Its joint torques are 0.019 / 0.014 N m
+#: rms, so DDN's disturbance takes the same scale, std 0.02 N m (the thesis's 0.2 is in its own
+#: arm's units, which it does not give).
+THESIS_SCALE: dict[str, dict] = {"postural": {"force": 0.1}, "ddn": {"disturbance_std": 0.02}}
 
 #: Task settings: "quick" finishes in minutes on 2 CPU cores, "thesis" is the thesis's setup,
 #: "thesis-scale" is "thesis" with the perturbations scaled to the thesis's figures (above).
 TASK_PRESETS: dict[str, dict[str, dict]] = {
-    "center-out": {
-        "quick": {"n_targets": 16},
-        "thesis": {"n_targets": 64},
-        "thesis-scale": {"n_targets": 64},
-    },
-    "postural": {"quick": {}, "thesis": {}, "thesis-scale": {"force": THESIS_SCALE_POSTURAL_FORCE}},
-    "ddn": {
-        "quick": {"batch_size": 100},
-        "thesis": {"batch_size": 400},
-        "thesis-scale": {"batch_size": 400, "disturbance_std": THESIS_SCALE_DDN_DISTURBANCE_STD},
-    },
-    "random-reach": {
-        "quick": {"batch_size": 64},
-        "thesis": {"batch_size": 64},
-        "thesis-scale": {"batch_size": 64},
-    },
+    task: {"quick": quick, "thesis": thesis, "thesis-scale": {**thesis, **THESIS_SCALE.get(task, {})}}
+    for task, (quick, thesis) in {
+        "center-out": ({"n_targets": 16}, {"n_targets": 64}),
+        "postural": ({}, {}),
+        "ddn": ({"batch_size": 100}, {"batch_size": 400}),
+        "random-reach": ({"batch_size": 64}, {"batch_size": 64}),
+    }.items()
 }
 PRESETS = ("quick", "thesis", "thesis-scale")
 

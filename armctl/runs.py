@@ -205,6 +205,11 @@ def read_report(run_dir: str | os.PathLike) -> dict:
     return json.loads((Path(run_dir) / "report.json").read_text())
 
 
+def read_history(run_dir: str | os.PathLike) -> dict:
+    """A run's ``history.json``: one list per column, one entry per optimizer step."""
+    return json.loads((Path(run_dir) / "history.json").read_text())
+
+
 def train(
     config: RunConfig,
     problem: optim.Problem,
