@@ -93,6 +93,14 @@ def check_optimizers(optimizers: Sequence[str]) -> None:
         raise ValueError(f"optimizers names {repeated} more than once; each optimizer is one run")
 
 
+def train_or_reuse(config: ArmConfig, plan: str, *, force: bool, log: Callable) -> dict:
+    """The report of ``config``'s run as :func:`armctl.runs.plan` planned it: read when ``'done'``,
+    else trained (resumed when ``'resume'``)."""
+    if plan == "done":
+        return runs.read_report(config.run_dir())
+    return train(config, resume=plan == "resume", force=force, log=log)
+
+
 def compare(
     base: ArmConfig,
     optimizers: Sequence[str],
@@ -121,10 +129,7 @@ def compare(
     reference = None
     for name, config in configs.items():
         log(f"=== {name} ===")
-        if plans[name] == "done":
-            summary = runs.read_report(config.run_dir())
-        else:
-            summary = train(config, resume=plans[name] == "resume", force=force, log=log)
+        summary = train_or_reuse(config, plans[name], force=force, log=log)
         reference = summary["ilqr_loss"]
         setup, batch, r, history = evaluation_rollout(config.run_dir())
         calls, walls, losses = history["function_calls"], history["wall_time"], evaluation_losses(history)

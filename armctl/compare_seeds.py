@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from armctl import checkpoint, plots, runs
-from armctl.compare import EQUAL_CALLS_WINDOW, check_optimizers, loss_at_calls
+from armctl.compare import EQUAL_CALLS_WINDOW, check_optimizers, loss_at_calls, train_or_reuse
 from armctl.presets import TASK_VIEWS
 from armctl.report import evaluation_losses
-from armctl.train import ArmConfig, train
+from armctl.train import ArmConfig
 
 #: Ratios to iLQR counted in the robustness columns.
 NEAR_ILQR = (1.01, 1.001)
@@ -140,10 +140,7 @@ def compare_seeds(
     reports = {}
     for (name, seed), config in configs.items():
         log(f"=== {name}, seed {seed} ===")
-        if plans[name, seed] == "done":
-            reports[name, seed] = runs.read_report(config.run_dir())
-        else:
-            reports[name, seed] = train(config, resume=plans[name, seed] == "resume", force=force, log=log)
+        reports[name, seed] = train_or_reuse(config, plans[name, seed], force=force, log=log)
         history = runs.read_history(config.run_dir())
         histories[name][seed] = (history["function_calls"], evaluation_losses(history))
     deterministic = TASK_VIEWS[base.task].ilqr_reference
