@@ -14,11 +14,19 @@ reported alongside for reference (it counts the scan body once, i.e. about 1/T o
 
     python bench/gn_product.py --out gn.json            # full setting
     python bench/gn_product.py --quick --out gn.json    # smoke run (small sizes)
+
+``library_rnn`` times the same three on the model the pathological problems train
+(:class:`armctl.controllers.rnn.RNN` on the addition problem: outputs at every step, masked loss,
+taps; with and without structural damping). With ``--hessianfree`` (a venv's Python, see
+``bench/peer_scripts/README.md``) the peer runs the same setting in the same run: ``peers`` and
+``speedup_over_hessianfree`` (its gradient reuses a cached forward pass, so armctl's gradient is
+compared with its forward + gradient).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -26,11 +34,17 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402
 from common import machine_info, matmul_peak_gflops, median_time, write_json  # noqa: E402
 
 from armctl.optim import Problem, gauss_newton_product, hf, losses  # noqa: E402
-from armctl.optim.base import value_and_grad_jit  # noqa: E402
+from armctl.optim.base import (
+    objective_jit,  # noqa: E402
+    value_and_grad_jit,  # noqa: E402
+)
 from armctl.optim.gn import _apply  # noqa: E402
+from armctl.sequence import pathological  # noqa: E402
+from armctl.sequence.train_pathological import make_problem, model_for  # noqa: E402
 
 
 def rnn_problem(hidden: int) -> Problem:
@@ -64,11 +78,32 @@ def gv_flops(batch: int, steps: int, hidden: int, n_in: int) -> float:
     return float(steps * per_step)
 
 
+def library_rnn(hidden: int, steps: int, batch_size: int, repeats: int) -> dict:
+    """Objective, gradient and G v (without and with structural damping, mu = 0.3) of the
+    pathological problems' own model on the addition problem, in seconds."""
+    model = dataclasses.replace(model_for("addition", steps), n_hidden=hidden)
+    problem = make_problem("addition", steps, model)
+    params = model.init_params(jax.random.PRNGKey(0))
+    batch = pathological.sample("addition", jax.random.PRNGKey(1), steps, batch_size)
+    v = jax.tree_util.tree_map(jnp.ones_like, params)
+    products = {
+        f"gv_mu{mu}_s": gauss_newton_product(problem, params, batch, damping=1.0, structural=mu)
+        for mu in (0.0, 0.3)
+    }
+    return {
+        "model": f"armctl.controllers.rnn.RNN({model.n_in}, {hidden}, {model.n_out}), addition",
+        "objective_s": median_time(lambda: objective_jit(problem, params, batch), repeats=repeats),
+        "grad_s": median_time(lambda: value_and_grad_jit(problem, params, batch), repeats=repeats),
+        **{name: median_time(lambda gnp=gnp: gnp(v), repeats=repeats) for name, gnp in products.items()},
+    }
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="JSON file to write")
+    parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--repeats", type=int, default=None, help="timed repetitions (median)")
+    peers.add_arguments(parser, "hessianfree")
     args = parser.parse_args(argv)
     hidden, steps, batch_size, mm, repeats = (
         (100, 50, 1000, 2048, 7) if not args.quick else (32, 10, 100, 512, 3)
@@ -102,6 +137,7 @@ def main(argv=None) -> dict:
         return new_params
 
     hf_s = median_time(hf_iteration, repeats=max(1, repeats // 2), warmup=1)
+    library = library_rnn(hidden, steps, batch_size, repeats)
 
     result = {
         **machine_info(),
@@ -123,7 +159,18 @@ def main(argv=None) -> dict:
         "hf_iter_50cg_s": hf_s,
         "hf_cg_iters": cg_iters[-1],
         "flop_count": "analytic (matmul FLOPs only)",
+        "library_rnn": library,
     }
+    if args.hessianfree:
+        if args.quick:
+            parser.error("--hessianfree compares the full setting; leave out --quick")
+        peer = peers.hessianfree(args.hessianfree)
+        result["peers"] = {"hessianfree": peer}
+        result["speedup_over_hessianfree"] = {
+            "gv": peer["gv_s"] / gv_s,
+            "gradient": peer["forward_plus_gradient_s"] / grad_s,
+            "hf_iter_50cg": peer["hf_iter_50cg_s"] / hf_s,
+        }
     width = max(map(len, result))
     for name, value in result.items():
         shown = f"{value:.4g}" if isinstance(value, float) else value

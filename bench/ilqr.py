@@ -2,8 +2,10 @@
 
 Measures, after compilation: wall time of one reach solved alone (``per_reach_s``), of all 64
 reaches vmapped in one call (``batch64_s``), iterations to converge and the mean loss. Times
-are medians over ``--repeats`` calls. Reference: trajax iLQR takes ~2-9 ms per 40-step solve
-in 3-4 iterations; the goal is no slower per reach and under 0.5 s for the batch of 64.
+are medians over ``--repeats`` calls. With ``--trajax`` and ``--trajax-src`` (see
+``bench/peer_scripts/README.md``) google/trajax's iLQR solves 40-step center-out reaches of the
+monkey arm (its script's own cost and 8 targets) in the same run and precision: ``peers.trajax``
+and ``speedup_over_trajax`` (per reach).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402
 from armctl.baselines.ilqr import solve_task  # noqa: E402
 from common import machine_info, median_time, write_json  # noqa: E402
 
@@ -28,11 +31,12 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--out", required=True, help="JSON file to write")
+    parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--preset", choices=("monkey", "human"), default="monkey")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="3 repeats (proves the script runs)")
+    peers.add_arguments(parser, "trajax")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else args.repeats
     dtype = jnp.dtype(args.dtype)
@@ -60,6 +64,12 @@ def main(argv=None) -> dict:
         # The iLQR timings were taken on a shared machine: the load says how shared.
         "machine": {**machine_info(), "load_avg": os.getloadavg()},
     }
+    if args.trajax:
+        if not args.trajax_src or args.preset != "monkey":
+            parser.error("--trajax needs --trajax-src and the monkey preset (the peer script's arm)")
+        peer = peers.trajax(args.trajax, args.trajax_src, x64=args.dtype == "float64")
+        report["peers"] = {"trajax": peer}
+        report["speedup_over_trajax"] = {"per_reach": peer["per_reach_s"] / report["per_reach_s"]}
     write_json(args.out, report)
     return report
 

@@ -1,12 +1,14 @@
 """Closed-loop rollout throughput: DDN-style arm (T = 100, delay 7, noise, disturbance) driven by the
 thesis's 2 x 100 controller.
 
-    python bench/rollout.py --out rollout.json [--quick]
+    python bench/rollout.py --out rollout.json [--quick] [--motornet PYTHON]
 
 Prints and writes ``env_steps_per_s`` ({"64": .., "1024": ..}: batch x T / median wall time of a
 jitted forward rollout), ``train_step_s`` ({"64": ..}: one forward + backward of the loss),
 ``gflops`` (controller FLOPs per second at each batch), ``matmul_gflops`` (large float32 matmul,
 measured in the same run) and ``flop_fraction`` (batch-1024 rollout rate / matmul peak).
+With ``--motornet`` (a venv's Python, see ``bench/peer_scripts/README.md``) MotorNet's rollout and
+training step are measured in the same run: ``peers.motornet`` and ``speedup_over_motornet``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402
 from armctl.controllers import ArmController  # noqa: E402
 from common import machine_info, matmul_peak_gflops, median_time, write_json  # noqa: E402
 
@@ -40,6 +43,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", help="write the JSON result here")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
     parser.add_argument("--seed", type=int, default=0)
+    peers.add_arguments(parser, "motornet")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 9
 
@@ -81,6 +85,14 @@ def main(argv=None) -> dict:
     print(f"matmul peak {peak:.1f} GFLOP/s; batch-1024 rollout reaches {result['flop_fraction']:.2%} of it")
     result["machine"] = machine_info()
     result["dtype"] = str(jnp.asarray(params["out"]["w"]).dtype)
+    if args.motornet:
+        peer = peers.motornet(args.motornet, 3 if args.quick else 5)
+        result["peers"] = {"motornet": peer}
+        rates, peer_rates = result["env_steps_per_s"], peer["env_steps_per_s"]
+        result["speedup_over_motornet"] = {
+            **{f"rollout_{b}": rates[b] / peer_rates[b] for b in ("64", "1024")},
+            "train_step_64": peer["train_step_s"]["64"] / result["train_step_s"]["64"],
+        }
     write_json(args.out, result)
     return result
 

@@ -1,0 +1,154 @@
+"""armctl beside its peers, in one run: the table of issue #21.
+
+    python bench/vs_peers.py --out vs_peers.json [--motornet PY] [--hessianfree PY] \\
+        [--trajax PY --trajax-src DIR] [--quick]
+
+Runs ``bench/rollout.py`` (closed-loop rollout and training step; MotorNet), ``bench/gn_product.py``
+(G v, gradient, HF iteration on the RNN-100 addition setting; hessianfree) and ``bench/ilqr.py``
+(iLQR per center-out reach and 64 vmapped, float32; trajax) one after the other, each with its
+peer (a peer without its ``--NAME PYTHON`` is left out: see ``bench/peer_scripts/README.md``).
+Prints a markdown table: armctl's figure, the peer's, how many times faster armctl is, and the
+share of the float32 matmul peak measured in the same run where FLOPs are counted. The JSON holds
+the table (``rows``), the machine, the peak, each script's whole result and each peer's command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gn_product  # noqa: E402
+import ilqr  # noqa: E402
+import peers  # noqa: E402
+import rollout  # noqa: E402
+from common import machine_info, write_json  # noqa: E402
+
+
+def _row(what, ours, unit, peer=None, theirs=None, rate=False, share=None) -> dict:
+    """One line of the table; ``speedup`` is how many times faster armctl is (rates: ours over
+    theirs; times: theirs over ours)."""
+    speedup = None if theirs is None else (ours / theirs if rate else theirs / ours)
+    return {
+        "what": what,
+        "armctl": ours,
+        "unit": unit,
+        "peer": peer if theirs is not None else None,
+        "peer_figure": theirs,
+        "speedup": speedup,
+        "share_of_matmul_peak": share,
+    }
+
+
+def _figure(result: dict, peer: str, *keys):
+    """``result['peers'][peer][keys...]``, or None when that peer was not run."""
+    value = result.get("peers", {}).get(peer)
+    for key in keys:
+        value = None if value is None else value[key]
+    return value
+
+
+def rows(ro: dict, gn: dict, il: dict) -> list[dict]:
+    """The comparison table from the results of bench/rollout.py, gn_product.py and ilqr.py."""
+    motornet, hessianfree = "MotorNet 0.3.0", "hessianfree 0.4.0"
+    table = [
+        _row(
+            f"closed-loop rollout, batch {b}",
+            ro["env_steps_per_s"][b],
+            "env-steps/s",
+            motornet,
+            _figure(ro, "motornet", "env_steps_per_s", b),
+            rate=True,
+            share=ro["gflops"][b] / ro["matmul_gflops"],
+        )
+        for b in ("64", "1024")
+    ]
+    table.append(
+        _row(
+            "training step, batch 64",
+            ro["train_step_s"]["64"],
+            "s",
+            motornet,
+            _figure(ro, "motornet", "train_step_s", "64"),
+        )
+    )
+    setting = "RNN 100, addition T = 50, batch 1000"
+    table += [
+        _row(
+            f"G v ({setting})",
+            gn["gv_s"],
+            "s",
+            hessianfree,
+            _figure(gn, "hessianfree", "gv_s"),
+            share=gn["flop_fraction_gv"],
+        ),
+        _row(
+            f"gradient ({setting}; peer: forward + gradient)",
+            gn["grad_s"],
+            "s",
+            hessianfree,
+            _figure(gn, "hessianfree", "forward_plus_gradient_s"),
+        ),
+        _row(
+            "HF iteration, 50 CG steps",
+            gn["hf_iter_50cg_s"],
+            "s",
+            hessianfree,
+            _figure(gn, "hessianfree", "hf_iter_50cg_s"),
+        ),
+        _row(
+            "iLQR per reach (center-out, monkey arm, float32)",
+            il["per_reach_s"],
+            "s",
+            "trajax",
+            _figure(il, "trajax", "per_reach_s"),
+        ),
+        _row("iLQR, 64 reaches vmapped (float32)", il["batch64_s"], "s"),
+    ]
+    return table
+
+
+def markdown(table: list[dict]) -> str:
+    show = lambda x, unit="": "" if x is None else (f"{x:.4g} {unit}".strip())
+    lines = [
+        "| what | armctl | peer | peer's figure | armctl faster by | share of matmul peak |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in table:
+        share = "" if r["share_of_matmul_peak"] is None else f"{r['share_of_matmul_peak']:.0%}"
+        faster = "" if r["speedup"] is None else f"{r['speedup']:.2f}x"
+        lines.append(
+            f"| {r['what']} | {show(r['armctl'], r['unit'])} | {r['peer'] or ''} | "
+            f"{show(r['peer_figure'], r['unit'])} | {faster} | {share} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--out", help="write the JSON result here")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run; no hessianfree)")
+    peers.add_arguments(parser, "motornet", "hessianfree", "trajax")
+    args = parser.parse_args(argv)
+    quick = ["--quick"] if args.quick else []
+    given = lambda name: [f"--{name.replace('_', '-')}", getattr(args, name)] if getattr(args, name) else []
+    ro = rollout.main(quick + given("motornet"))
+    gn = gn_product.main(quick + ([] if args.quick else given("hessianfree")))
+    il = ilqr.main(quick + given("trajax") + given("trajax_src"))
+    table = rows(ro, gn, il)
+    print(markdown(table))
+    result = {
+        "machine": machine_info(),
+        "peer_threads": peers.threads(),
+        "matmul_gflops": {"rollout": ro["matmul_gflops"], "gn_product": gn["matmul_gflops"]},
+        "rows": table,
+        "runs": {"rollout": ro, "gn_product": gn, "ilqr": il},
+    }
+    write_json(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
