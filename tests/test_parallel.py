@@ -160,3 +160,47 @@ def test_two_process_run_matches_single_process_run(tmp_path):
 
     for i in range(2):
         _assert_same_hf_history(history("single"), history(f"process-{i}"))
+
+
+GN_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import jax, jax.numpy as jnp
+    from armctl.optim import gauss_newton_product, parallel
+    from armctl.optim.gn import ShardedLinear
+    from armctl.sequence import pathological
+    from armctl.sequence.train_pathological import make_problem, model_for
+
+    jax.config.update("jax_enable_x64", True)
+    model = model_for("addition", 12, 16)
+    problem = make_problem("addition", 12, model)
+    params = model.init_params(jax.random.key(0))
+    batch = pathological.sample("addition", jax.random.key(1), 12, 8)
+    v = jax.tree_util.tree_map(lambda a: jax.random.normal(jax.random.key(2), a.shape, a.dtype), params)
+    mesh = parallel.batch_mesh(2)
+    out = {}
+    for mu in (0.0, 0.3):
+        one = gauss_newton_product(problem, params, batch, damping=0.1, structural=mu)
+        two = gauss_newton_product(problem, parallel.replicate(params, mesh),
+                                   parallel.shard_batch(batch, mesh), damping=0.1, structural=mu)
+        assert isinstance(two.linear, ShardedLinear)
+        for name, a, b in ((f"gv-{mu}", one(v), two(v)),
+                           (f"gv-damped-{mu}", one.with_damping(2.0)(v), two.with_damping(2.0)(v))):
+            out[name] = max(float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(x)))
+                            for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+    print(json.dumps(out))
+    """
+)
+
+
+def test_sharded_gauss_newton_product_equals_single_device_product():
+    """A batch sharded over two devices is linearized and multiplied shard by shard (one average of
+    the shards' products): the product is the single-device one, with and without structural
+    damping, up to float64 reduction order."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    command = [sys.executable, "-c", GN_SCRIPT]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    errors = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(errors) == {"gv-0.0", "gv-damped-0.0", "gv-0.3", "gv-damped-0.3"}
+    assert all(e < 1e-12 for e in errors.values()), errors

@@ -7,15 +7,25 @@
 The model is linearized once (``jax.linearize`` inside a jitted builder, so the residuals of the
 forward pass are kept) and every product is one jitted forward-mode pass through the linear
 model, a loss-Hessian product and the transposed pass: no forward pass is recomputed per CG step.
+
+A batch sharded over a device mesh (:func:`armctl.optim.parallel.shard_batch`) is linearized and
+multiplied shard by shard under ``shard_map``, and the shards' products are averaged once (the loss
+is a batch mean, so that average is the whole batch's product). Left to XLA's partitioner, the
+transposed pass summed the parameter cotangents across devices at every time step of a scan,
+which made two devices no faster than one.
 """
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import NamedSharding, PartitionSpec
 
 from armctl.optim.base import Problem, check_number, check_problem, model_outputs
+from armctl.optim.parallel import AXIS
 
 
 def tap_curvature(taps, nonlinearity: str):
@@ -84,20 +94,82 @@ def _loss_hvp(loss, out, batch, v):
     return jax.jvp(lambda o: jax.grad(loss)(o, batch), (out,), (v,))[1]
 
 
+def _product(linear, out, taps, batch, damping, structural, v, loss, tap_nonlinearity, use_taps):
+    """``J^T H_L J v + lam mu J_t^T H_D J_t v`` of one linearized model (no ``lam v``)."""
+    transpose = jax.linear_transpose(linear, v)
+    if use_taps:
+        j_out, j_taps = linear(v)
+        h_taps = jax.tree_util.tree_map(
+            lambda d, jt: damping * structural * d * jt, tap_curvature(taps, tap_nonlinearity), j_taps
+        )
+        (gv,) = transpose((_loss_hvp(loss, out, batch, j_out), h_taps))
+    else:
+        (gv,) = transpose(_loss_hvp(loss, out, batch, linear(v)))
+    return gv
+
+
 @jax.jit
 def _apply(gnp: GNProduct, v):
-    transpose = jax.linear_transpose(gnp.linear, v)
-    if gnp.use_taps:
-        j_out, j_taps = gnp.linear(v)
-        h_taps = jax.tree_util.tree_map(
-            lambda d, jt: gnp.damping * gnp.structural * d * jt,
-            tap_curvature(gnp.taps, gnp.tap_nonlinearity),
-            j_taps,
-        )
-        (gv,) = transpose((_loss_hvp(gnp.loss, gnp.out, gnp.batch, j_out), h_taps))
+    statics = (gnp.loss, gnp.tap_nonlinearity, gnp.use_taps)
+    if isinstance(gnp.linear, ShardedLinear):
+        sharded = gnp.linear
+
+        def local(leaves, out, taps, batch, damping, structural, v):
+            gv = _product(sharded.local(leaves), out, taps, batch, damping, structural, v, *statics)
+            return jax.lax.pmean(gv, AXIS)
+
+        split, whole = PartitionSpec(AXIS), PartitionSpec()
+        gv = jax.shard_map(
+            local,
+            mesh=sharded.mesh,
+            in_specs=(split, split, split, _batch_specs(gnp.batch), whole, whole, whole),
+            out_specs=whole,
+            check_vma=False,  # models are written for one device: no varying-axis annotations
+        )(sharded.leaves, gnp.out, gnp.taps, gnp.batch, gnp.damping, gnp.structural, v)
     else:
-        (gv,) = transpose(_loss_hvp(gnp.loss, gnp.out, gnp.batch, gnp.linear(v)))
+        gv = _product(gnp.linear, gnp.out, gnp.taps, gnp.batch, gnp.damping, gnp.structural, v, *statics)
     return optax.tree.add_scale(gv, gnp.damping, v)
+
+
+@jax.tree_util.register_pytree_node_class
+class ShardedLinear:
+    """The linear models of a sharded batch's shards: every leaf of one shard's linear map, stacked
+    along a new leading axis that is sharded over ``mesh`` (each device holds its own shard's)."""
+
+    def __init__(self, leaves, treedef, mesh):
+        self.leaves, self.treedef, self.mesh = leaves, treedef, mesh
+
+    def tree_flatten(self):
+        return self.leaves, (self.treedef, self.mesh)
+
+    @classmethod
+    def tree_unflatten(cls, aux, leaves):
+        return cls(leaves, *aux)
+
+    def local(self, leaves):
+        """Inside ``shard_map``: this shard's linear map from its blocks of ``leaves``."""
+        return jax.tree_util.tree_unflatten(self.treedef, [leaf[0] for leaf in leaves])
+
+
+def batch_mesh_of(batch):
+    """The mesh a batch is sharded over along axis 0 (:func:`armctl.optim.parallel.shard_batch`),
+    or ``None`` for a batch on one device."""
+    for leaf in jax.tree_util.tree_leaves(batch):
+        sharding = getattr(leaf, "sharding", None)
+        if (
+            isinstance(sharding, NamedSharding)
+            and AXIS in sharding.mesh.axis_names
+            and sharding.mesh.shape[AXIS] > 1
+            and len(sharding.spec) > 0
+            and sharding.spec[0] == AXIS
+        ):
+            return sharding.mesh
+    return None
+
+
+def _batch_specs(batch):
+    # shard_batch splits every leaf with a leading axis and replicates scalars.
+    return jax.tree_util.tree_map(lambda x: PartitionSpec(AXIS) if jnp.ndim(x) else PartitionSpec(), batch)
 
 
 def _linearize(problem: Problem, params, batch, use_taps: bool):
@@ -113,6 +185,29 @@ def _linearize(problem: Problem, params, batch, use_taps: bool):
 _linearize_jit = jax.jit(_linearize, static_argnums=(0, 3))
 
 
+@functools.partial(jax.jit, static_argnums=(0, 3, 4))
+def _linearize_sharded(problem: Problem, params, batch, use_taps: bool, mesh):
+    """:func:`_linearize` shard by shard: outputs and taps gathered along the batch axis, and the
+    shards' linear maps as one :class:`ShardedLinear`."""
+    treedef = []
+
+    def local(params, batch):
+        out, taps, linear = _linearize(problem, params, batch, use_taps)
+        leaves, tree = jax.tree_util.tree_flatten(linear)
+        treedef.append(tree)  # read once shard_map has traced this
+        return out, taps, [leaf[None] for leaf in leaves]
+
+    split, whole = PartitionSpec(AXIS), PartitionSpec()
+    out, taps, leaves = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(whole, _batch_specs(batch)),
+        out_specs=(split, split, split),
+        check_vma=False,  # models are written for one device: no varying-axis annotations
+    )(params, batch)
+    return out, taps, ShardedLinear(leaves, treedef[0], mesh)
+
+
 def gauss_newton_product(
     problem: Problem, params, batch, *, damping: float = 0.0, structural: float = 0.0
 ) -> GNProduct:
@@ -125,7 +220,11 @@ def gauss_newton_product(
     check_number("damping", damping, 0, low_closed=True)
     check_number("structural", structural, 0, low_closed=True)
     use_taps = structural > 0
-    out, taps, linear = _linearize_jit(problem, params, batch, use_taps)
+    mesh = batch_mesh_of(batch)
+    if mesh is None:
+        out, taps, linear = _linearize_jit(problem, params, batch, use_taps)
+    else:
+        out, taps, linear = _linearize_sharded(problem, params, batch, use_taps, mesh)
     if use_taps and not jax.tree_util.tree_leaves(taps):
         raise ValueError("structural damping needs taps, but problem.outputs returned taps=()")
     return GNProduct(
