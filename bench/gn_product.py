@@ -21,6 +21,10 @@ taps; with and without structural damping). With ``--hessianfree`` (a venv's Pyt
 ``bench/peer_scripts/README.md``) the peer runs the same setting in the same run: ``peers`` and
 ``speedup_over_hessianfree`` (its gradient reuses a cached forward pass, so armctl's gradient is
 compared with its forward + gradient).
+
+With more than one JAX device (on CPU: ``XLA_FLAGS=--xla_force_host_platform_device_count=N``,
+one per core) ``data_parallel`` repeats the gradient, G v and HF iteration with the batch sharded
+over all of them (:mod:`armctl.optim.parallel`); the figures above stay on one device.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
 from common import machine_info, matmul_peak_gflops, median_time, write_json  # noqa: E402
 
-from armctl.optim import Problem, gauss_newton_product, hf, losses  # noqa: E402
+from armctl.optim import Problem, gauss_newton_product, hf, losses, parallel  # noqa: E402
 from armctl.optim.base import (
     objective_jit,  # noqa: E402
     value_and_grad_jit,  # noqa: E402
@@ -98,6 +102,26 @@ def library_rnn(hidden: int, steps: int, batch_size: int, repeats: int) -> dict:
     }
 
 
+def measure(problem, params, batch, key, repeats: int) -> dict:
+    """Seconds of one gradient, one G v and one HF iteration with exactly 50 CG steps (gradient,
+    linearization, 50 products, backtracking and line search) of ``problem`` on ``batch``."""
+    grad_s = median_time(lambda: value_and_grad_jit(problem, params, batch), repeats=repeats)
+    gnp = gauss_newton_product(problem, params, batch, damping=1.0)
+    v = jax.tree_util.tree_map(jnp.ones_like, params)
+    gv_s = median_time(lambda: gnp(v), repeats=repeats)
+    opt = hf(lambda_init=1e-3, max_cg=50, min_cg=50)  # small lam: CG does not converge early
+    state = opt.init(params)
+    cg_iters = []
+
+    def hf_iteration():
+        new_params, _, info = opt.step(problem, params, state, batch, key)
+        cg_iters.append(info["cg_iters"])  # 50 unless CG converged exactly (tiny --quick problems)
+        return new_params
+
+    hf_s = median_time(hf_iteration, repeats=max(1, repeats // 2), warmup=1)
+    return {"grad_s": grad_s, "gv_s": gv_s, "hf_iter_50cg_s": hf_s, "hf_cg_iters": cg_iters[-1]}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="JSON file to write")
@@ -116,27 +140,22 @@ def main(argv=None) -> dict:
     problem, params = rnn_problem(hidden), init(key, hidden)
     kx, ky = jax.random.split(jax.random.fold_in(key, 2))
     batch = {"x": jax.random.normal(kx, (batch_size, steps, 2)), "y": jax.random.normal(ky, (batch_size, 1))}
-    grad_s = median_time(lambda: value_and_grad_jit(problem, params, batch), repeats=repeats)
-
+    one = measure(problem, params, batch, key, repeats)
+    grad_s, gv_s, hf_s = one["grad_s"], one["gv_s"], one["hf_iter_50cg_s"]
+    flops = gv_flops(batch_size, steps, hidden, 2)
     gnp = gauss_newton_product(problem, params, batch, damping=1.0)
     v = jax.tree_util.tree_map(jnp.ones_like, params)
-    gv_s = median_time(lambda: gnp(v), repeats=repeats)
-    flops = gv_flops(batch_size, steps, hidden, 2)
     cost = _apply.lower(gnp, v).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     xla_flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
-
-    opt = hf(lambda_init=1e-3, max_cg=50, min_cg=50)  # small lam: CG does not converge early
-    state = opt.init(params)
-
-    cg_iters = []
-
-    def hf_iteration():
-        new_params, _, info = opt.step(problem, params, state, batch, key)
-        cg_iters.append(info["cg_iters"])  # 50 unless CG converged exactly (tiny --quick problems)
-        return new_params
-
-    hf_s = median_time(hf_iteration, repeats=max(1, repeats // 2), warmup=1)
+    devices = len(jax.devices())
+    if devices > 1:
+        mesh = parallel.batch_mesh(devices)
+        spread = measure(
+            problem, parallel.replicate(params, mesh), parallel.shard_batch(batch, mesh), key, repeats
+        )
+        spread["devices"] = devices
+        spread["flop_fraction_gv"] = flops / spread["gv_s"] / 1e9 / matmul_gflops
     library = library_rnn(hidden, steps, batch_size, repeats)
 
     result = {
@@ -157,10 +176,12 @@ def main(argv=None) -> dict:
         "gv_gflops": flops / gv_s / 1e9,
         "flop_fraction_gv": flops / gv_s / 1e9 / matmul_gflops,
         "hf_iter_50cg_s": hf_s,
-        "hf_cg_iters": cg_iters[-1],
+        "hf_cg_iters": one["hf_cg_iters"],
         "flop_count": "analytic (matmul FLOPs only)",
         "library_rnn": library,
     }
+    if devices > 1:
+        result["data_parallel"] = spread
     if args.hessianfree:
         if args.quick:
             parser.error("--hessianfree compares the full setting; leave out --quick")

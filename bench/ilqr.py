@@ -5,7 +5,8 @@ reaches vmapped in one call (``batch64_s``), iterations to converge and the mean
 are medians over ``--repeats`` calls. With ``--trajax`` and ``--trajax-src`` (see
 ``bench/peer_scripts/README.md``) google/trajax's iLQR solves 40-step center-out reaches of the
 monkey arm (its script's own cost and 8 targets) in the same run and precision: ``peers.trajax``
-and ``speedup_over_trajax`` (per reach).
+and ``speedup_over_trajax`` (per reach). With more than one JAX device, ``data_parallel`` times
+the 64 reaches split over all of them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import peers  # noqa: E402
 from armctl.baselines.ilqr import solve_task  # noqa: E402
 from common import machine_info, median_time, write_json  # noqa: E402
 
+from armctl.optim import parallel  # noqa: E402
 from armctl.tasks import CenterOut  # noqa: E402
 
 
@@ -64,6 +66,16 @@ def main(argv=None) -> dict:
         # The iLQR timings were taken on a shared machine: the load says how shared.
         "machine": {**machine_info(), "load_avg": os.getloadavg()},
     }
+    devices = len(jax.devices())
+    if devices > 1:
+        # The 64 reaches split over the devices (each solves its own reaches: no communication).
+        spread = parallel.shard_batch(batch, parallel.batch_mesh(devices))
+        report["data_parallel"] = {
+            "devices": devices,
+            "batch64_s": median_time(
+                lambda: solve_task(task, spread, dtype=dtype).cost, repeats=repeats, warmup=1
+            ),
+        }
     if args.trajax:
         if not args.trajax_src or args.preset != "monkey":
             parser.error("--trajax needs --trajax-src and the monkey preset (the peer script's arm)")

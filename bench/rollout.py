@@ -4,11 +4,14 @@ thesis's 2 x 100 controller.
     python bench/rollout.py --out rollout.json [--quick] [--motornet PYTHON]
 
 Prints and writes ``env_steps_per_s`` ({"64": .., "1024": ..}: batch x T / median wall time of a
-jitted forward rollout), ``train_step_s`` ({"64": ..}: one forward + backward of the loss),
+jitted forward rollout), ``train_step_s`` ({"64": ..}: the loss and its gradient as the optimizers
+take them),
 ``gflops`` (controller FLOPs per second at each batch), ``matmul_gflops`` (large float32 matmul,
 measured in the same run) and ``flop_fraction`` (batch-1024 rollout rate / matmul peak).
 With ``--motornet`` (a venv's Python, see ``bench/peer_scripts/README.md``) MotorNet's rollout and
 training step are measured in the same run: ``peers.motornet`` and ``speedup_over_motornet``.
+With more than one JAX device (on CPU: ``XLA_FLAGS=--xla_force_host_platform_device_count=N``)
+``data_parallel`` repeats the figures with every batch sharded over all of them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ import peers  # noqa: E402
 from armctl.controllers import ArmController  # noqa: E402
 from common import machine_info, matmul_peak_gflops, median_time, write_json  # noqa: E402
 
+from armctl.arm_problem import arm_problem  # noqa: E402
+from armctl.optim import parallel  # noqa: E402
+from armctl.optim.base import value_and_grad_jit  # noqa: E402
 from armctl.rollout import simulate  # noqa: E402
 from armctl.tasks import DDN  # noqa: E402
 
@@ -34,6 +40,36 @@ def controller_flops_per_step(ctrl: ArmController) -> int:
     h1, h2 = ctrl.hidden
     macs = 8 * h1 + h1 * h1 + 8 * h2 + h1 * h2 + h2 * h2 + h2 * 2
     return 2 * macs
+
+
+def measure(ctrl: ArmController, params, seed: int, repeats: int, mesh: int | None) -> dict:
+    """Forward rollouts at batch 64 and 1024 and a training step at batch 64; with ``mesh`` (a
+    device count) every batch is sharded over that many devices and the parameters replicated."""
+    flops_step = controller_flops_per_step(ctrl)
+    result = {"env_steps_per_s": {}, "gflops": {}, "train_step_s": {}}
+    on = (lambda b: b) if mesh is None else (lambda b: parallel.shard_batch(b, parallel.batch_mesh(mesh)))
+    p = params if mesh is None else parallel.replicate(params, parallel.batch_mesh(mesh))
+    where = "" if mesh is None else f" ({mesh} devices)"
+    for batch_size in (64, 1024):
+        task = DDN(horizon=100, batch_size=batch_size)
+        batch = on(task.sample(jax.random.PRNGKey(seed + 1)))
+        forward = jax.jit(lambda p, b, task=task: simulate(ctrl, p, task, b).states)
+        t = median_time(lambda forward=forward, batch=batch: forward(p, batch), repeats=repeats)
+        steps = batch_size * task.horizon
+        result["env_steps_per_s"][str(batch_size)] = steps / t
+        result["gflops"][str(batch_size)] = steps * flops_step / t / 1e9
+        rate = f"{steps / t:12.0f} env-steps/s"
+        print(f"batch {batch_size:5d}{where}: forward rollout {t * 1e3:8.2f} ms, {rate}")
+
+    task = DDN(horizon=100, batch_size=64)
+    batch = on(task.sample(jax.random.PRNGKey(seed + 2)))
+
+    # The training path: the optimizers' value_and_grad of the arm problem (shard by shard when sharded).
+    problem = arm_problem(ctrl, task)
+    t = median_time(lambda: value_and_grad_jit(problem, p, batch), repeats=repeats)
+    result["train_step_s"]["64"] = t
+    print(f"train step (forward + backward), batch 64{where}: {t * 1e3:.2f} ms")
+    return result
 
 
 def main(argv=None) -> dict:
@@ -50,38 +86,19 @@ def main(argv=None) -> dict:
     ctrl = ArmController()
     params = ctrl.init_params(jax.random.PRNGKey(args.seed))
     flops_step = controller_flops_per_step(ctrl)
-    result = {
-        "env_steps_per_s": {},
-        "gflops": {},
-        "train_step_s": {},
-        "controller_flop_per_arm_step": flops_step,
-    }
+    result = {"controller_flop_per_arm_step": flops_step}
 
-    for batch_size in (64, 1024):
-        task = DDN(horizon=100, batch_size=batch_size)
-        batch = task.sample(jax.random.PRNGKey(args.seed + 1))
-        forward = jax.jit(lambda p, b, task=task: simulate(ctrl, p, task, b).states)
-        t = median_time(lambda forward=forward, batch=batch: forward(params, batch), repeats=repeats)
-        steps = batch_size * task.horizon
-        result["env_steps_per_s"][str(batch_size)] = steps / t
-        result["gflops"][str(batch_size)] = steps * flops_step / t / 1e9
-        print(f"batch {batch_size:5d}: forward rollout {t * 1e3:8.2f} ms, {steps / t:12.0f} env-steps/s")
-
-    task = DDN(horizon=100, batch_size=64)
-    batch = task.sample(jax.random.PRNGKey(args.seed + 2))
-
-    def loss(p):
-        r = simulate(ctrl, p, task, batch)
-        return task.loss(r.states, r.commands, batch.target)
-
-    grad = jax.jit(jax.grad(loss))
-    t = median_time(lambda: grad(params), repeats=repeats)
-    result["train_step_s"]["64"] = t
-    print(f"train step (forward + backward), batch 64: {t * 1e3:.2f} ms")
+    result.update(measure(ctrl, params, args.seed, repeats, mesh=None))
+    devices = len(jax.devices())
+    if devices > 1:
+        spread = measure(ctrl, params, args.seed, repeats, mesh=devices)
+        result["data_parallel"] = {"devices": devices, **spread}
 
     peak = matmul_peak_gflops()
     result["matmul_gflops"] = peak
     result["flop_fraction"] = result["gflops"]["1024"] / peak
+    if devices > 1:
+        result["data_parallel"]["flop_fraction"] = result["data_parallel"]["gflops"]["1024"] / peak
     print(f"matmul peak {peak:.1f} GFLOP/s; batch-1024 rollout reaches {result['flop_fraction']:.2%} of it")
     result["machine"] = machine_info()
     result["dtype"] = str(jnp.asarray(params["out"]["w"]).dtype)

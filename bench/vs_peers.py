@@ -15,23 +15,32 @@ the table (``rows``), the machine, the peak, each script's whole result and each
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402
+
+# One JAX CPU device per core this run may use, so that the data-parallel rows use them all (the
+# one-device rows are unaffected); it has to be set before JAX starts.
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    flag = f"--xla_force_host_platform_device_count={peers.threads()}"
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+
 import gn_product  # noqa: E402
 import ilqr  # noqa: E402
-import peers  # noqa: E402
 import rollout  # noqa: E402
 from common import machine_info, write_json  # noqa: E402
 
 
-def _row(what, ours, unit, peer=None, theirs=None, rate=False, share=None) -> dict:
+def _row(what, ours, unit, peer=None, theirs=None, rate=False, share=None, devices=1) -> dict:
     """One line of the table; ``speedup`` is how many times faster armctl is (rates: ours over
     theirs; times: theirs over ours)."""
     speedup = None if theirs is None else (ours / theirs if rate else theirs / ours)
     return {
         "what": what,
+        "devices": devices,
         "armctl": ours,
         "unit": unit,
         "peer": peer if theirs is not None else None,
@@ -50,76 +59,98 @@ def _figure(result: dict, peer: str, *keys):
 
 
 def rows(ro: dict, gn: dict, il: dict) -> list[dict]:
-    """The comparison table from the results of bench/rollout.py, gn_product.py and ilqr.py."""
+    """The comparison table from the results of bench/rollout.py, gn_product.py and ilqr.py: each
+    figure on one device and, where the scripts measured it, data-parallel over all devices."""
     motornet, hessianfree = "MotorNet 0.3.0", "hessianfree 0.4.0"
-    table = [
-        _row(
-            f"closed-loop rollout, batch {b}",
-            ro["env_steps_per_s"][b],
-            "env-steps/s",
-            motornet,
-            _figure(ro, "motornet", "env_steps_per_s", b),
-            rate=True,
-            share=ro["gflops"][b] / ro["matmul_gflops"],
-        )
-        for b in ("64", "1024")
-    ]
-    table.append(
-        _row(
-            "training step, batch 64",
-            ro["train_step_s"]["64"],
-            "s",
-            motornet,
-            _figure(ro, "motornet", "train_step_s", "64"),
-        )
-    )
     setting = "RNN 100, addition T = 50, batch 1000"
-    table += [
-        _row(
-            f"G v ({setting})",
-            gn["gv_s"],
-            "s",
-            hessianfree,
-            _figure(gn, "hessianfree", "gv_s"),
-            share=gn["flop_fraction_gv"],
-        ),
-        _row(
-            f"gradient ({setting}; peer: forward + gradient)",
-            gn["grad_s"],
-            "s",
-            hessianfree,
-            _figure(gn, "hessianfree", "forward_plus_gradient_s"),
-        ),
-        _row(
-            "HF iteration, 50 CG steps",
-            gn["hf_iter_50cg_s"],
-            "s",
-            hessianfree,
-            _figure(gn, "hessianfree", "hf_iter_50cg_s"),
-        ),
+    table = []
+    for r, n in ((ro, 1), (ro.get("data_parallel"), None)):
+        if r is None:
+            continue
+        n = n or r["devices"]
+        for b in ("64", "1024"):
+            table.append(
+                _row(
+                    f"closed-loop rollout, batch {b}",
+                    r["env_steps_per_s"][b],
+                    "env-steps/s",
+                    motornet,
+                    _figure(ro, "motornet", "env_steps_per_s", b),
+                    rate=True,
+                    share=r["gflops"][b] / ro["matmul_gflops"],
+                    devices=n,
+                )
+            )
+        table.append(
+            _row(
+                "training step, batch 64",
+                r["train_step_s"]["64"],
+                "s",
+                motornet,
+                _figure(ro, "motornet", "train_step_s", "64"),
+                devices=n,
+            )
+        )
+    for r, n in ((gn, 1), (gn.get("data_parallel"), None)):
+        if r is None:
+            continue
+        n = n or r["devices"]
+        table += [
+            _row(
+                f"G v ({setting})",
+                r["gv_s"],
+                "s",
+                hessianfree,
+                _figure(gn, "hessianfree", "gv_s"),
+                share=r["flop_fraction_gv"],
+                devices=n,
+            ),
+            _row(
+                f"gradient ({setting}; peer: forward + gradient)",
+                r["grad_s"],
+                "s",
+                hessianfree,
+                _figure(gn, "hessianfree", "forward_plus_gradient_s"),
+                devices=n,
+            ),
+            _row(
+                "HF iteration, 50 CG steps",
+                r["hf_iter_50cg_s"],
+                "s",
+                hessianfree,
+                _figure(gn, "hessianfree", "hf_iter_50cg_s"),
+                devices=n,
+            ),
+        ]
+    table.append(
         _row(
             "iLQR per reach (center-out, monkey arm, float32)",
             il["per_reach_s"],
             "s",
             "trajax",
             _figure(il, "trajax", "per_reach_s"),
-        ),
-        _row("iLQR, 64 reaches vmapped (float32)", il["batch64_s"], "s"),
-    ]
+        )
+    )
+    table.append(_row("iLQR, 64 reaches vmapped (float32)", il["batch64_s"], "s"))
+    if "data_parallel" in il:
+        spread = il["data_parallel"]
+        table.append(
+            _row("iLQR, 64 reaches vmapped (float32)", spread["batch64_s"], "s", devices=spread["devices"])
+        )
     return table
 
 
 def markdown(table: list[dict]) -> str:
     show = lambda x, unit="": "" if x is None else (f"{x:.4g} {unit}".strip())
     lines = [
-        "| what | armctl | peer | peer's figure | armctl faster by | share of matmul peak |",
-        "|---|---|---|---|---|---|",
+        "| what | devices | armctl | peer | peer's figure | armctl faster by | share of matmul peak |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in table:
         share = "" if r["share_of_matmul_peak"] is None else f"{r['share_of_matmul_peak']:.0%}"
         faster = "" if r["speedup"] is None else f"{r['speedup']:.2f}x"
         lines.append(
-            f"| {r['what']} | {show(r['armctl'], r['unit'])} | {r['peer'] or ''} | "
+            f"| {r['what']} | {r['devices']} | {show(r['armctl'], r['unit'])} | {r['peer'] or ''} | "
             f"{show(r['peer_figure'], r['unit'])} | {faster} | {share} |"
         )
     return "\n".join(lines)

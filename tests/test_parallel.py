@@ -167,6 +167,7 @@ GN_SCRIPT = textwrap.dedent(
     import json
     import jax, jax.numpy as jnp
     from armctl.optim import gauss_newton_product, parallel
+    from armctl.optim.base import value_and_grad_jit
     from armctl.optim.gn import ShardedLinear
     from armctl.sequence import pathological
     from armctl.sequence.train_pathological import make_problem, model_for
@@ -179,6 +180,9 @@ GN_SCRIPT = textwrap.dedent(
     v = jax.tree_util.tree_map(lambda a: jax.random.normal(jax.random.key(2), a.shape, a.dtype), params)
     mesh = parallel.batch_mesh(2)
     out = {}
+    leaves = jax.tree_util.tree_leaves
+    error = lambda a, b: max(float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(x)))
+                             for x, y in zip(leaves(a), leaves(b)))
     for mu in (0.0, 0.3):
         one = gauss_newton_product(problem, params, batch, damping=0.1, structural=mu)
         two = gauss_newton_product(problem, parallel.replicate(params, mesh),
@@ -186,21 +190,24 @@ GN_SCRIPT = textwrap.dedent(
         assert isinstance(two.linear, ShardedLinear)
         for name, a, b in ((f"gv-{mu}", one(v), two(v)),
                            (f"gv-damped-{mu}", one.with_damping(2.0)(v), two.with_damping(2.0)(v))):
-            out[name] = max(float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(x)))
-                            for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+            out[name] = error(a, b)
+    one = value_and_grad_jit(problem, params, batch)
+    two = value_and_grad_jit(problem, parallel.replicate(params, mesh), parallel.shard_batch(batch, mesh))
+    out["value-and-gradient"] = error(one, two)
     print(json.dumps(out))
     """
 )
 
 
-def test_sharded_gauss_newton_product_equals_single_device_product():
-    """A batch sharded over two devices is linearized and multiplied shard by shard (one average of
-    the shards' products): the product is the single-device one, with and without structural
-    damping, up to float64 reduction order."""
+def test_sharded_gauss_newton_product_and_gradient_equal_single_device_ones():
+    """A batch sharded over two devices is linearized and multiplied (differentiated) shard by shard,
+    with one average of the shards' products (gradients): the product is the single-device one,
+    with and without structural damping, and so are the value and gradient, up to float64
+    reduction order."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
     command = [sys.executable, "-c", GN_SCRIPT]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     errors = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(errors) == {"gv-0.0", "gv-damped-0.0", "gv-0.3", "gv-damped-0.3"}
+    assert set(errors) == {"gv-0.0", "gv-damped-0.0", "gv-0.3", "gv-damped-0.3", "value-and-gradient"}
     assert all(e < 1e-12 for e in errors.values()), errors

@@ -26,6 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import PartitionSpec
+
+from armctl.optim.sharding import AXIS, batch_mesh_of, batch_specs
 
 TAP_NONLINEARITIES = ("tanh", "logistic", "linear")
 
@@ -183,7 +186,32 @@ def objective(problem: Problem, params, batch) -> jnp.ndarray:
 
 
 objective_jit = jax.jit(objective, static_argnums=0)
-value_and_grad_jit = jax.jit(jax.value_and_grad(objective, argnums=1), static_argnums=0)
+_value_and_grad = jax.jit(jax.value_and_grad(objective, argnums=1), static_argnums=0)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _value_and_grad_sharded(problem: Problem, params, batch, mesh):
+    def local(params, batch):
+        return jax.lax.pmean(jax.value_and_grad(objective, argnums=1)(problem, params, batch), AXIS)
+
+    whole = PartitionSpec()
+    return jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(whole, batch_specs(batch)),
+        out_specs=whole,
+        check_vma=False,  # models are written for one device: no varying-axis annotations
+    )(params, batch)
+
+
+def value_and_grad_jit(problem: Problem, params, batch):
+    """``(objective, gradient)`` (jitted). A batch sharded over a mesh is differentiated shard by
+    shard and the shards' values and gradients averaged once (the loss is a batch mean): left to
+    XLA's partitioner, a scan's backward pass summed the gradient across devices at every step."""
+    mesh = batch_mesh_of(batch)
+    if mesh is None:
+        return _value_and_grad(problem, params, batch)
+    return _value_and_grad_sharded(problem, params, batch, mesh)
 
 
 @jax.jit

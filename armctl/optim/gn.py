@@ -22,10 +22,10 @@ import functools
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import NamedSharding, PartitionSpec
+from jax.sharding import PartitionSpec
 
 from armctl.optim.base import Problem, check_number, check_problem, model_outputs
-from armctl.optim.parallel import AXIS
+from armctl.optim.sharding import AXIS, batch_mesh_of, batch_specs
 
 
 def tap_curvature(taps, nonlinearity: str):
@@ -122,7 +122,7 @@ def _apply(gnp: GNProduct, v):
         gv = jax.shard_map(
             local,
             mesh=sharded.mesh,
-            in_specs=(split, split, split, _batch_specs(gnp.batch), whole, whole, whole),
+            in_specs=(split, split, split, batch_specs(gnp.batch), whole, whole, whole),
             out_specs=whole,
             check_vma=False,  # models are written for one device: no varying-axis annotations
         )(sharded.leaves, gnp.out, gnp.taps, gnp.batch, gnp.damping, gnp.structural, v)
@@ -149,27 +149,6 @@ class ShardedLinear:
     def local(self, leaves):
         """Inside ``shard_map``: this shard's linear map from its blocks of ``leaves``."""
         return jax.tree_util.tree_unflatten(self.treedef, [leaf[0] for leaf in leaves])
-
-
-def batch_mesh_of(batch):
-    """The mesh a batch is sharded over along axis 0 (:func:`armctl.optim.parallel.shard_batch`),
-    or ``None`` for a batch on one device."""
-    for leaf in jax.tree_util.tree_leaves(batch):
-        sharding = getattr(leaf, "sharding", None)
-        if (
-            isinstance(sharding, NamedSharding)
-            and AXIS in sharding.mesh.axis_names
-            and sharding.mesh.shape[AXIS] > 1
-            and len(sharding.spec) > 0
-            and sharding.spec[0] == AXIS
-        ):
-            return sharding.mesh
-    return None
-
-
-def _batch_specs(batch):
-    # shard_batch splits every leaf with a leading axis and replicates scalars.
-    return jax.tree_util.tree_map(lambda x: PartitionSpec(AXIS) if jnp.ndim(x) else PartitionSpec(), batch)
 
 
 def _linearize(problem: Problem, params, batch, use_taps: bool):
@@ -201,7 +180,7 @@ def _linearize_sharded(problem: Problem, params, batch, use_taps: bool, mesh):
     out, taps, leaves = jax.shard_map(
         local,
         mesh=mesh,
-        in_specs=(whole, _batch_specs(batch)),
+        in_specs=(whole, batch_specs(batch)),
         out_specs=(split, split, split),
         check_vma=False,  # models are written for one device: no varying-axis annotations
     )(params, batch)

@@ -23,8 +23,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from armctl.optim.base import check_integer
+from armctl.optim.sharding import AXIS
 
-AXIS = "batch"
 #: The environment variables of a multi-process launch (see :func:`initialize_from_env`).
 ENV_VARS = ("ARMCTL_COORDINATOR", "ARMCTL_NUM_PROCESSES", "ARMCTL_PROCESS_ID")
 
