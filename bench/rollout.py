@@ -5,9 +5,8 @@ thesis's 2 x 100 controller.
 
 Prints and writes ``env_steps_per_s`` ({"64": .., "1024": ..}: batch x T / median wall time of a
 jitted forward rollout), ``train_step_s`` ({"64": ..}: the loss and its gradient as the optimizers
-take them),
-``gflops`` (controller FLOPs per second at each batch), ``matmul_gflops`` (large float32 matmul,
-measured in the same run) and ``flop_fraction`` (batch-1024 rollout rate / matmul peak).
+take them), ``gflops`` (controller FLOPs per second at each batch), ``matmul_gflops`` (large
+float32 matmul, measured in the same run) and ``flop_fraction`` (batch-1024 rollout rate / peak).
 With ``--motornet`` (a venv's Python, see ``bench/peer_scripts/README.md``) MotorNet's rollout and
 training step are measured in the same run: ``peers.motornet`` and ``speedup_over_motornet``.
 With more than one JAX device (on CPU: ``XLA_FLAGS=--xla_force_host_platform_device_count=N``)
