@@ -16,7 +16,7 @@ import sys
 
 import jax
 
-from armctl import runs
+from armctl import runs, xla_cpu
 from armctl.optim import parallel
 
 COMMAND_MODULES = (
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    xla_cpu.prefer_single_threaded_ops()  # before JAX's first computation starts its backend
     args = build_parser().parse_args(argv)
     # Progress lines reach a log file or a pipe as they are written, not when the run ends.
     for stream in (sys.stdout, sys.stderr):

@@ -211,3 +211,17 @@ def test_sharded_gauss_newton_product_and_gradient_equal_single_device_ones():
     errors = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(errors) == {"gv-0.0", "gv-damped-0.0", "gv-0.3", "gv-damped-0.3", "value-and-gradient"}
     assert all(e < 1e-12 for e in errors.values()), errors
+
+
+def test_single_threaded_ops_flag_is_added_once_and_never_over_the_users_choice():
+    from armctl.xla_cpu import SINGLE_THREADED_OPS, prefer_single_threaded_ops
+
+    environ = {}
+    assert prefer_single_threaded_ops(environ) and environ["XLA_FLAGS"] == SINGLE_THREADED_OPS
+    assert not prefer_single_threaded_ops(environ) and environ["XLA_FLAGS"] == SINGLE_THREADED_OPS
+    environ = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    assert prefer_single_threaded_ops(environ)
+    assert environ["XLA_FLAGS"] == f"--xla_force_host_platform_device_count=2 {SINGLE_THREADED_OPS}"
+    environ = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true"}
+    assert not prefer_single_threaded_ops(environ)
+    assert environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
