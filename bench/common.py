@@ -47,8 +47,22 @@ def matmul_peak_gflops(n: int = 2048, dtype=jnp.float32, repeats: int = 7) -> fl
     return 2 * n**3 / median_time(lambda: f(a, b), repeats=repeats) / 1e9
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what the platform module knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def machine_info() -> dict:
     return {
+        "cpu_model": cpu_model(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "devices": len(jax.devices()),
         "device": str(jax.devices()[0]),
         "backend": jax.default_backend(),
         "cpu_count": os.cpu_count(),

@@ -81,7 +81,8 @@ def hessianfree(python: str, repeats: int = 8, hf_runs: int = 3) -> dict:
 def trajax(python: str, source: str, x64: bool = False) -> dict:
     """google/trajax iLQR on one center-out reach of the monkey arm (8 targets; median over them)."""
     args = ["trajax_bench.py", "--params", "monkey"] + (["--x64"] if x64 else [])
-    env = {"PYTHONPATH": str(Path(source).resolve())}
+    # JAX like armctl's benchmarks: the same XLA_FLAGS (written out so the command shows them).
+    env = {"PYTHONPATH": str(Path(source).resolve()), "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
     figures = run(python, args, env)
     return {
         "package": "google/trajax (source checkout), iLQR, 40 steps, monkey arm",
