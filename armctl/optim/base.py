@@ -39,8 +39,9 @@ class Problem(NamedTuple):
     Attributes:
         outputs: ``outputs(params, batch) -> (out, taps)``; ``out`` a pytree of model outputs
             before the loss's matching nonlinearity (logits, or the arm's state and command
-            trajectories); ``taps`` a pytree of hidden pre-activations with leading batch axis
-            (for structural damping) or ``()``.
+            trajectories); ``taps`` a pytree of hidden pre-activations (for structural damping)
+            or ``()``. Both with the batch axis first (a sharded batch's shards are joined
+            along it).
         loss: ``loss(out, batch) -> scalar``, convex in ``out``, averaged over the batch.
         tap_nonlinearity: the hidden units' nonlinearity, which fixes the structural-damping
             distance D (see :func:`armctl.optim.gn.tap_curvature`): ``'tanh'``, ``'logistic'`` or
