@@ -4,8 +4,9 @@ XLA lets Eigen spread even a 4 x 4 Cholesky factorization or a 64 x 100 x 100 ma
 cores; for such sizes the threads' hand-offs cost more than the work. Measured on a 2-core
 machine (bench/vs_peers.py, one run each way): one iLQR reach 1.72 -> 1.00 ms and 64 reaches
 42.8 -> 11.9 ms with Eigen kept to one thread; training the thesis's center-out controller
-about 10 % faster (3,000 calls: 48 -> 44 s), the numbers unchanged. The cores are better used as one JAX device each, with the batch
-split over them (``--devices``, :mod:`armctl.optim.parallel`).
+about 10 % faster (3,000 calls: 48 -> 44 s), the numbers unchanged. The cores are better used
+as one JAX device each, with the batch split over them (``--devices``,
+:mod:`armctl.optim.parallel`).
 """
 
 from __future__ import annotations
