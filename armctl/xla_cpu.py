@@ -18,14 +18,20 @@ from collections.abc import MutableMapping
 SINGLE_THREADED_OPS = "--xla_cpu_multi_thread_eigen=false"
 
 
-def prefer_single_threaded_ops(environ: MutableMapping[str, str] = os.environ) -> bool:
-    """Add :data:`SINGLE_THREADED_OPS` to ``XLA_FLAGS`` unless the user set that flag already.
+def default_flag(flag: str, environ: MutableMapping[str, str] = os.environ) -> bool:
+    """Add ``flag`` (``--name=value``) to ``XLA_FLAGS`` unless the user set that name already.
 
-    Takes effect only when called before JAX creates its CPU backend (the first computation):
-    the ``armctl`` command and the benchmarks call it first. Returns whether it added the flag.
+    Takes effect only when called before JAX creates its CPU backend (the first computation).
+    Returns whether it added the flag.
     """
     flags = environ.get("XLA_FLAGS", "")
-    if "xla_cpu_multi_thread_eigen" in flags:
+    if flag.lstrip("-").split("=")[0] in flags:
         return False
-    environ["XLA_FLAGS"] = f"{flags} {SINGLE_THREADED_OPS}".strip()
+    environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
     return True
+
+
+def prefer_single_threaded_ops(environ: MutableMapping[str, str] = os.environ) -> bool:
+    """:func:`default_flag` of :data:`SINGLE_THREADED_OPS`: the ``armctl`` command and the
+    benchmarks call it first."""
+    return default_flag(SINGLE_THREADED_OPS, environ)

@@ -255,7 +255,7 @@ def ilqr(
         found, full_step, trial_states, trial_commands, trial_value = line_search(
             bp, states, commands, value, skip=~bp.ok | done_now
         )
-        take = found & ~done_now
+        take = found  # the line search is skipped when done_now
         new_value = jnp.where(take, trial_value, value)
         relative = (value - new_value) / jnp.maximum(jnp.abs(value), tiny)
         converged = done_now | (take & full_step & (relative <= tol))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from armctl import xla_cpu
+from armctl.optim import parallel
 
 # The armctl command's CPU setting (one thread per XLA operation), so that the benchmarks measure
 # what users run; set before the first computation starts JAX's backend.
@@ -40,9 +40,8 @@ def matmul_peak_gflops(n: int = 2048, dtype=jnp.float32, repeats: int = 7) -> fl
     a = jax.random.normal(jax.random.PRNGKey(0), (n, n), dtype)
     b = jax.random.normal(jax.random.PRNGKey(1), (n, n), dtype)
     if len(jax.devices()) > 1 and n % len(jax.devices()) == 0:
-        mesh = Mesh(jax.devices(), ("rows",))
-        a = jax.device_put(a, NamedSharding(mesh, PartitionSpec("rows")))
-        b = jax.device_put(b, NamedSharding(mesh, PartitionSpec()))
+        mesh = parallel.batch_mesh()
+        a, b = parallel.shard_batch(a, mesh), parallel.replicate(b, mesh)
     f = jax.jit(jnp.matmul)
     return 2 * n**3 / median_time(lambda: f(a, b), repeats=repeats) / 1e9
 

@@ -38,7 +38,7 @@ def run(python: str, args: list[str], env: dict | None = None) -> dict:
         )
     # The scripts print one JSON line or one indented object: the last line opening with "{".
     out = done.stdout
-    begin = out.rfind("\n{") + 1 if "\n{" in out else 0
+    begin = out.rfind("\n{") + 1  # 0 when the JSON opens the output
     try:
         figures = json.loads(out[begin:])
     except ValueError:

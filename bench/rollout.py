@@ -41,14 +41,15 @@ def controller_flops_per_step(ctrl: ArmController) -> int:
     return 2 * macs
 
 
-def measure(ctrl: ArmController, params, seed: int, repeats: int, mesh: int | None) -> dict:
-    """Forward rollouts at batch 64 and 1024 and a training step at batch 64; with ``mesh`` (a
-    device count) every batch is sharded over that many devices and the parameters replicated."""
+def measure(ctrl: ArmController, params, seed: int, repeats: int, devices: int | None) -> dict:
+    """Forward rollouts at batch 64 and 1024 and a training step at batch 64; with ``devices``
+    every batch is sharded over that many devices and the parameters replicated."""
     flops_step = controller_flops_per_step(ctrl)
     result = {"env_steps_per_s": {}, "gflops": {}, "train_step_s": {}}
-    on = (lambda b: b) if mesh is None else (lambda b: parallel.shard_batch(b, parallel.batch_mesh(mesh)))
-    p = params if mesh is None else parallel.replicate(params, parallel.batch_mesh(mesh))
-    where = "" if mesh is None else f" ({mesh} devices)"
+    mesh = None if devices is None else parallel.batch_mesh(devices)
+    on = (lambda b: b) if mesh is None else (lambda b: parallel.shard_batch(b, mesh))
+    p = params if mesh is None else parallel.replicate(params, mesh)
+    where = "" if mesh is None else f" ({devices} devices)"
     for batch_size in (64, 1024):
         task = DDN(horizon=100, batch_size=batch_size)
         batch = on(task.sample(jax.random.PRNGKey(seed + 1)))
@@ -87,10 +88,10 @@ def main(argv=None) -> dict:
     flops_step = controller_flops_per_step(ctrl)
     result = {"controller_flop_per_arm_step": flops_step}
 
-    result.update(measure(ctrl, params, args.seed, repeats, mesh=None))
+    result.update(measure(ctrl, params, args.seed, repeats, devices=None))
     devices = len(jax.devices())
     if devices > 1:
-        spread = measure(ctrl, params, args.seed, repeats, mesh=devices)
+        spread = measure(ctrl, params, args.seed, repeats, devices=devices)
         result["data_parallel"] = {"devices": devices, **spread}
 
     peak = matmul_peak_gflops()

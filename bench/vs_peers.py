@@ -15,18 +15,17 @@ the table (``rows``), the machine, the peak, each script's whole result and each
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
 
+from armctl import xla_cpu  # noqa: E402
+
 # One JAX CPU device per core this run may use, so that the data-parallel rows use them all (the
 # one-device rows are unaffected); it has to be set before JAX starts.
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    flag = f"--xla_force_host_platform_device_count={peers.threads()}"
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+xla_cpu.default_flag(f"--xla_force_host_platform_device_count={peers.threads()}")
 
 import gn_product  # noqa: E402
 import ilqr  # noqa: E402

@@ -28,7 +28,7 @@ import numpy as np
 import optax
 from jax.sharding import PartitionSpec
 
-from armctl.optim.sharding import AXIS, batch_mesh_of, batch_specs
+from armctl.optim.sharding import AXIS, batch_mesh_of, batch_specs, shard_map
 
 TAP_NONLINEARITIES = ("tanh", "logistic", "linear")
 
@@ -196,13 +196,7 @@ def _value_and_grad_sharded(problem: Problem, params, batch, mesh):
         return jax.lax.pmean(jax.value_and_grad(objective, argnums=1)(problem, params, batch), AXIS)
 
     whole = PartitionSpec()
-    return jax.shard_map(
-        local,
-        mesh=mesh,
-        in_specs=(whole, batch_specs(batch)),
-        out_specs=whole,
-        check_vma=False,  # models are written for one device: no varying-axis annotations
-    )(params, batch)
+    return shard_map(local, mesh, (whole, batch_specs(batch)), whole)(params, batch)
 
 
 def value_and_grad_jit(problem: Problem, params, batch):

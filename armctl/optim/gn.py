@@ -25,7 +25,7 @@ import optax
 from jax.sharding import PartitionSpec
 
 from armctl.optim.base import Problem, check_number, check_problem, model_outputs
-from armctl.optim.sharding import AXIS, batch_mesh_of, batch_specs
+from armctl.optim.sharding import AXIS, batch_mesh_of, batch_specs, shard_map
 
 
 def tap_curvature(taps, nonlinearity: str):
@@ -119,13 +119,10 @@ def _apply(gnp: GNProduct, v):
             return jax.lax.pmean(gv, AXIS)
 
         split, whole = PartitionSpec(AXIS), PartitionSpec()
-        gv = jax.shard_map(
-            local,
-            mesh=sharded.mesh,
-            in_specs=(split, split, split, batch_specs(gnp.batch), whole, whole, whole),
-            out_specs=whole,
-            check_vma=False,  # models are written for one device: no varying-axis annotations
-        )(sharded.leaves, gnp.out, gnp.taps, gnp.batch, gnp.damping, gnp.structural, v)
+        in_specs = (split, split, split, batch_specs(gnp.batch), whole, whole, whole)
+        gv = shard_map(local, sharded.mesh, in_specs, whole)(
+            sharded.leaves, gnp.out, gnp.taps, gnp.batch, gnp.damping, gnp.structural, v
+        )
     else:
         gv = _product(gnp.linear, gnp.out, gnp.taps, gnp.batch, gnp.damping, gnp.structural, v, *statics)
     return optax.tree.add_scale(gv, gnp.damping, v)
@@ -177,13 +174,9 @@ def _linearize_sharded(problem: Problem, params, batch, use_taps: bool, mesh):
         return out, taps, [leaf[None] for leaf in leaves]
 
     split, whole = PartitionSpec(AXIS), PartitionSpec()
-    out, taps, leaves = jax.shard_map(
-        local,
-        mesh=mesh,
-        in_specs=(whole, batch_specs(batch)),
-        out_specs=(split, split, split),
-        check_vma=False,  # models are written for one device: no varying-axis annotations
-    )(params, batch)
+    out, taps, leaves = shard_map(local, mesh, (whole, batch_specs(batch)), (split, split, split))(
+        params, batch
+    )
     return out, taps, ShardedLinear(leaves, treedef[0], mesh)
 
 
