@@ -20,7 +20,9 @@ from armctl import optim, report, runs
 from armctl.arm_problem import arm_problem
 from armctl.config import RunConfig, check_options, option, signature_parameters
 from armctl.controllers import ArmController
-from armctl.presets import OPTIMIZER_DEFAULTS, PRESETS, STEP_PRESETS, TASK_PRESETS
+from armctl.optim import driver
+from armctl.optim.base import check_number
+from armctl.presets import OPTIMIZER_DEFAULTS, PRESETS, STEP_PRESETS, TASK_PRESETS, TASK_VIEWS
 from armctl.tasks import TASKS, Task, make_task
 
 #: Task fields that have their own config field.
@@ -158,9 +160,25 @@ def cast(tree, config: ArmConfig):
     return jax.tree_util.tree_map(leaf, tree)
 
 
-def train(config: ArmConfig, *, resume: bool = False, force: bool = False, log: Callable = print) -> dict:
+def train(
+    config: ArmConfig,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    until_ratio: float | None = None,
+    log: Callable = print,
+) -> dict:
     """Start (or, ``resume``, continue) the run in ``config.run_dir()``; returns the report (also
-    written to ``report.json``). ``force`` replaces a run already in that directory."""
+    written to ``report.json``). ``force`` replaces a run already in that directory.
+
+    ``until_ratio`` (e.g. 1.01) also stops the run (reason ``'ratio'``) once its evaluation loss is
+    within that factor of iLQR's, on tasks whose yardstick is iLQR (center-out): what "time to
+    1 % of iLQR" measures (``bench/time_to_ilqr.py``).
+    """
+    if until_ratio is not None:
+        check_number("until_ratio", until_ratio, 1, low_closed=True)
+        if not TASK_VIEWS[config.task].ilqr_reference:
+            raise ValueError(f"until_ratio needs an iLQR reference; task {config.task!r} has none")
     saved = runs.prepare(config, resume=resume, force=force)
     with config.scope():
         setup = build(config)
@@ -169,6 +187,10 @@ def train(config: ArmConfig, *, resume: bool = False, force: bool = False, log: 
         reference = report.reference_loss(setup.task)
         if reference is not None:
             log(f"iLQR reference loss for {setup.task.name}: {reference:.6g}")
+        stop = ()
+        if until_ratio is not None:
+            within = lambda status: status.history["eval_loss"][-1] <= until_ratio * reference  # noqa: E731
+            stop = (driver.when(within, "ratio"),)
         result = runs.train(
             config,
             setup.problem,
@@ -181,6 +203,7 @@ def train(config: ArmConfig, *, resume: bool = False, force: bool = False, log: 
             log=log,
             eval_batch=eval_batch,
             batch_refresh=config.batch_refresh,
+            stop=stop,
         )
         return report.write(
             config.run_dir(), setup, result.params, result.history, eval_batch, reference, log=log

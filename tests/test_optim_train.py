@@ -215,11 +215,15 @@ def test_batch_refresh_keeps_each_batch_for_k_steps():
         run(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=1, batch_refresh=0)
 
 
-def test_curvature_batch_is_the_leading_share_of_every_leaf():
-    batch = {"x": jnp.arange(10.0), "y": jnp.ones((10, 3)), "s": jnp.asarray(2.0)}
+def test_curvature_batch_is_an_evenly_spaced_share_of_every_leaf():
+    batch = {"x": jnp.arange(10.0), "y": jnp.arange(30.0).reshape(10, 3), "s": jnp.asarray(2.0)}
     cb = curvature_batch(batch, 0.25)
-    np.testing.assert_array_equal(cb["x"], np.arange(3.0))
-    assert cb["y"].shape == (3, 3) and float(cb["s"]) == 2.0
+    np.testing.assert_array_equal(cb["x"], [0.0, 3.0, 6.0])
+    np.testing.assert_array_equal(cb["y"], np.arange(30.0).reshape(10, 3)[[0, 3, 6]])
+    assert float(cb["s"]) == 2.0
+    # An ordered batch (center-out's targets by angle) keeps its spread: a quarter of 64 targets
+    # is every fourth one, around the whole circle, not the first quadrant.
+    np.testing.assert_array_equal(curvature_batch(jnp.arange(64), 0.25), np.arange(0, 64, 4))
     assert curvature_batch(batch, 1.0) is batch
     # A ratio of counts gives back exactly that count: 7 / 25 * 25 rounds to 7.000000000000001.
     for k, n in [(7, 25), (15, 29), (200, 1000), (1000, 10_000)]:

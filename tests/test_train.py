@@ -116,6 +116,21 @@ def test_a_diverging_run_keeps_its_last_good_checkpoint_and_exits_nonzero(tmp_pa
     assert not (out / "report.json").exists()
 
 
+def test_until_ratio_stops_at_the_first_step_within_that_factor_of_ilqr(tmp_path):
+    small = dict(task="center-out", hidden=(8, 8), task_options={"n_targets": 4, "horizon": 12})
+    full = train(ArmConfig(steps=5, out=str(tmp_path / "full"), **small), log=quiet)
+    ratios = [e / full["ilqr_loss"] for e in runs.read_history(tmp_path / "full")["eval_loss"]]
+    target = ratios[2]
+    first = next(i for i, r in enumerate(ratios) if r <= target)  # the run stops after this step
+    train(ArmConfig(steps=5, out=str(tmp_path / "until"), **small), until_ratio=target, log=quiet)
+    stopped = runs.read_history(tmp_path / "until")["eval_loss"]
+    assert [e / full["ilqr_loss"] for e in stopped] == ratios[: first + 1]
+    with pytest.raises(ValueError, match=r"until_ratio needs an iLQR reference; task 'random-reach'"):
+        train(ArmConfig(steps=1, out=str(tmp_path / "rr"), **TINY), until_ratio=1.01, log=quiet)
+    with pytest.raises(ValueError, match="until_ratio must be .*got 0.5"):
+        train(ArmConfig(steps=1, out=str(tmp_path / "low"), **small), until_ratio=0.5, log=quiet)
+
+
 def test_eval_reloads_the_run(straight_run):
     run_dir, report = straight_run
     again = evaluate(run_dir, log=quiet)
@@ -212,6 +227,8 @@ def _usage_errors(tmp_path):
         (["train", "--task-option", "no-equals-sign"], "is not KEY=VALUE"),
         (["train", "--optimizer-option", "lambda_init=abc"], "lambda_init='abc'"),
         (["train", "--resume", str(tmp_path / "nothing-here")], "no run in"),
+        (["train", "--until-ratio", "1.01"], "until_ratio needs an iLQR reference; task 'random-reach'"),
+        (["train", "--until-ratio", "0.5"], "until_ratio must be a finite number"),
         (
             ["compare", "--optimizers", "ahf,sgd", "--out", str(tmp_path / "c")],
             "unknown optimizer(s) ['sgd']",

@@ -16,9 +16,16 @@ def register(subparsers) -> None:
         "run takes its preset's steps (armctl.presets.STEP_PRESETS; center-out: 600 quick, 2000 thesis).",
     )
     add_run_arguments(p, ArmConfig)
+    p.add_argument(
+        "--until-ratio",
+        type=float,
+        metavar="R",
+        help="also stop once the evaluation loss is within R x iLQR's (e.g. 1.01; center-out only)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    train(config_from(args, ArmConfig), resume=args.resume is not None, force=args.force)
+    config = config_from(args, ArmConfig)
+    train(config, resume=args.resume is not None, force=args.force, until_ratio=args.until_ratio)
     return 0

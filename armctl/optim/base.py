@@ -236,25 +236,30 @@ def objective_at(problem: Problem, params, delta, t, batch) -> float:
 
 
 def curvature_batch(batch, fraction: float):
-    """The curvature mini-batch: the first ``ceil(fraction * n)`` entries along axis 0 of every leaf.
+    """The curvature mini-batch: ``k = ceil(fraction * n)`` entries, evenly spaced along axis 0 of
+    every leaf (rows ``floor(i n / k)``, ``i < k``).
 
     ``n`` is each leaf's own leading size (batches keep examples on axis 0, e.g. ``TaskBatch``);
-    scalar leaves are kept whole. The gradient batch is freshly sampled, so its first share is
-    a fresh random sub-batch too.
+    scalar leaves are kept whole. Evenly spaced rather than the leading share because some
+    batches are ordered: center-out's batch is its targets in order of angle, whose first half is
+    the upper half circle, a curvature that ignores half the reaches (AHF with it stalled at 60x
+    iLQR). On a freshly sampled batch any fixed choice of rows is a random sub-batch.
     """
     check_number("curvature_fraction", fraction, 0, 1, high_closed=True)
     if fraction == 1:
         return batch
 
-    def head(x):
+    def share(x):
         x = jnp.asarray(x)
         if x.ndim == 0:
             return x
+        n = x.shape[0]
         # fraction is usually a ratio of counts k / n, whose product with n can round to just
         # above k (7 / 25 * 25 = 7.000000000000001): ceil must give k back, not k + 1.
-        return x[: max(1, math.ceil(fraction * x.shape[0] * (1 - 1e-12)))]
+        k = max(1, math.ceil(fraction * n * (1 - 1e-12)))
+        return x[np.arange(k) * n // k]
 
-    return jax.tree_util.tree_map(head, batch)
+    return jax.tree_util.tree_map(share, batch)
 
 
 def backtracking(

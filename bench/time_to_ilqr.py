@@ -1,0 +1,104 @@
+"""Calls and seconds for AHF to get within a factor of iLQR's loss on center-out (issue #21, goal 4).
+
+    python bench/time_to_ilqr.py --out time_to_ilqr.json [--ratio 1.01] [--seeds 0]
+        [--curvature-fractions 1,0.25] [--devices 1] [--max-calls 100000] [--targets 64]
+
+Each setting trains AHF on the thesis preset (64 reaches, float64) from the same seed until its
+evaluation loss is within ``--ratio`` of iLQR's (or ``--max-calls`` run out), and reports the
+function calls and wall seconds that took, per call, and as ratios to the first setting of the
+same seed. The settings are curvature shares (``curvature_fraction``: the Gauss-Newton products
+on an evenly spaced share of the reaches; 0.25 of 64 is every fourth target). The runs land in
+``--runs``; ``armctl report`` or ``armctl eval`` reload them. About 10 minutes per run at the
+full curvature on one core of a recent Xeon; one single-threaded process per core is the setting
+the #20 tables used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine_info, write_json  # noqa: E402
+
+from armctl.runs import read_history  # noqa: E402
+from armctl.train import ArmConfig, train  # noqa: E402
+
+
+def run_setting(args, seed: int, fraction: float) -> dict:
+    out = args.runs / f"cf{fraction:g}-s{seed}"
+    shutil.rmtree(out, ignore_errors=True)
+    options = {} if fraction == 1 else {"curvature_fraction": fraction}
+    config = ArmConfig(
+        task="center-out",
+        preset="thesis",
+        seed=seed,
+        optimizer="ahf",
+        optimizer_options=options,
+        function_calls=args.max_calls,
+        devices=args.devices,
+        task_options={"n_targets": args.targets},
+        out=str(out),
+    )
+    summary = train(config, until_ratio=args.ratio, log=print)
+    history = read_history(out)
+    calls, seconds = history["function_calls"][-1], history["wall_time"][-1]
+    return {
+        "seed": seed,
+        "curvature_fraction": fraction,
+        "reached": summary["ratio_to_ilqr"] <= args.ratio,
+        "ratio_to_ilqr": summary["ratio_to_ilqr"],
+        "calls": calls,
+        "seconds": seconds,
+        "ms_per_call": 1e3 * seconds / calls,
+        "objective_calls": history["objective_calls"][-1],
+        "gv_calls": history["gv_calls"][-1],
+        "gradient_calls": history["gradient_calls"][-1],
+        "steps": len(history["step"]),
+        "run": str(out),
+    }
+
+
+def main(argv=None) -> dict:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--out", help="write the JSON result here")
+    parser.add_argument("--ratio", type=float, default=1.01, help="target: this factor of iLQR's loss")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    parser.add_argument("--curvature-fractions", default="1,0.25", help="comma-separated shares")
+    parser.add_argument("--devices", type=int, default=1)
+    parser.add_argument("--max-calls", type=int, default=100_000, help="give up after this many calls")
+    parser.add_argument("--targets", type=int, default=64)
+    parser.add_argument("--runs", type=Path, default=Path("runs/bench-time-to-ilqr"))
+    args = parser.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    fractions = [float(f) for f in args.curvature_fractions.split(",")]
+    rows = [run_setting(args, seed, fraction) for seed in seeds for fraction in fractions]
+    print(f"\nAHF on center-out ({args.targets} reaches) to {args.ratio} x iLQR, {args.devices} device(s):")
+    header = ("seed", "curvature", "reached", "calls", "seconds", "ms/call", "calls x", "time x")
+    print(" ".join(f"{h:>9}" for h in header))
+    for row in rows:
+        first = next(r for r in rows if r["seed"] == row["seed"])
+        row["calls_vs_first"] = row["calls"] / first["calls"]
+        row["seconds_vs_first"] = row["seconds"] / first["seconds"]
+        print(
+            f"{row['seed']:>9} {row['curvature_fraction']:>9g} {str(row['reached']):>9} {row['calls']:>9} "
+            f"{row['seconds']:>9.1f} {row['ms_per_call']:>9.2f} {row['calls_vs_first']:>9.3f} "
+            f"{row['seconds_vs_first']:>9.3f}"
+        )
+    result = {
+        "ratio": args.ratio,
+        "targets": args.targets,
+        "devices": args.devices,
+        "max_calls": args.max_calls,
+        "rows": rows,
+        "machine": machine_info(),
+    }
+    write_json(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
