@@ -194,6 +194,16 @@ GN_SCRIPT = textwrap.dedent(
     one = value_and_grad_jit(problem, params, batch)
     two = value_and_grad_jit(problem, parallel.replicate(params, mesh), parallel.shard_batch(batch, mesh))
     out["value-and-gradient"] = error(one, two)
+    # A curvature share of a sharded batch is sharded too (each device multiplies its half), and
+    # its product is the single-device share's.
+    from armctl.optim.base import curvature_batch
+    from armctl.optim.sharding import batch_mesh_of
+    share = curvature_batch(parallel.shard_batch(batch, mesh), 0.5)
+    assert batch_mesh_of(share) is mesh, jax.tree_util.tree_map(lambda x: x.sharding, share)
+    one = gauss_newton_product(problem, params, curvature_batch(batch, 0.5), damping=0.1)
+    two = gauss_newton_product(problem, parallel.replicate(params, mesh), share, damping=0.1)
+    assert isinstance(two.linear, ShardedLinear)
+    out["gv-share"] = error(one(v), two(v))
     print(json.dumps(out))
     """
 )
@@ -209,7 +219,8 @@ def test_sharded_gauss_newton_product_and_gradient_equal_single_device_ones():
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     errors = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(errors) == {"gv-0.0", "gv-damped-0.0", "gv-0.3", "gv-damped-0.3", "value-and-gradient"}
+    products = {"gv-0.0", "gv-damped-0.0", "gv-0.3", "gv-damped-0.3", "gv-share"}
+    assert set(errors) == products | {"value-and-gradient"}
     # Only the order of float64 sums differs: at most ~1e3 terms (8 sequences x 12 steps x 16
     # units) at eps 1.1e-16 each bound it near 1e-13; measured 2-5e-16.
     assert all(e < 1e-12 for e in errors.values()), errors

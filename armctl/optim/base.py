@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import PartitionSpec
+from jax.sharding import NamedSharding, PartitionSpec
 
 from armctl.optim.sharding import AXIS, batch_mesh_of, batch_specs, shard_map
 
@@ -248,6 +248,7 @@ def curvature_batch(batch, fraction: float):
     check_number("curvature_fraction", fraction, 0, 1, high_closed=True)
     if fraction == 1:
         return batch
+    mesh = batch_mesh_of(batch)
 
     def share(x):
         x = jnp.asarray(x)
@@ -257,7 +258,12 @@ def curvature_batch(batch, fraction: float):
         # fraction is usually a ratio of counts k / n, whose product with n can round to just
         # above k (7 / 25 * 25 = 7.000000000000001): ceil must give k back, not k + 1.
         k = max(1, math.ceil(fraction * n * (1 - 1e-12)))
-        return x[np.arange(k) * n // k]
+        rows = x[np.arange(k) * n // k]
+        # Indexing a sharded batch gives a replicated result, on which every device would compute
+        # the whole product: the share is split over the batch's devices again where it divides.
+        if mesh is not None and k % mesh.shape[AXIS] == 0:
+            rows = jax.device_put(rows, NamedSharding(mesh, PartitionSpec(AXIS)))
+        return rows
 
     return jax.tree_util.tree_map(share, batch)
 
