@@ -61,7 +61,8 @@ def rows(ro: dict, gn: dict, il: dict) -> list[dict]:
     """The comparison table from the results of bench/rollout.py, gn_product.py and ilqr.py: each
     figure on one device and, where the scripts measured it, data-parallel over all devices."""
     motornet, hessianfree = "MotorNet 0.3.0", "hessianfree 0.4.0"
-    setting = "RNN 100, addition T = 50, batch 1000"
+    size = gn["setting"]  # --quick measures a smaller RNN: the label says which
+    setting = f"RNN {size['hidden']}, addition T = {size['T']}, batch {size['batch']}"
     table = []
     for r, n in ((ro, 1), (ro.get("data_parallel"), None)):
         if r is None:
