@@ -248,24 +248,37 @@ def curvature_batch(batch, fraction: float):
     check_number("curvature_fraction", fraction, 0, 1, high_closed=True)
     if fraction == 1:
         return batch
+
+    def count(n: int) -> int:
+        # fraction is usually a ratio of counts k / n, whose product with n can round to just
+        # above k (7 / 25 * 25 = 7.000000000000001): ceil must give k back, not k + 1.
+        return max(1, math.ceil(fraction * n * (1 - 1e-12)))
+
+    # A share of a sharded batch is split over the batch's devices again (each device multiplies
+    # its part) when every leaf's share divides; otherwise it is held whole, as before.
     mesh = batch_mesh_of(batch)
+    leading = [jnp.shape(x)[0] for x in jax.tree_util.tree_leaves(batch) if jnp.ndim(x)]
+    split = mesh is not None and all(count(n) % mesh.shape[AXIS] == 0 for n in leading)
+    sharding = NamedSharding(mesh, PartitionSpec(AXIS)) if split else None
 
     def share(x):
         x = jnp.asarray(x)
         if x.ndim == 0:
             return x
         n = x.shape[0]
-        # fraction is usually a ratio of counts k / n, whose product with n can round to just
-        # above k (7 / 25 * 25 = 7.000000000000001): ceil must give k back, not k + 1.
-        k = max(1, math.ceil(fraction * n * (1 - 1e-12)))
-        rows = x[np.arange(k) * n // k]
-        # Indexing a sharded batch gives a replicated result, on which every device would compute
-        # the whole product: the share is split over the batch's devices again where it divides.
-        if mesh is not None and k % mesh.shape[AXIS] == 0:
-            rows = jax.device_put(rows, NamedSharding(mesh, PartitionSpec(AXIS)))
-        return rows
+        k = count(n)
+        return _rows(x, np.arange(k) * n // k, sharding)
 
     return jax.tree_util.tree_map(share, batch)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _rows(x, rows, sharding):
+    """``x[rows]``, laid out as ``sharding`` (``None``: as XLA places it). Indexing a sharded batch
+    outside jit gives a replicated result, on which every device would compute the whole product;
+    the constraint makes each device gather only its own part."""
+    taken = x[rows]
+    return taken if sharding is None else jax.lax.with_sharding_constraint(taken, sharding)
 
 
 def backtracking(
