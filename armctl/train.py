@@ -189,7 +189,10 @@ def train(
             log(f"iLQR reference loss for {setup.task.name}: {reference:.6g}")
         stop = ()
         if until_ratio is not None:
-            within = lambda status: status.history["eval_loss"][-1] <= until_ratio * reference  # noqa: E731
+
+            def within(status: driver.Status) -> bool:
+                return status.history["eval_loss"][-1] <= until_ratio * reference
+
             stop = (driver.when(within, "ratio"),)
         result = runs.train(
             config,
