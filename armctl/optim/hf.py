@@ -1,7 +1,7 @@
 """Hessian-free optimization (Martens 2010; Martens & Sutskever 2011), with optional structural damping.
 
-Batches: ``batch`` is the freshly sampled gradient batch; the curvature batch is its first
-``curvature_fraction`` share along axis 0 of every leaf (:func:`armctl.optim.base.curvature_batch`).
+Batches: ``batch`` is the freshly sampled gradient batch; the curvature batch is an evenly spaced
+``curvature_fraction`` share of its rows (:func:`armctl.optim.base.curvature_batch`).
 All objective evaluations that choose or judge a step (CG backtracking, the line search, the
 reduction ratio rho) use the gradient batch: it is the larger, less noisy one, and it is the
 batch whose gradient defines the quadratic's linear term.
@@ -86,7 +86,8 @@ def hf(
         lambda_init: initial Tikhonov damping lam (> 0).
         structural_mu: structural damping mu (>= 0; 0 disables; needs taps from ``problem.outputs``).
         max_cg / min_cg: CG iteration cap / steps before the progress rule may stop.
-        curvature_fraction: share of the gradient batch (first along axis 0) used for curvature, in (0, 1].
+        curvature_fraction: share of the gradient batch used for curvature, in (0, 1] (evenly
+            spaced rows: :func:`armctl.optim.base.curvature_batch`).
         cg_decay: warm start ``x0 = cg_decay * previous solution``, in (0, 1].
         tol_k_factor: the tolerance of Martens' CG progress rule (>= 0; 0 disables the rule).
         lambda_drop / lambda_boost: the LM factors (``0 < drop < 1 < boost``).
