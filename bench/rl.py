@@ -108,9 +108,11 @@ def train_sb3(algo: str, task: str, steps: int, seed: int, evaluations: int, eva
     steps, in ``evaluations`` equal parts; after each part yield ``(env steps, seconds of
     learning so far, evaluate(policy))``, the policy being the deterministic one."""
     from stable_baselines3 import PPO, SAC
+    from stable_baselines3.common.logger import Logger
 
     cls = {"ppo": PPO, "sac": SAC}[algo]
     model = cls("MlpPolicy", make_env(task), seed=seed, device="cpu")
+    model.set_logger(Logger(None, []))  # the default one leaves an empty /tmp/SB3-* per learn()
     seconds = 0.0
     for part in range(1, evaluations + 1):
         start = time.perf_counter()

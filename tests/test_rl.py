@@ -16,6 +16,7 @@ from armctl.envs.sb3 import SB3VecEnv, split_info  # noqa: E402
 from gymnasium.vector import AutoresetMode, SyncVectorEnv  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.env_checker import check_env  # noqa: E402
+from stable_baselines3.common.logger import Logger  # noqa: E402
 from stable_baselines3.common.vec_env import VecCheckNan, VecMonitor  # noqa: E402
 
 import armctl.gym_registration  # noqa: E402,F401  (registers the env ids)
@@ -188,6 +189,7 @@ def test_ppo_learns_through_the_adapter_without_nans():
     n_steps, rollouts = 2 * HORIZON, 4
     venv = VecCheckNan(VecMonitor(SB3VecEnv(make_native())), raise_exception=True)
     model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=15, n_epochs=2, seed=0, device="cpu")
+    model.set_logger(Logger(None, []))  # SB3's default logger leaves an empty /tmp/SB3-* per learn()
     model.learn(rollouts * n_steps * NUM_ENVS)
     assert model.num_timesteps == rollouts * n_steps * NUM_ENVS
     # VecMonitor saw every arm finish every episode: the adapter reported the ends SB3's way.
