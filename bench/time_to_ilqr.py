@@ -1,13 +1,18 @@
 """Calls and seconds for AHF to get within a factor of iLQR's loss on center-out (issue #21, goal 4).
 
     python bench/time_to_ilqr.py --out time_to_ilqr.json [--ratio 1.01] [--seeds 0]
-        [--curvature-fractions 1,0.25] [--devices 1] [--max-calls 100000] [--targets 64]
+        [--settings "default;curvature_fraction=0.25,max_group=8"] [--devices 1]
+        [--max-calls 100000] [--targets 64]
 
 Each setting trains AHF on the thesis preset (64 reaches, float64) from the same seed until its
 evaluation loss is within ``--ratio`` of iLQR's (or ``--max-calls`` run out), and reports the
 function calls and wall seconds that took, per call, and as ratios to the first setting of the
-same seed. The settings are curvature shares (``curvature_fraction``: the Gauss-Newton products
-on an evenly spaced share of the reaches; 0.25 of 64 is every fourth target). The runs land in
+same seed. A setting is a comma-separated list of AHF options (``KEY=VALUE``, as
+``--optimizer-option`` takes them; ``default``: none), settings are separated by ``;``. The
+default compares AHF as the thesis runs it with the faster setting of README "Faster to 1 % of
+iLQR": Gauss-Newton products on a quarter of the reaches (``curvature_fraction=0.25``, every
+fourth target) and line searches over groups of up to 8 CG directions (``max_group=8``). The
+runs land in
 ``--runs``; ``armctl report`` or ``armctl eval`` reload them. About 10 minutes per run at the
 full curvature on one core of a recent Xeon; one single-threaded process per core is the setting
 the #20 tables used.
@@ -23,14 +28,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_json  # noqa: E402
 
+from armctl.config import parse_options  # noqa: E402
 from armctl.runs import read_history  # noqa: E402
 from armctl.train import ArmConfig, train  # noqa: E402
 
 
-def run_setting(args, seed: int, fraction: float) -> dict:
-    out = args.runs / f"cf{fraction:g}-s{seed}"
+def parse_settings(text: str) -> list[tuple[str, dict]]:
+    """``"default;a=1,b=2"`` -> ``[("default", {}), ("a=1,b=2", {"a": 1, "b": 2})]``."""
+    settings = []
+    for name in text.split(";"):
+        name = name.strip()
+        settings.append((name, {} if name == "default" else parse_options(name.split(","), "AHF")))
+    return settings
+
+
+def run_setting(args, seed: int, setting: str, options: dict) -> dict:
+    out = args.runs / f"{setting.replace('=', '').replace(',', '-')}-s{seed}"
     shutil.rmtree(out, ignore_errors=True)
-    options = {} if fraction == 1 else {"curvature_fraction": fraction}
     config = ArmConfig(
         task="center-out",
         preset="thesis",
@@ -47,7 +61,7 @@ def run_setting(args, seed: int, fraction: float) -> dict:
     calls, seconds = history["function_calls"][-1], history["wall_time"][-1]
     return {
         "seed": seed,
-        "curvature_fraction": fraction,
+        "setting": setting,
         "reached": summary["ratio_to_ilqr"] <= args.ratio,
         "ratio_to_ilqr": summary["ratio_to_ilqr"],
         "calls": calls,
@@ -67,24 +81,29 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", help="write the JSON result here")
     parser.add_argument("--ratio", type=float, default=1.01, help="target: this factor of iLQR's loss")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds")
-    parser.add_argument("--curvature-fractions", default="1,0.25", help="comma-separated shares")
+    parser.add_argument(
+        "--settings",
+        default="default;curvature_fraction=0.25,max_group=8",
+        help="';'-separated settings, each 'default' or comma-separated AHF options KEY=VALUE",
+    )
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--max-calls", type=int, default=100_000, help="give up after this many calls")
     parser.add_argument("--targets", type=int, default=64)
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-time-to-ilqr"))
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    fractions = [float(f) for f in args.curvature_fractions.split(",")]
-    rows = [run_setting(args, seed, fraction) for seed in seeds for fraction in fractions]
+    settings = parse_settings(args.settings)
+    rows = [run_setting(args, seed, name, options) for seed in seeds for name, options in settings]
     print(f"\nAHF on center-out ({args.targets} reaches) to {args.ratio} x iLQR, {args.devices} device(s):")
-    header = ("seed", "curvature", "reached", "calls", "seconds", "ms/call", "calls x", "time x")
-    print(" ".join(f"{h:>9}" for h in header))
+    width = max(len(name) for name, _ in settings)
+    header = ("reached", "calls", "seconds", "ms/call", "calls x", "time x")
+    print(f"{'seed':>4} {'setting':<{width}} " + " ".join(f"{h:>9}" for h in header))
     for row in rows:
         first = next(r for r in rows if r["seed"] == row["seed"])
         row["calls_vs_first"] = row["calls"] / first["calls"]
         row["seconds_vs_first"] = row["seconds"] / first["seconds"]
         print(
-            f"{row['seed']:>9} {row['curvature_fraction']:>9g} {str(row['reached']):>9} {row['calls']:>9} "
+            f"{row['seed']:>4} {row['setting']:<{width}} {str(row['reached']):>9} {row['calls']:>9} "
             f"{row['seconds']:>9.1f} {row['ms_per_call']:>9.2f} {row['calls_vs_first']:>9.3f} "
             f"{row['seconds_vs_first']:>9.3f}"
         )

@@ -115,14 +115,34 @@ def test_second_order_solves_least_squares(make):
             lambda_init=1.0, max_cg=60, augment=False, line_search="backtracking", curvature_fraction=0.5
         ),
         lambda: ahf(max_cg=60),
+        lambda: ahf(max_cg=60, max_group=8),
     ],
-    ids=["hf", "hf-structural", "line-search-damping", "ahf"],
+    ids=["hf", "hf-structural", "line-search-damping", "ahf", "ahf-grouped"],
 )
 def test_second_order_trains_tanh_rnn(make):
     start = float(objective(RNN, RNN_PARAMS, RNN_EVAL))
     _, _, hist = _train(RNN, make(), RNN_PARAMS, _rnn_batch, 8, RNN_EVAL)
     assert hist["eval_loss"][-1] < 0.03 * start, (start, hist["eval_loss"])
     assert all(isinstance(x, float) for x in hist["lambda"])
+
+
+def test_grouped_line_searches_evaluate_less_where_the_model_is_exact():
+    """On least squares the Gauss-Newton quadratic is the objective (up to lam): groups are kept
+    at their optimum with one evaluation and grow to max_group, so one step's evaluations per CG
+    direction fall well below the thesis's one or more, and the step lowers the loss as much."""
+    with jax.enable_x64(True):  # float64: the objective resolves the step's whole decrease
+        params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), LS_PARAMS)
+        batch = _ls_batch(jax.random.PRNGKey(7))
+        start = float(objective(LEAST_SQUARES, params, batch))
+        per_direction, after = {}, {}
+        for group in (1, 8):
+            opt = ahf(max_cg=50, max_group=group)
+            _, state, info = opt.step(LEAST_SQUARES, params, opt.init(params), batch)
+            searches = state.counters.objective - 1  # less the linearization
+            per_direction[group] = searches / info["cg_iters"]
+            after[group] = info["new_loss"]
+        assert per_direction[1] >= 1.0 and per_direction[8] < 0.5, per_direction
+        assert after[8] < 1e-3 * start and after[8] < 2 * after[1], (start, after)
 
 
 def _nan_problem():
@@ -395,6 +415,7 @@ BAD_OPTIONS = [
     # a non-bool where a bool is expected
     ("ahf", {"adapt_lambda": "maybe"}, "adapt_lambda must be true or false, got 'maybe'"),
     ("ahf", {"augment": 1}, "augment must be true or false, got 1"),
+    ("ahf", {"max_group": 0}, "max_group must be an integer >= 1, got 0"),
     # a string outside its choices
     (
         "ahf",

@@ -15,6 +15,13 @@ skipped (``eps_i = 0``). Two line searches (``line_search``):
   multiplying by ``tau = 1/2`` while the objective keeps decreasing (at most ``ls_max``
   backtracks, so 2 to ``ls_max + 1`` evaluations per direction).
 
+Grouped line searches (``max_group > 1``, not in the thesis): consecutive CG directions are
+line-searched together, along the sum of their quadratic-optimal moves. The quadratic's decrease
+along that sum is the sum of theirs (the directions are A-conjugate), so the parabolic search
+applies unchanged. The group size doubles (up to ``max_group``) after a group is kept at its
+quadratic optimum with one evaluation, and drops back to 1 otherwise, so that the objective is
+evaluated less often where the model predicts it well and per direction where it does not.
+
 Augmentation (``augment=True``, AHF): the previous true update ``w`` joins the conjugate basis as
 its first vector. CG starts at ``x_q = alpha_w w`` (the quadratic's minimizer along ``w``) and
 every later direction is made A-conjugate to ``w`` (deflated CG, Saad et al. 2000), which costs
@@ -37,7 +44,7 @@ Choices where the sources are vague:
 
 ``info`` of every step: ``loss`` (before), ``new_loss``, ``accepted``, ``lambda`` (the lam this
 step's CG used; the adapted value is in the returned state), ``cg_iters``, ``rho``, ``cg_stop``
-and ``skipped_directions``.
+and ``skipped_directions`` (directions, or groups of them, that the line search skipped).
 """
 
 from __future__ import annotations
@@ -123,6 +130,7 @@ def ahf(
     lambda_boost: float = 3 / 2,
     ls_max: int = 10,
     ls_fail_limit: int = 5,
+    max_group: int = 1,
     adapt_lambda: bool = True,
     line_search: str = "parabolic",
     augment: bool = True,
@@ -134,7 +142,9 @@ def ahf(
             lambda_boost: as in :func:`armctl.optim.hf.hf`.
         ls_max: backtracks per direction of the ``'backtracking'`` line search (>= 1; the
             parabolic one takes at most two evaluations and ignores it).
-        ls_fail_limit: stop CG after this many skipped directions (>= 1).
+        ls_fail_limit: stop CG after this many skipped directions or groups (>= 1).
+        max_group: the most consecutive CG directions line-searched together (>= 1; 1: each
+            on its own, as in the thesis); see the module docstring.
         adapt_lambda: adapt lam by the LM rule (True) or keep ``lambda_init`` (False).
         line_search: ``'parabolic'`` (default) or ``'backtracking'`` (Krause's Algorithm 5).
         augment: add the previous update to the conjugate basis (True: AHF); False starts CG
@@ -145,6 +155,7 @@ def ahf(
     check_options(locals())
     check_integer("ls_max", ls_max, 1)
     check_integer("ls_fail_limit", ls_fail_limit, 1)
+    check_integer("max_group", max_group, 1)
     check_bool("adapt_lambda", adapt_lambda)
     check_choice("line_search", line_search, LINE_SEARCHES)
     check_bool("augment", augment)
@@ -159,21 +170,42 @@ def ahf(
         b = optax.tree.scale(-1.0, grad)
         theta, f_cur, evals, products, fails = params, f0, 0, 0, 0
 
-        def move(direction, coeff, b_dir):
-            """Line-search the objective along ``coeff * direction``; returns whether it moved."""
+        def move(direction, coeff, predicted):
+            """Line-search the objective along ``coeff * direction``, whose quadratic optimum
+            promises a decrease of ``predicted``; returns ``(moved, kept eps = 1 with one
+            evaluation)``."""
             nonlocal theta, f_cur, evals
             f_at = lambda e: objective_at(problem, theta, direction, e * coeff, batch)
             if line_search == "parabolic":
-                # Predicted decrease of the quadratic at its optimum along the direction.
-                eps, value, n = parabolic_line_search(f_at, f_cur, 0.5 * coeff * b_dir)
+                eps, value, n = parabolic_line_search(f_at, f_cur, predicted)
             else:
                 eps, value, n = backtracking_line_search(f_at, f_cur, ls_max)
             evals += n
             if eps == 0.0:
-                return False
+                return False, False
             # The very parameters the line search evaluated (same jitted shift, same rounding).
             theta, f_cur = shifted(theta, direction, eps * coeff), value
-            return True
+            return True, eps == 1.0 and n == 1
+
+        group, pending = 1, []
+
+        def flush():
+            """Line-search the pending directions together; adapt the group size."""
+            nonlocal fails, group
+            if not pending:
+                return
+            if len(pending) == 1:  # on its own: exactly the thesis's per-direction search
+                direction, coeff, b_dir = pending[0]
+                predicted = 0.5 * coeff * b_dir
+            else:
+                direction = optax.tree.scale(pending[0][1], pending[0][0])
+                for d, c, _ in pending[1:]:
+                    direction = optax.tree.add_scale(direction, c, d)
+                coeff, predicted = 1.0, sum(0.5 * c * b_dir for _, c, b_dir in pending)
+            pending.clear()
+            moved, as_modelled = move(direction, coeff, predicted)
+            fails += 0 if moved else 1
+            group = min(2 * group, max_group) if as_modelled else 1
 
         deflation, start, phi0 = None, None, 0.0
         if augment and not is_zero(state.delta):
@@ -182,7 +214,7 @@ def ahf(
             waw, alpha_w, bw = float(waw), float(alpha_w), float(bw)
             if waw > 0 and math.isfinite(alpha_w):
                 start, deflation, phi0 = deflated, defl, -0.5 * bw * alpha_w
-                fails += 0 if move(state.delta, alpha_w, bw) else 1
+                fails += 0 if move(state.delta, alpha_w, 0.5 * alpha_w * bw)[0] else 1
         if start is None:
             start = zero_start(None, b)
 
@@ -197,10 +229,13 @@ def ahf(
             tol_k_factor=tol_k_factor,
         )
         for it in iterator:
-            fails += 0 if move(it.direction, it.alpha, it.b_dot_direction) else 1
+            pending.append((it.direction, it.alpha, it.b_dot_direction))
+            if len(pending) >= group:
+                flush()
             if fails >= ls_fail_limit:
                 iterator.stop("line_search")
                 break
+        flush()
         products += iterator.matvecs
 
         accepted = f_cur < f0
