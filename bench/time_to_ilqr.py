@@ -7,7 +7,7 @@
 Each setting trains AHF on the thesis preset (64 reaches, float64) from the same seed until its
 evaluation loss is within ``--ratio`` of iLQR's (or ``--max-calls`` run out), and reports the
 function calls and wall seconds that took, per call, and as ratios to the first setting of the
-same seed. A setting is a comma-separated list of AHF options (``KEY=VALUE``, as
+same seed. Each setting first runs a few untimed steps, so that no timed run includes compiling. A setting is a comma-separated list of AHF options (``KEY=VALUE``, as
 ``--optimizer-option`` takes them; ``default``: none), settings are separated by ``;``. The
 default compares AHF as the thesis runs it with the faster setting of README "Faster to 1 % of
 iLQR": Gauss-Newton products on a quarter of the reaches (``curvature_fraction=0.25``, every
@@ -42,21 +42,37 @@ def parse_settings(text: str) -> list[tuple[str, dict]]:
     return settings
 
 
-def run_setting(args, seed: int, setting: str, options: dict) -> dict:
-    out = args.runs / f"{setting.replace('=', '').replace(',', '-')}-s{seed}"
-    shutil.rmtree(out, ignore_errors=True)
-    config = ArmConfig(
+def config_for(args, seed: int, options: dict, out: Path, calls: int) -> ArmConfig:
+    return ArmConfig(
         task="center-out",
         preset="thesis",
         seed=seed,
         optimizer="ahf",
         optimizer_options=options,
-        function_calls=args.max_calls,
+        function_calls=calls,
         devices=args.devices,
         task_options={"n_targets": args.targets},
         out=str(out),
     )
-    summary = train(config, until_ratio=args.ratio, log=print)
+
+
+def warm_up(args, setting: str, options: dict) -> None:
+    """A few steps of the setting, untimed, so that no timed run pays for compiling its functions
+    (otherwise the first setting of the first seed would)."""
+    out = args.runs / f"warm-up-{slug(setting)}"
+    shutil.rmtree(out, ignore_errors=True)
+    train(config_for(args, 0, options, out, 100), log=lambda *_: None)
+    shutil.rmtree(out)
+
+
+def slug(setting: str) -> str:
+    return setting.replace("=", "").replace(",", "-")
+
+
+def run_setting(args, seed: int, setting: str, options: dict) -> dict:
+    out = args.runs / f"{slug(setting)}-s{seed}"
+    shutil.rmtree(out, ignore_errors=True)
+    summary = train(config_for(args, seed, options, out, args.max_calls), until_ratio=args.ratio, log=print)
     history = read_history(out)
     calls, seconds = history["function_calls"][-1], history["wall_time"][-1]
     return {
@@ -93,6 +109,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     settings = parse_settings(args.settings)
+    for name, options in settings:
+        warm_up(args, name, options)
     rows = [run_setting(args, seed, name, options) for seed in seeds for name, options in settings]
     print(f"\nAHF on center-out ({args.targets} reaches) to {args.ratio} x iLQR, {args.devices} device(s):")
     width = max(len(name) for name, _ in settings)
