@@ -7,15 +7,15 @@
 Each setting trains AHF on the thesis preset (64 reaches, float64) from the same seed until its
 evaluation loss is within ``--ratio`` of iLQR's (or ``--max-calls`` run out), and reports the
 function calls and wall seconds that took, per call, and as ratios to the first setting of the
-same seed. Each setting first runs a few untimed steps, so that no timed run includes compiling. A setting is a comma-separated list of AHF options (``KEY=VALUE``, as
-``--optimizer-option`` takes them; ``default``: none), settings are separated by ``;``. The
-default compares AHF as the thesis runs it with the faster setting of README "Faster to 1 % of
-iLQR": Gauss-Newton products on a quarter of the reaches (``curvature_fraction=0.25``, every
-fourth target) and line searches over groups of up to 8 CG directions (``max_group=8``). The
-runs land in
-``--runs``; ``armctl report`` or ``armctl eval`` reload them. About 10 minutes per run at the
-full curvature on one core of a recent Xeon; one single-threaded process per core is the setting
-the #20 tables used.
+same seed. Each setting first runs a few untimed steps, so that no timed run includes compiling.
+
+A setting is a comma-separated list of AHF options (``KEY=VALUE``, as ``--optimizer-option``
+takes them; ``default``: none); settings are separated by ``;``. The default compares AHF as the
+thesis runs it with the faster setting of README "Faster to 1 % of iLQR": Gauss-Newton products
+on a quarter of the reaches (``curvature_fraction=0.25``, every fourth target) and line searches
+over groups of up to 8 CG directions (``max_group=8``). The runs land in ``--runs``; ``armctl
+report`` or ``armctl eval`` reload them. About 10 minutes per run at the full curvature on one
+core of a recent Xeon; one single-threaded process per core is the setting the #20 tables used.
 """
 
 from __future__ import annotations
