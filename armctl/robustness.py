@@ -4,6 +4,10 @@ The thesis's ablation: a controller trained *with* the task's disturbances (and 
 compared with one trained on the same task *without* them, both evaluated on the same
 disturbed episodes; online (receding-horizon) iLQR, which re-plans every step from the
 delayed observation but does not know the disturbance, runs on those episodes too.
+Each controller also runs the same episodes with the disturbance taken out (noise kept), and the
+hand's distance between the two runs measures how it handles the push: the figure's "takes about 7
+timesteps to detect and correct for the disturbance" is the number of steps from the onset to the
+largest deviation (:func:`correction_steps`), after which the controller is bringing the hand back.
 Writes ``OUT/robust`` and ``OUT/non-robust`` (normal run directories), ``OUT/robustness.json``
 (a metrics table) and ``OUT/robustness_paths.png`` (hand paths, disturbance period in red).
 """
@@ -16,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from armctl import checkpoint, plots, runs
+from armctl import checkpoint, plant, plots, runs
 from armctl.baselines import online_ilqr
 from armctl.loading import load_run
 from armctl.rollout import simulate
@@ -28,6 +32,32 @@ UNDISTURBED = {
     "postural": {"force": 0.0},
 }
 SHOWN = 12  # episodes drawn in the figure
+
+
+def correction_steps(arm, states, calm_states, onset) -> tuple[np.ndarray, np.ndarray]:
+    """Per episode: the steps from the disturbance's onset to the hand's largest deviation from
+    the same episode without the disturbance, and that deviation (mm).
+
+    ``states`` and ``calm_states`` are (B, T+1, 4) rollouts of one controller with and without the
+    disturbance (everything else equal), ``onset`` (B,) the first disturbed step: state ``k`` has
+    had ``k - onset`` disturbed steps. A controller that never turns the push around peaks at the
+    horizon (``T - onset`` steps).
+    """
+    states, calm_states, onset = np.asarray(states), np.asarray(calm_states), np.asarray(onset)
+    if states.shape != calm_states.shape or states.ndim != 3 or onset.shape != states.shape[:1]:
+        raise ValueError(
+            f"expected states and calm_states of one shape (B, T+1, 4) and onset (B,); got "
+            f"{states.shape}, {calm_states.shape} and {onset.shape}"
+        )
+    gap = np.linalg.norm(
+        np.asarray(plant.forward_kinematics(arm, states[..., :2]))
+        - np.asarray(plant.forward_kinematics(arm, calm_states[..., :2])),
+        axis=-1,
+    )
+    k = np.arange(states.shape[1])
+    gap = np.where(k[None, :] > onset[:, None], gap, -np.inf)
+    peak = np.argmax(gap, axis=1)
+    return peak - onset, 1000.0 * gap[np.arange(len(peak)), peak]
 
 
 def default_out(config: ArmConfig) -> Path:
@@ -60,16 +90,26 @@ def robustness(
     with config.scope():
         task = build_task(config)
         batch = evaluation_batch(task, config.seed)
-        rollouts = {}
+        # The same episodes without the push (noise kept): the reference for the deviation.
+        no_push = {name: np.zeros_like(getattr(batch, name)) for name in ("joint_disturbance", "hand_force")}
+        unpushed = batch._replace(**no_push)
+        rollouts, unpushed_rollouts = {}, {}
         for name in ("robust", "non-robust"):
             _, setup, params, _ = load_run(out / name)
             rollouts[name] = simulate(setup.controller, params, task, batch)
-        log("=== online iLQR on the same episodes ===")
+            unpushed_rollouts[name] = simulate(setup.controller, params, task, unpushed)
+        log("=== online iLQR on the same episodes, with and without the disturbance ===")
         rollouts["online iLQR"] = online_ilqr(task, batch)
+        unpushed_rollouts["online iLQR"] = online_ilqr(task, unpushed)
         table = {}
         for name, r in rollouts.items():
             metrics = task.metrics(r.states, r.commands, batch.target)
             table[name] = {f"mean_{k}": float(np.mean(v)) for k, v in metrics.items()}
+            steps, deviation = correction_steps(
+                task.arm, r.states, unpushed_rollouts[name].states, batch.onset
+            )
+            table[name]["median_correction_steps"] = float(np.median(steps))
+            table[name]["mean_peak_deviation_mm"] = float(np.mean(deviation))
     onset = np.asarray(batch.onset)[:SHOWN]
     panels = {
         name: {"states": np.asarray(r.states)[:SHOWN], "highlight": [(int(o), task.horizon) for o in onset]}
@@ -88,8 +128,15 @@ def robustness(
 
 
 def format_table(table: dict) -> str:
-    cols = ("mean_cost", "mean_final_error_mm", "mean_final_speed", "mean_energy")
-    lines = [f"{'controller':12s}" + "".join(f"{c[5:]:>18s}" for c in cols)]
+    cols = (
+        "mean_cost",
+        "mean_final_error_mm",
+        "mean_final_speed",
+        "mean_energy",
+        "median_correction_steps",
+        "mean_peak_deviation_mm",
+    )
+    lines = [f"{'controller':12s}" + "".join(f"{c.split('_', 1)[1]:>18s}" for c in cols)]
     for name, row in table.items():
         lines.append(f"{name:12s}" + "".join(f"{row[c]:18.6g}" for c in cols))
     return "\n".join(lines)

@@ -174,7 +174,39 @@ def test_robustness_evaluates_both_controllers_and_online_ilqr_on_the_same_episo
     summary = json.loads((out / "robustness.json").read_text())
     assert set(summary["results"]) == {"robust", "non-robust", "online iLQR"}
     assert summary["episodes"] == 4
+    for row in summary["results"].values():
+        assert 1 <= row["median_correction_steps"] <= 12  # from the onset to the horizon
+        assert row["mean_peak_deviation_mm"] > 0  # every episode is pushed
     assert is_png(out / "robustness_paths.png")
+
+
+def test_correction_steps_count_from_the_onset_to_the_largest_deviation():
+    """A deviation that rises until 5 steps after the onset and falls back peaks there; an arm
+    that nobody steers, pushed by a constant torque, deviates more at every step (the peak is
+    the horizon); shapes that do not match are refused."""
+    from armctl.controllers.table import CommandTable
+
+    from armctl.robustness import correction_steps
+    from armctl.rollout import simulate
+
+    task = make_task("ddn", batch_size=3, horizon=20, disturbance_std=0.02)
+    calm = np.tile(np.array([0.7, 1.5, 0.0, 0.0]), (3, 21, 1))
+    bump = np.concatenate([np.zeros(8), np.linspace(0, 0.05, 6)[1:], np.linspace(0.04, 0.01, 8)])
+    pushed = calm.copy()
+    pushed[:, :, 1] += bump  # elbow deviation: onset at step 7, largest at state 12
+    steps, peak_mm = correction_steps(task.arm, pushed, calm, np.array([7, 7, 7]))
+    np.testing.assert_array_equal(steps, [5, 5, 5])
+    assert np.all(peak_mm > 0)
+
+    batch = task.sample(jax.random.PRNGKey(3))
+    still = batch._replace(joint_disturbance=np.zeros((3, 2)), hand_force=np.zeros((3, 2)))
+    table = CommandTable(task.horizon)
+    zeros = table.init_params()
+    noisy, quiet = (simulate(table, zeros, task, b).states for b in (batch, still))
+    steps, _ = correction_steps(task.arm, noisy, quiet, batch.onset)
+    np.testing.assert_array_equal(steps, task.horizon - np.asarray(batch.onset))
+    with pytest.raises(ValueError, match="one shape"):
+        correction_steps(task.arm, noisy, quiet[:, :-1], batch.onset)
 
 
 @pytest.mark.parametrize(
