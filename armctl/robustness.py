@@ -34,6 +34,13 @@ UNDISTURBED = {
 SHOWN = 12  # episodes drawn in the figure
 
 
+def without_push(batch):
+    """``batch`` with its disturbance taken out (joint torques and hand force zero), everything
+    else, the noise included, kept: the reference against which a push is measured."""
+    no_push = {name: np.zeros_like(getattr(batch, name)) for name in ("joint_disturbance", "hand_force")}
+    return batch._replace(**no_push)
+
+
 def correction_steps(arm, states, calm_states, onset) -> tuple[np.ndarray, np.ndarray]:
     """Per episode: the steps from the disturbance's onset to the hand's largest deviation from
     the same episode without the disturbance, and that deviation (mm).
@@ -90,9 +97,7 @@ def robustness(
     with config.scope():
         task = build_task(config)
         batch = evaluation_batch(task, config.seed)
-        # The same episodes without the push (noise kept): the reference for the deviation.
-        no_push = {name: np.zeros_like(getattr(batch, name)) for name in ("joint_disturbance", "hand_force")}
-        unpushed = batch._replace(**no_push)
+        unpushed = without_push(batch)
         rollouts, unpushed_rollouts = {}, {}
         for name in ("robust", "non-robust"):
             _, setup, params, _ = load_run(out / name)

@@ -186,7 +186,7 @@ def test_correction_steps_count_from_the_onset_to_the_largest_deviation():
     the horizon); shapes that do not match are refused."""
     from armctl.controllers.table import CommandTable
 
-    from armctl.robustness import correction_steps
+    from armctl.robustness import correction_steps, without_push
     from armctl.rollout import simulate
 
     task = make_task("ddn", batch_size=3, horizon=20, disturbance_std=0.02)
@@ -199,7 +199,7 @@ def test_correction_steps_count_from_the_onset_to_the_largest_deviation():
     assert np.all(peak_mm > 0)
 
     batch = task.sample(jax.random.PRNGKey(3))
-    still = batch._replace(joint_disturbance=np.zeros((3, 2)), hand_force=np.zeros((3, 2)))
+    still = without_push(batch)
     table = CommandTable(task.horizon)
     zeros = table.init_params()
     noisy, quiet = (simulate(table, zeros, task, b).states for b in (batch, still))
