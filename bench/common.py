@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +19,10 @@ import jax.numpy as jnp
 
 from armctl import xla_cpu
 from armctl.optim import parallel
+
+#: Set in the processes :func:`run_processes` starts: the CPU the process pins itself to, and
+#: where process 0 writes its result.
+CPU_VAR, RESULT_VAR = "ARMCTL_BENCH_CPU", "ARMCTL_BENCH_RESULT"
 
 # The armctl command's CPU setting (one thread per XLA operation), so that the benchmarks measure
 # what users run; set before the first computation starts JAX's backend.
@@ -76,3 +84,74 @@ def write_json(path: str | None, result: dict) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text + "\n")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_processes(script: str, argv: list[str], processes: int, timeout_s: float = 3600) -> dict:
+    """Run ``python script argv`` as ``processes`` processes joined by ``jax.distributed`` on
+    loopback (one CPU device each, process ``i`` pinned to the ``i``-th CPU this process may use);
+    returns the result process 0 passed to :func:`write_result`.
+
+    Why processes: the devices of one process (``--xla_force_host_platform_device_count``) share
+    XLA's one CPU thread pool, so each device's per-step kernels hop between cores and the two
+    devices' scans slow each other down; a pinned process per core keeps each device on its core.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if not 2 <= processes <= len(cpus):
+        raise ValueError(f"processes must be in 2..{len(cpus)} (the CPUs this run may use), got {processes}")
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        # Each process has one device: a forced device count in XLA_FLAGS (bench/vs_peers.py sets
+        # one) is left out of theirs.
+        flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "device_count" not in f]
+        env = os.environ | {"XLA_FLAGS": " ".join(flags)}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, script, *argv],
+                env=env
+                | {
+                    "ARMCTL_COORDINATOR": f"127.0.0.1:{port}",
+                    "ARMCTL_NUM_PROCESSES": str(processes),
+                    "ARMCTL_PROCESS_ID": str(i),
+                    CPU_VAR: str(cpus[i]),
+                    RESULT_VAR: str(result),
+                },
+                stdout=None if i == 0 else subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(processes)
+        ]
+        errors = []
+        for i, p in enumerate(procs):
+            try:
+                _, err = p.communicate(timeout=timeout_s)
+            finally:
+                p.kill()
+            if p.returncode:
+                errors.append(f"process {i} exited with {p.returncode}:\n{err[-2000:]}")
+        if errors:
+            raise RuntimeError("\n".join(errors))
+        return json.loads(result.read_text())
+
+
+def join_processes() -> bool:
+    """In a process :func:`run_processes` started, pin it to its CPU and join the others (call it
+    before any computation) and return True; elsewhere do nothing and return False."""
+    if CPU_VAR not in os.environ:
+        return False
+    os.sched_setaffinity(0, {int(os.environ[CPU_VAR])})
+    parallel.initialize_from_env()
+    return True
+
+
+def write_result(result: dict) -> None:
+    """Hand ``result`` to :func:`run_processes` (process 0 of such a run; elsewhere nothing)."""
+    if RESULT_VAR in os.environ and jax.process_index() == 0:
+        Path(os.environ[RESULT_VAR]).write_text(json.dumps(result))

@@ -25,6 +25,12 @@ compared with its forward + gradient).
 With more than one JAX device (on CPU: ``XLA_FLAGS=--xla_force_host_platform_device_count=N``,
 one per core) ``data_parallel`` repeats the gradient, G v and HF iteration with the batch sharded
 over all of them (:mod:`armctl.optim.parallel`); the figures above stay on one device.
+
+``--processes N`` measures the same three data-parallel over N processes instead, one per core,
+each pinned to its core and holding one device, joined by ``jax.distributed`` on loopback
+(:func:`common.run_processes`): ``multi_process``, with the matmul peak measured over the same
+processes. On CPU this is the faster layout (see :func:`common.run_processes` for why); only the
+multi-process figures are measured in such a run.
 """
 
 from __future__ import annotations
@@ -39,7 +45,15 @@ import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
-from common import machine_info, matmul_peak_gflops, median_time, write_json  # noqa: E402
+from common import (  # noqa: E402
+    join_processes,
+    machine_info,
+    matmul_peak_gflops,
+    median_time,
+    run_processes,
+    write_json,
+    write_result,
+)
 
 from armctl.optim import Problem, gauss_newton_product, hf, losses, parallel  # noqa: E402
 from armctl.optim.base import (
@@ -122,27 +136,66 @@ def measure(problem, params, batch, key, repeats: int) -> dict:
     return {"grad_s": grad_s, "gv_s": gv_s, "hf_iter_50cg_s": hf_s, "hf_cg_iters": cg_iters[-1]}
 
 
+def launch_processes(processes: int, repeats: int, quick: bool, hessianfree, flops: float, out) -> dict:
+    """Measure over ``processes`` pinned processes (:func:`common.run_processes`), then run
+    hessianfree (when given) on its own; prints and writes the result."""
+    child = ["--processes", str(processes), "--repeats", str(repeats)] + ["--quick"] * quick
+    result = run_processes(__file__, child, processes)
+    spread = result["multi_process"]
+    result |= {"matmul_gflops": spread["matmul_gflops"], "gv_flops_analytic": flops}
+    if hessianfree:
+        peer = peers.hessianfree(hessianfree)
+        result["peers"] = {"hessianfree": peer}
+        result["speedup_over_hessianfree"] = {
+            "gv": peer["gv_s"] / spread["gv_s"],
+            "gradient": peer["forward_plus_gradient_s"] / spread["grad_s"],
+            "hf_iter_50cg": peer["hf_iter_50cg_s"] / spread["hf_iter_50cg_s"],
+        }
+    write_json(out, result)
+    return result
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--repeats", type=int, default=None, help="timed repetitions (median)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="measure data-parallel over this many processes, one pinned per core (see the module doc)",
+    )
     peers.add_arguments(parser, "hessianfree")
     args = parser.parse_args(argv)
     hidden, steps, batch_size, mm, repeats = (
         (100, 50, 1000, 2048, 7) if not args.quick else (32, 10, 100, 512, 3)
     )
     repeats = args.repeats or repeats
+    setting = {"hidden": hidden, "T": steps, "batch": batch_size, "dtype": "float32", "quick": args.quick}
+    if args.hessianfree and args.quick:
+        parser.error("--hessianfree compares the full setting; leave out --quick")
+    flops = gv_flops(batch_size, steps, hidden, 2)
+    if args.processes > 1 and not join_processes():
+        return launch_processes(args.processes, repeats, args.quick, args.hessianfree, flops, args.out)
 
     key = jax.random.PRNGKey(0)
-    matmul_gflops = matmul_peak_gflops(mm, repeats=repeats)
-
     problem, params = rnn_problem(hidden), init(key, hidden)
     kx, ky = jax.random.split(jax.random.fold_in(key, 2))
     batch = {"x": jax.random.normal(kx, (batch_size, steps, 2)), "y": jax.random.normal(ky, (batch_size, 1))}
+    if args.processes > 1:  # one of the pinned processes: the data-parallel figures only
+        mesh = parallel.batch_mesh()
+        sharded = parallel.shard_batch(batch, mesh)
+        spread = measure(problem, parallel.replicate(params, mesh), sharded, key, repeats)
+        peak = matmul_peak_gflops(mm, repeats=repeats)
+        spread |= {"processes": jax.process_count(), "matmul_gflops": peak}
+        spread["flop_fraction_gv"] = flops / spread["gv_s"] / 1e9 / peak
+        write_result({**machine_info(), "setting": setting, "multi_process": spread})
+        return spread
+
+    matmul_gflops = matmul_peak_gflops(mm, repeats=repeats)
     one = measure(problem, params, batch, key, repeats)
     grad_s, gv_s, hf_s = one["grad_s"], one["gv_s"], one["hf_iter_50cg_s"]
-    flops = gv_flops(batch_size, steps, hidden, 2)
     gnp = gauss_newton_product(problem, params, batch, damping=1.0)
     v = jax.tree_util.tree_map(jnp.ones_like, params)
     cost = _apply.lower(gnp, v).compile().cost_analysis()
@@ -160,13 +213,7 @@ def main(argv=None) -> dict:
 
     result = {
         **machine_info(),
-        "setting": {
-            "hidden": hidden,
-            "T": steps,
-            "batch": batch_size,
-            "dtype": "float32",
-            "quick": args.quick,
-        },
+        "setting": setting,
         "matmul_n": mm,
         "matmul_gflops": matmul_gflops,
         "grad_s": grad_s,
@@ -183,8 +230,6 @@ def main(argv=None) -> dict:
     if devices > 1:
         result["data_parallel"] = spread
     if args.hessianfree:
-        if args.quick:
-            parser.error("--hessianfree compares the full setting; leave out --quick")
         peer = peers.hessianfree(args.hessianfree)
         result["peers"] = {"hessianfree": peer}
         result["speedup_over_hessianfree"] = {

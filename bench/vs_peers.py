@@ -1,13 +1,15 @@
 """armctl beside its peers, in one run: the table of issue #21.
 
     python bench/vs_peers.py --out vs_peers.json [--motornet PY] [--hessianfree PY] \\
-        [--trajax PY --trajax-src DIR] [--quick]
+        [--trajax PY --trajax-src DIR] [--processes N] [--quick]
 
 Runs ``bench/rollout.py`` (closed-loop rollout and training step; MotorNet), ``bench/gn_product.py``
 (G v, gradient, HF iteration on the RNN-100 addition setting; hessianfree) and ``bench/ilqr.py``
 (iLQR per center-out reach and 64 vmapped, float32; trajax) one after the other, each with its
 peer (a peer without its ``--NAME PYTHON`` is left out: see ``bench/peer_scripts/README.md``).
-Prints a markdown table: armctl's figure, the peer's, how many times faster armctl is, and the
+With ``--processes N`` the G v, gradient and HF iteration are also measured over N processes,
+one pinned per core (``gn_product.py --processes N``), with their own matmul peak. Prints a
+markdown table: armctl's figure, the peer's, how many times faster armctl is, and the
 share of the float32 matmul peak measured in the same run where FLOPs are counted. The JSON holds
 the table (``rows``), the machine, the peak, each script's whole result and each peer's command.
 """
@@ -57,9 +59,10 @@ def _figure(result: dict, peer: str, *keys):
     return value
 
 
-def rows(ro: dict, gn: dict, il: dict) -> list[dict]:
+def rows(ro: dict, gn: dict, il: dict, gp: dict | None = None) -> list[dict]:
     """The comparison table from the results of bench/rollout.py, gn_product.py and ilqr.py: each
-    figure on one device and, where the scripts measured it, data-parallel over all devices."""
+    figure on one device and, where the scripts measured it, data-parallel over all devices; with
+    ``gp`` (a ``gn_product.py --processes N`` result) also over N pinned processes."""
     motornet, hessianfree = "MotorNet 0.3.0", "hessianfree 0.4.0"
     size = gn["setting"]  # --quick measures a smaller RNN: the label says which
     setting = f"RNN {size['hidden']}, addition T = {size['T']}, batch {size['batch']}"
@@ -91,10 +94,15 @@ def rows(ro: dict, gn: dict, il: dict) -> list[dict]:
                 devices=n,
             )
         )
-    for r, n in ((gn, 1), (gn.get("data_parallel"), None)):
+    spread = gn.get("data_parallel")
+    multi = (gp or {}).get("multi_process")
+    for r, n in (
+        (gn, 1),
+        (spread, spread and spread["devices"]),
+        (multi, multi and f"{multi['processes']} processes"),
+    ):
         if r is None:
             continue
-        n = n or r["devices"]
         table += [
             _row(
                 f"G v ({setting})",
@@ -161,21 +169,32 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--out", help="write the JSON result here")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run; no hessianfree)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="also measure G v, gradient and HF iteration over this many pinned processes (gn_product.py)",
+    )
     peers.add_arguments(parser, "motornet", "hessianfree", "trajax")
     args = parser.parse_args(argv)
     quick = ["--quick"] if args.quick else []
     given = lambda name: [f"--{name.replace('_', '-')}", getattr(args, name)] if getattr(args, name) else []
     ro = rollout.main(quick + given("motornet"))
     gn = gn_product.main(quick + ([] if args.quick else given("hessianfree")))
+    gp = gn_product.main(quick + ["--processes", str(args.processes)]) if args.processes > 1 else None
     il = ilqr.main(quick + given("trajax") + given("trajax_src"))
-    table = rows(ro, gn, il)
+    table = rows(ro, gn, il, gp)
     print(markdown(table))
     result = {
         "machine": machine_info(),
         "peer_threads": peers.threads(),
-        "matmul_gflops": {"rollout": ro["matmul_gflops"], "gn_product": gn["matmul_gflops"]},
+        "matmul_gflops": {
+            "rollout": ro["matmul_gflops"],
+            "gn_product": gn["matmul_gflops"],
+            **({"gn_product_processes": gp["matmul_gflops"]} if gp else {}),
+        },
         "rows": table,
-        "runs": {"rollout": ro, "gn_product": gn, "ilqr": il},
+        "runs": {"rollout": ro, "gn_product": gn, "gn_product_processes": gp, "ilqr": il},
     }
     write_json(args.out, result)
     return result
