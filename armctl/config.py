@@ -104,7 +104,11 @@ class RunConfig:
     remat_block: int = option(
         0, "rematerialize the scan over time in blocks of this many steps (~sqrt(T)); 0: off"
     )
-    checkpoint_every: int = option(5, "write the checkpoint every this many steps (and at the end)")
+    checkpoint_every: int = option(
+        5,
+        "write the checkpoint every this many steps and at the end (in a long run, at most every "
+        "hundredth of its steps so far)",
+    )
     out: str | None = option(None, "run directory (default: runs/NAME, see the command's help)")
 
     def __post_init__(self):

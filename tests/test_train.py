@@ -105,6 +105,33 @@ def test_ctrl_c_checkpoints_the_last_step_and_the_resumed_run_matches(straight_r
     assert strict_json(out / "report.json")["loss"] == report["loss"]
 
 
+def _checkpoint_steps(last_step: int, every: int, start: int = 0) -> list[int]:
+    """The steps after which a run from ``start`` to ``last_step`` writes its checkpoint (the end aside)."""
+    saved, last = [], start
+    for step in range(start + 1, last_step + 1):
+        if runs.checkpoint_due(step, last, every):
+            saved.append(step)
+            last = step
+    return saved
+
+
+def test_checkpoints_every_n_steps_and_in_a_long_run_every_hundredth_of_it():
+    # Short runs: every checkpoint_every steps (1 % of 500 steps is 5).
+    assert _checkpoint_steps(500, 5) == list(range(5, 501, 5))
+    assert _checkpoint_steps(40, 1) == list(range(1, 41))
+    # A long run: the gaps grow with the run, never past ~1 % of it, so a crash loses at most that.
+    steps = _checkpoint_steps(50_000, 5)
+    gaps = np.diff(steps)
+    assert all(gap >= max(5, int(0.01 * s)) for gap, s in zip(gaps, steps[1:], strict=True))
+    assert all(gap <= max(5, 0.01 * s) for gap, s in zip(gaps, steps[1:], strict=True))
+    # Each write costs time in proportion to the history written: about 100 x the run's length in
+    # all, against 50,000^2 / 10 at a fixed 5-step interval (what made long L-BFGS runs crawl).
+    assert sum(steps) < 110 * 50_000
+    # Resumed from one of its checkpoints, a run keeps the same schedule.
+    resumed_at = max(s for s in steps if s <= 1_000)
+    assert _checkpoint_steps(2_000, 5, start=resumed_at) == [s for s in steps if resumed_at < s <= 2_000]
+
+
 def test_a_diverging_run_keeps_its_last_good_checkpoint_and_exits_nonzero(tmp_path, capsys):
     out = tmp_path / "diverged"
     args = ["train", *TINY_ARGS, "--optimizer", "gd", "--optimizer-option", "learning_rate=1e200"]

@@ -78,7 +78,11 @@ class LMConfig(RunConfig):
         10, "score the validation windows (and keep the best parameters) every this many steps"
     )
     eval_windows: int = option(64, "validation windows scored during training")
-    checkpoint_every: int = option(10, "write the checkpoint every this many steps (and at the end)")
+    checkpoint_every: int = option(
+        10,
+        "write the checkpoint every this many steps and at the end (in a long run, at most every "
+        "hundredth of its steps so far)",
+    )
 
     def __post_init__(self):
         if self.steps is None and self.function_calls is None and self.minutes is None:
