@@ -281,6 +281,20 @@ def test_ncg_grows_its_step_when_the_gradient_is_tiny():
     assert hist["eval_loss"][-1] < 1e-3 * start, (start, hist["eval_loss"][-5:])
 
 
+def test_ncg_restarts_after_a_rejected_step_instead_of_repeating_it():
+    """A carried-over step far too short to change the loss is rejected (Armijo passes on a
+    rounding tie, the loss does not fall); NCG must not retry it from the same point forever."""
+    batch = _ls_batch(jax.random.PRNGKey(0))
+    opt = ncg()
+    params, state, info = opt.step(LEAST_SQUARES, LS_PARAMS, opt.init(LS_PARAMS), batch)
+    assert info["accepted"]
+    stuck = state._replace(step_size=1e-30)  # the step center-out seed 0 repeated for 30k calls
+    params2, state2, info2 = opt.step(LEAST_SQUARES, params, stuck, batch)
+    assert not info2["accepted"] and info2["step_size"] < 1e-20
+    _, _, info3 = opt.step(LEAST_SQUARES, params2, state2, batch)
+    assert info3["accepted"] and info3["new_loss"] < 0.9 * info3["loss"], info3
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -252,7 +252,8 @@ def ncg(*, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30) -> 
     backtracking with the initial step ``t0 = t_prev g_prev^T d_prev / g^T d`` (Nocedal & Wright
     3.60), doubled while the objective keeps falling when that guess passes at once (the
     guess only repeats the last step's first-order decrease, so without growing it the steps
-    shrank for good: center-out stalled at 1e4 x iLQR); objective-only trial evaluations.
+    shrank for good: center-out stalled at 1e4 x iLQR); objective-only trial evaluations. After
+    a rejected step it restarts as on its first step (steepest descent, unit length).
     ``c1``, ``shrink`` and ``max_line_search`` as in :func:`lbfgs`.
     """
     _check_line_search(c1, shrink, max_line_search)
@@ -296,9 +297,15 @@ def ncg(*, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30) -> 
             n += grown
         accepted = t > 0 and f_new < f0
         new_params = shifted(params, d, t) if accepted else params
-        new_state = NCGState(
-            grad, d, slope, t if accepted else t0, state.counters.add(gradient=1, objective=n)
-        )
+        counters = state.counters.add(gradient=1, objective=n)
+        if accepted:
+            new_state = NCGState(grad, d, slope, t, counters)
+        else:
+            # Restart from a unit-length steepest-descent step. Carried over, a step too short
+            # to change the loss (it "passed" Armijo on a rounding tie) would be tried again from
+            # the same point forever: center-out seed 0 repeated one rejected step of 1.3e-12 for
+            # its last 30k calls.
+            new_state = NCGState(None, None, 0.0, 1.0, counters)
         info = {"loss": f0, "new_loss": f_new if accepted else f0, "accepted": accepted, "step_size": t}
         return new_params, new_state, info
 
