@@ -248,8 +248,8 @@ def train(
     ``config.checkpoint_every`` steps (in long runs less often: :func:`checkpoint_due`) and at
     the end, reporting progress (``describe`` a history row; ``fraction``: the share of the
     budget spent, default the config's budgets), and writing config.json, checkpoint.pkl and
-    history.json. ``saved``: the checkpoint to resume
-    (from :func:`prepare`); ``extra()``: the experiment's additions to every checkpoint.
+    history.json. ``saved``: the checkpoint to resume (from :func:`prepare`); ``extra()``: the
+    experiment's additions to every checkpoint.
 
     Raises :class:`Interrupted` on Ctrl-C and :class:`Diverged` when the loss stops being
     finite, after checkpointing the last completed (good) step.

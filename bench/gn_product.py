@@ -136,6 +136,21 @@ def measure(problem, params, batch, key, repeats: int) -> dict:
     return {"grad_s": grad_s, "gv_s": gv_s, "hf_iter_50cg_s": hf_s, "hf_cg_iters": cg_iters[-1]}
 
 
+def versus_hessianfree(python: str, ours: dict) -> dict:
+    """Run hessianfree (``python``: its venv's interpreter) and compare it with ``ours`` (the
+    ``grad_s``, ``gv_s`` and ``hf_iter_50cg_s`` of :func:`measure`): ``peers`` and
+    ``speedup_over_hessianfree``."""
+    peer = peers.hessianfree(python)
+    return {
+        "peers": {"hessianfree": peer},
+        "speedup_over_hessianfree": {
+            "gv": peer["gv_s"] / ours["gv_s"],
+            "gradient": peer["forward_plus_gradient_s"] / ours["grad_s"],
+            "hf_iter_50cg": peer["hf_iter_50cg_s"] / ours["hf_iter_50cg_s"],
+        },
+    }
+
+
 def launch_processes(processes: int, repeats: int, quick: bool, hessianfree, flops: float, out) -> dict:
     """Measure over ``processes`` pinned processes (:func:`common.run_processes`), then run
     hessianfree (when given) on its own; prints and writes the result."""
@@ -144,13 +159,7 @@ def launch_processes(processes: int, repeats: int, quick: bool, hessianfree, flo
     spread = result["multi_process"]
     result |= {"matmul_gflops": spread["matmul_gflops"], "gv_flops_analytic": flops}
     if hessianfree:
-        peer = peers.hessianfree(hessianfree)
-        result["peers"] = {"hessianfree": peer}
-        result["speedup_over_hessianfree"] = {
-            "gv": peer["gv_s"] / spread["gv_s"],
-            "gradient": peer["forward_plus_gradient_s"] / spread["grad_s"],
-            "hf_iter_50cg": peer["hf_iter_50cg_s"] / spread["hf_iter_50cg_s"],
-        }
+        result |= versus_hessianfree(hessianfree, spread)
     write_json(out, result)
     return result
 
@@ -230,13 +239,7 @@ def main(argv=None) -> dict:
     if devices > 1:
         result["data_parallel"] = spread
     if args.hessianfree:
-        peer = peers.hessianfree(args.hessianfree)
-        result["peers"] = {"hessianfree": peer}
-        result["speedup_over_hessianfree"] = {
-            "gv": peer["gv_s"] / gv_s,
-            "gradient": peer["forward_plus_gradient_s"] / grad_s,
-            "hf_iter_50cg": peer["hf_iter_50cg_s"] / hf_s,
-        }
+        result |= versus_hessianfree(args.hessianfree, one)
     width = max(map(len, result))
     for name, value in result.items():
         shown = f"{value:.4g}" if isinstance(value, float) else value

@@ -305,7 +305,7 @@ def ncg(*, c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30) -> 
             # to change the loss (it "passed" Armijo on a rounding tie) would be tried again from
             # the same point forever: center-out seed 0 repeated one rejected step of 1.3e-12 for
             # its last 30k calls.
-            new_state = NCGState(None, None, 0.0, 1.0, counters)
+            new_state = init(params)._replace(counters=counters)
         info = {"loss": f0, "new_loss": f_new if accepted else f0, "accepted": accepted, "step_size": t}
         return new_params, new_state, info
 
