@@ -111,6 +111,9 @@ def run_processes(script: str, argv: list[str], processes: int, timeout_s: float
         # one) is left out of theirs.
         flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "device_count" not in f]
         env = os.environ | {"XLA_FLAGS": " ".join(flags)}
+        # stderr goes to files, not pipes: a pipe read only at the end can fill up and stall
+        # a process that logs much.
+        logs = [open(Path(tmp) / f"stderr-{i}", "w+") for i in range(processes)]
         procs = [
             subprocess.Popen(
                 [sys.executable, script, *argv],
@@ -123,19 +126,29 @@ def run_processes(script: str, argv: list[str], processes: int, timeout_s: float
                     RESULT_VAR: str(result),
                 },
                 stdout=None if i == 0 else subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
+                stderr=logs[i],
             )
             for i in range(processes)
         ]
+        # Watch all of them: the others of a failed process would wait at jax.distributed's
+        # join or collectives until its own timeout (minutes) before anything shows.
+        deadline = time.monotonic() + timeout_s
+        while (codes := [p.poll() for p in procs]).count(None) and not any(codes):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        for p in procs:
+            p.kill()
+            p.wait()
         errors = []
-        for i, p in enumerate(procs):
-            try:
-                _, err = p.communicate(timeout=timeout_s)
-            finally:
-                p.kill()
-            if p.returncode:
-                errors.append(f"process {i} exited with {p.returncode}:\n{err[-2000:]}")
+        for i, (code, log) in enumerate(zip(codes, logs, strict=True)):
+            log.seek(0)
+            if code is None:
+                why = "another process failed" if any(codes) else f"still running after {timeout_s:.0f} s"
+                errors.append(f"process {i} stopped: {why}")
+            elif code:
+                errors.append(f"process {i} exited with {code}:\n{log.read()[-2000:]}")
+            log.close()
         if errors:
             raise RuntimeError("\n".join(errors))
         return json.loads(result.read_text())
