@@ -33,6 +33,11 @@ import jax
 from armctl.optim import driver
 
 _NUMBER = (int, float)
+#: Help of ``checkpoint_every``, shared by the subclasses that change its default.
+CHECKPOINT_EVERY_HELP = (
+    "write the checkpoint every this many steps and at the end (in a long run, at most every "
+    "hundredth of its steps so far)"
+)
 
 
 def option(default, help: str, **cli) -> Any:
@@ -104,11 +109,7 @@ class RunConfig:
     remat_block: int = option(
         0, "rematerialize the scan over time in blocks of this many steps (~sqrt(T)); 0: off"
     )
-    checkpoint_every: int = option(
-        5,
-        "write the checkpoint every this many steps and at the end (in a long run, at most every "
-        "hundredth of its steps so far)",
-    )
+    checkpoint_every: int = option(5, CHECKPOINT_EVERY_HELP)
     out: str | None = option(None, "run directory (default: runs/NAME, see the command's help)")
 
     def __post_init__(self):

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from armctl import optim, plots, runs
-from armctl.config import RunConfig, check_options, option, signature_parameters
+from armctl.config import CHECKPOINT_EVERY_HELP, RunConfig, check_options, option, signature_parameters
 from armctl.controllers.lm import MODELS, make_model, n_params
 from armctl.optim import Problem
 from armctl.optim.base import value_and_grad_jit
@@ -78,11 +78,7 @@ class LMConfig(RunConfig):
         10, "score the validation windows (and keep the best parameters) every this many steps"
     )
     eval_windows: int = option(64, "validation windows scored during training")
-    checkpoint_every: int = option(
-        10,
-        "write the checkpoint every this many steps and at the end (in a long run, at most every "
-        "hundredth of its steps so far)",
-    )
+    checkpoint_every: int = option(10, CHECKPOINT_EVERY_HELP)
 
     def __post_init__(self):
         if self.steps is None and self.function_calls is None and self.minutes is None:
