@@ -15,7 +15,7 @@ iLQR's optimal reaches dashed; their losses and hand errors there go into the ta
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import jax
@@ -93,6 +93,20 @@ def check_optimizers(optimizers: Sequence[str]) -> None:
         raise ValueError(f"optimizers names {repeated} more than once; each optimizer is one run")
 
 
+def check_overrides(overrides: Mapping[str, Mapping] | None, optimizers: Sequence[str]) -> dict:
+    """Per-optimizer config values (``{"lbfgs": {"batch_refresh": 25}}``), each naming an
+    optimizer of the comparison; the optimizer, its seed and its directory are the comparison's."""
+    overrides = {name: dict(values) for name, values in (overrides or {}).items()}
+    stray = sorted(set(overrides) - set(optimizers))
+    if stray:
+        raise ValueError(f"settings given for {stray}, which are not among the optimizers {list(optimizers)}")
+    for name, values in overrides.items():
+        owned = sorted({"optimizer", "seed", "out"} & set(values))
+        if owned:
+            raise ValueError(f"{name}: {owned} are set by the comparison, not per optimizer")
+    return overrides
+
+
 def train_or_reuse(config: ArmConfig, plan: str, *, force: bool, log: Callable) -> dict:
     """The report of ``config``'s run as :func:`armctl.runs.plan` planned it: read when ``'done'``,
     else trained (resumed when ``'resume'``)."""
@@ -106,22 +120,23 @@ def compare(
     optimizers: Sequence[str],
     out: str | Path | None = None,
     *,
-    budgets: dict[str, dict] | None = None,
+    overrides: Mapping[str, Mapping] | None = None,
     force: bool = False,
     log: Callable = print,
 ) -> dict:
-    """Train ``base`` once per optimizer into ``out/NAME`` (``budgets[name]`` may override its
-    steps / function_calls / minutes) and compare them.
+    """Train ``base`` once per optimizer into ``out/NAME`` (``overrides[name]``: that optimizer's
+    own config values, e.g. ``{"lbfgs": {"batch_refresh": 25}}``) and compare them.
 
     Before any training every sub-run is planned (:func:`armctl.runs.plan`): a finished run with
     the same settings is reused, an unfinished one (or one with other budgets) is resumed, and
     one with other settings is an error unless ``force`` replaces it.
     """
     check_optimizers(optimizers)
+    overrides = check_overrides(overrides, optimizers)
     out = Path(out) if out is not None else default_out(base)
     runs.check_writable(out)
     configs = {
-        name: dataclasses.replace(base, optimizer=name, out=str(out / name), **(budgets or {}).get(name, {}))
+        name: dataclasses.replace(base, optimizer=name, out=str(out / name), **overrides.get(name, {}))
         for name in optimizers
     }
     plans = {name: runs.plan(config, force=force) for name, config in configs.items()}
@@ -140,6 +155,7 @@ def compare(
             "calls": summary["function_calls"],
             "wall_s": summary["wall_s"],
             "final_error_mm": summary["metrics"]["mean_final_error_mm"],
+            "batch_refresh": config.batch_refresh,
         }
         panels[name] = {"states": np.asarray(r.states)}
         if TASK_VIEWS[setup.task.name].center_out_probe:
@@ -235,6 +251,8 @@ def format_table(summary: dict) -> str:
     if summary["ilqr_loss"]:
         lines.append(f"{'iLQR':10s} {summary['ilqr_loss']:12.6g} {'1.0000':>8s}")
     for name, r in summary["optimizers"].items():
+        if r["batch_refresh"] > 1:
+            lines.append(f"{name} kept each training batch for {r['batch_refresh']} steps")
         if "center_out" in r:
             c = r["center_out"]
             lines.append(

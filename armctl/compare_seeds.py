@@ -20,13 +20,19 @@ many runs reached it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from armctl import checkpoint, plots, runs
-from armctl.compare import EQUAL_CALLS_WINDOW, check_optimizers, loss_at_calls, train_or_reuse
+from armctl.compare import (
+    EQUAL_CALLS_WINDOW,
+    check_optimizers,
+    check_overrides,
+    loss_at_calls,
+    train_or_reuse,
+)
 from armctl.presets import TASK_VIEWS
 from armctl.report import evaluation_losses
 from armctl.train import ArmConfig
@@ -111,16 +117,21 @@ def compare_seeds(
     out: str | Path | None = None,
     *,
     at_calls: Sequence[int] | None = None,
+    overrides: Mapping[str, Mapping] | None = None,
     force: bool = False,
     log: Callable = print,
 ) -> dict:
     """Train ``base`` for every optimizer and seed into ``out/NAME-sSEED`` and summarize the seeds.
+
+    ``overrides[name]``: that optimizer's own config values on every seed (the thesis's DDN
+    protocol kept L-BFGS's batch for 25 updates: ``{"lbfgs": {"batch_refresh": 25}}``).
 
     ``at_calls``: the call counts of the table (default: the largest count every run reached).
     Sub-runs are planned before any training (:func:`armctl.runs.plan`): finished ones with the
     same settings are reused, unfinished ones resumed, others an error unless ``force``.
     """
     check_optimizers(optimizers)
+    overrides = check_overrides(overrides, optimizers)
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must name at least one seed, each once; got {seeds}")
@@ -130,7 +141,11 @@ def compare_seeds(
     runs.check_writable(out)
     configs = {
         (name, seed): dataclasses.replace(
-            base, optimizer=name, seed=seed, out=str(out / seed_run_name(name, seed))
+            base,
+            optimizer=name,
+            seed=seed,
+            out=str(out / seed_run_name(name, seed)),
+            **overrides.get(name, {}),
         )
         for name in optimizers
         for seed in seeds
@@ -169,6 +184,7 @@ def compare_seeds(
             }
             for name in optimizers
         },
+        "batch_refresh": {name: configs[name, seeds[0]].batch_refresh for name in optimizers},
         "config": base.to_json(),
     }
     plots.loss_bands(
@@ -209,7 +225,9 @@ def format_seed_table(summary: dict) -> str:
     for name, by_seed in summary["runs"].items():
         walls = [r["wall_s"] for r in by_seed.values()]
         calls = [r["calls"] for r in by_seed.values()]
+        kept = summary["batch_refresh"][name]
         lines.append(
             f"  {name}: calls {min(calls):,}-{max(calls):,}, wall {min(walls):.0f}-{max(walls):.0f} s per run"
+            + (f", each batch kept {kept} steps" if kept > 1 else "")
         )
     return "\n".join(lines)

@@ -250,6 +250,51 @@ def test_compare_on_ddn_shows_the_controllers_on_center_out_reaches(tmp_path):
         assert is_png(out / fig)
 
 
+def test_compare_keeps_the_batch_per_optimizer_as_the_thesis_did_for_l_bfgs(tmp_path, capsys):
+    """``--batch-refresh lbfgs=3``: L-BFGS's sub-runs keep each batch for 3 steps and train as
+    ``armctl train --batch-refresh 3`` does; the other optimizers keep a fresh batch every step.
+    Settings for an optimizer that is not compared, or a malformed value, are refused by name."""
+    tiny = ["--hidden", "6", "6", "--task-option", "batch_size=4", "--task-option", "horizon=12"]
+    tiny += ["--task-option", "delay=3", "--steps", "4"]
+    out = tmp_path / "seeds"
+    args = ["compare", "ddn", "--optimizers", "adam,lbfgs", "--seeds", "0", "--out", str(out), *tiny]
+    assert main([*args, "--batch-refresh", "lbfgs=3"]) == 0
+    assert "lbfgs: calls" in capsys.readouterr().out
+    summary = json.loads((out / "seeds.json").read_text())
+    assert summary["batch_refresh"] == {"adam": 1, "lbfgs": 3}
+    for name, kept in (("adam", 1), ("lbfgs", 3)):
+        assert json.loads((out / f"{name}-s0" / "config.json").read_text())["batch_refresh"] == kept
+    alone = tmp_path / "alone"
+    assert (
+        main(["train", "ddn", "--optimizer", "lbfgs", "--batch-refresh", "3", "--out", str(alone), *tiny])
+        == 0
+    )
+    compared, trained = (json.loads((d / "history.json").read_text()) for d in (out / "lbfgs-s0", alone))
+    assert compared["loss"] == trained["loss"] and compared["function_calls"] == trained["function_calls"]
+    # The same sub-runs with L-BFGS's batch refreshed every step are other settings: refused.
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "batch_refresh" in capsys.readouterr().err
+    assert main([*args, "--batch-refresh", "hf=25"]) == 2
+    assert "['hf'], which are not among the optimizers ['adam', 'lbfgs']" in capsys.readouterr().err
+    for bad in ("lbfgs=0", "lbfgs", "lbfgs=25,=3"):
+        with pytest.raises(SystemExit) as exit_:
+            main([*args, "--batch-refresh", bad])
+        assert exit_.value.code == 2 and "--batch-refresh" in capsys.readouterr().err
+
+
+def test_batch_refresh_is_one_value_for_all_optimizers_or_one_per_optimizer():
+    from armctl.commands.compare import batch_refresh_values
+    from armctl.compare import check_overrides
+
+    assert batch_refresh_values("25") == 25
+    assert batch_refresh_values("lbfgs=25, ahf=2") == {"lbfgs": 25, "ahf": 2}
+    assert check_overrides(None, ["ahf"]) == {}
+    # A comparison sets each sub-run's optimizer, seed and directory itself.
+    with pytest.raises(ValueError, match=r"lbfgs: \['seed'\] are set by the comparison"):
+        check_overrides({"lbfgs": {"seed": 3, "batch_refresh": 25}}, ["ahf", "lbfgs"])
+
+
 def test_center_out_probe_keeps_the_task_plant_and_drops_its_randomness():
     ddn = make_task("ddn", horizon=30, delay=4)
     probe = center_out_probe(ddn)

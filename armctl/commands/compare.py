@@ -1,13 +1,31 @@
-"""``armctl compare TASK --optimizers ahf,hf,lbfgs,adam [--seeds 0,1,2]``: the thesis's fig. 6.2."""
+"""``armctl compare TASK --optimizers ahf,hf,lbfgs,adam [--seeds 0,1,2] [--batch-refresh lbfgs=25]``:
+the thesis's fig. 6.2."""
 
 from __future__ import annotations
 
+import argparse
+
 from armctl import compare, compare_seeds
-from armctl.commands import integer_list
+from armctl.commands import integer_list, positive_integer
 from armctl.config import add_arguments, given_arguments
 from armctl.train import ArmConfig
 
-SKIP = ("optimizer", "out")
+# --batch-refresh is the config's field, widened here to one value per optimizer.
+SKIP = ("optimizer", "out", "batch_refresh")
+
+
+def batch_refresh_values(text: str) -> int | dict[str, int]:
+    """An argparse ``type``: ``K`` (every optimizer) or ``NAME=K,NAME=K`` (those optimizers;
+    the others get a fresh batch every step)."""
+    if "=" not in text:
+        return positive_integer(text)
+    values = {}
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        name, sep, k = item.partition("=")
+        if not sep or not name.strip():
+            raise argparse.ArgumentTypeError(f"expected K or NAME=K[,NAME=K], got {item!r} in {text!r}")
+        values[name.strip()] = positive_integer(k)
+    return values
 
 
 def register(subparsers) -> None:
@@ -20,6 +38,13 @@ def register(subparsers) -> None:
         "median and range over the seeds.",
     )
     add_arguments(p, ArmConfig, skip=SKIP)
+    p.add_argument(
+        "--batch-refresh",
+        type=batch_refresh_values,
+        metavar="K|NAME=K,...",
+        help="keep each training batch for K steps, for every optimizer or per optimizer (1, the "
+        "default: a fresh batch every step; the thesis kept L-BFGS's DDN batch for 25: lbfgs=25)",
+    )
     p.add_argument("--optimizers", default="ahf,hf,lbfgs,adam", help="comma-separated optimizer names")
     p.add_argument(
         "--seeds",
@@ -44,14 +69,27 @@ def register(subparsers) -> None:
 def run(args) -> int:
     given = given_arguments(args, ArmConfig)
     optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+    # given_arguments took --batch-refresh as typed: one value stays a config field, a dict of
+    # values becomes per-optimizer settings.
+    refresh, overrides = given.pop("batch_refresh", None), {}
+    if isinstance(refresh, int):
+        given["batch_refresh"] = refresh
+    elif refresh:
+        overrides = {name: {"batch_refresh": k} for name, k in refresh.items()}
     if args.at_calls is not None and args.seeds is None:
         raise ValueError("--at-calls sets the seed table's call counts; give --seeds too")
     if args.seeds is None:
-        compare.compare(ArmConfig(**given), optimizers, args.out, force=args.force)
+        compare.compare(ArmConfig(**given), optimizers, args.out, overrides=overrides, force=args.force)
         return 0
     if "seed" in given:
         raise ValueError(f"--seed {given['seed']} and --seeds {args.seeds}: give one of them")
     compare_seeds.compare_seeds(
-        ArmConfig(**given), optimizers, args.seeds, args.out, at_calls=args.at_calls, force=args.force
+        ArmConfig(**given),
+        optimizers,
+        args.seeds,
+        args.out,
+        at_calls=args.at_calls,
+        overrides=overrides,
+        force=args.force,
     )
     return 0
