@@ -206,6 +206,7 @@ def compare(
         "task": task,
         "ilqr_loss": reference,
         "common_calls": common,
+        "overrides": overrides,
         "center_out_ilqr_loss": probe_reference,
         "optimizers": results,
         "config": base.to_json(),

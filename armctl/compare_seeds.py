@@ -11,7 +11,9 @@ comparison needs only each sub-run's ``history.json`` and ``report.json`` and wr
 * ``OUT/seeds.json`` and a printed table: at each of ``at_calls``, per optimizer the median,
   best and worst loss over the seeds; with iLQR's reference the ratios to it and how many runs
   are within 1.01 and 1.001 of it (the thesis's "only AHF was ever able to find a solution with
-  near identical loss"); and, per seed, each optimizer's loss over the first optimizer's.
+  near identical loss"); and, per seed, each optimizer's loss over the first optimizer's; the
+  same at each run's own end (``at_own_end``: where optimizers had budgets of their own, as the
+  thesis gave them).
 
 A run that stopped (``--minutes``) before a call count has no value there; the table says how
 many runs reached it.
@@ -31,6 +33,7 @@ from armctl.compare import (
     check_optimizers,
     check_overrides,
     loss_at_calls,
+    loss_near_calls,
     train_or_reuse,
 )
 from armctl.presets import TASK_VIEWS
@@ -110,6 +113,36 @@ def seed_table(histories: dict, at_calls: Sequence[int], reference: float | None
     return table
 
 
+def at_own_end(histories: dict, window: float) -> dict:
+    """Each run's loss where it stopped (:func:`~armctl.compare.loss_near_calls` at its last call
+    count), per optimizer over the seeds, and per seed over the first optimizer's: the comparison
+    at each optimizer's own budget (the thesis's DDN pair is AHF at 100k calls, L-BFGS at 25k)."""
+    ends = {
+        name: {
+            seed: (calls[-1], loss_near_calls(calls, losses, calls[-1], window))
+            for seed, (calls, losses) in by_seed.items()
+        }
+        for name, by_seed in histories.items()
+    }
+    first = next(iter(ends))
+    table = {}
+    for name, by_seed in ends.items():
+        cell = {
+            "calls": {seed: int(c) for seed, (c, _) in by_seed.items()},
+            "per_seed": {seed: loss for seed, (_, loss) in by_seed.items()},
+            "loss": _stats([loss for _, loss in by_seed.values()]),
+        }
+        if name != first:
+            cell[f"over_{first}"] = _stats(
+                [
+                    loss / ends[first][seed][1] if seed in ends[first] else None
+                    for seed, (_, loss) in by_seed.items()
+                ]
+            )
+        table[name] = cell
+    return table
+
+
 def compare_seeds(
     base: ArmConfig,
     optimizers: Sequence[str],
@@ -173,6 +206,7 @@ def compare_seeds(
         "window": window,
         "at_calls": [int(a) for a in at_calls],
         "table": seed_table(histories, at_calls, reference, window),
+        "at_own_end": at_own_end(histories, window),
         "runs": {
             name: {
                 str(seed): {
@@ -185,6 +219,7 @@ def compare_seeds(
             for name in optimizers
         },
         "batch_refresh": {name: configs[name, seeds[0]].batch_refresh for name in optimizers},
+        "overrides": overrides,
         "config": base.to_json(),
     }
     plots.loss_bands(
@@ -207,9 +242,21 @@ def _cell(stats: dict, fmt: str = "{:.4g}") -> str:
     )
 
 
+def _span(values) -> str:
+    """``'2,000-2,400'``, or ``'2,000'`` when every value is the same."""
+    low, high = min(values), max(values)
+    return f"{low:,}" if low == high else f"{low:,}-{high:,}"
+
+
+def _over_first(cell: dict) -> list[str]:
+    """The ``over_FIRST`` statistic of a cell, as text (none for the first optimizer)."""
+    return [f"{k.replace('_', ' ')} {_cell(cell[k], '{:.3f}')}" for k in cell if k.startswith("over_")]
+
+
 def format_seed_table(summary: dict) -> str:
     """One block per call count: median [best, worst] of the loss, of the ratio to iLQR, and of the
-    loss over the first optimizer's; runs within 1.01 / 1.001 of iLQR."""
+    loss over the first optimizer's; runs within 1.01 / 1.001 of iLQR. Then the same at each run's
+    own end, and each optimizer's calls and wall time."""
     lines = [f"{summary['task']} ({summary['preset']}), seeds {summary['seeds']}: median [best, worst]"]
     for at, row in summary["table"].items():
         lines.append(f"at {int(at):,} calls")
@@ -218,16 +265,16 @@ def format_seed_table(summary: dict) -> str:
             if "ratio_to_ilqr" in cell:
                 near = ", ".join(f"<= {lim}: {cell[f'within_{lim}']}" for lim in NEAR_ILQR)
                 parts.append(f"x iLQR {_cell(cell['ratio_to_ilqr'], '{:.5f}')} ({near})")
-            over = [k for k in cell if k.startswith("over_")]
-            if over:
-                parts.append(f"{over[0].replace('_', ' ')} {_cell(cell[over[0]], '{:.3f}')}")
-            lines.append("  ".join(parts))
+            lines.append("  ".join(parts + _over_first(cell)))
+    lines.append("at each run's own end")
+    for name, cell in summary["at_own_end"].items():
+        parts = [f"  {name:8s} loss {_cell(cell['loss'])} at {_span(cell['calls'].values())} calls"]
+        lines.append("  ".join(parts + _over_first(cell)))
     for name, by_seed in summary["runs"].items():
-        walls = [r["wall_s"] for r in by_seed.values()]
-        calls = [r["calls"] for r in by_seed.values()]
+        walls = _span([round(r["wall_s"]) for r in by_seed.values()])
         kept = summary["batch_refresh"][name]
         lines.append(
-            f"  {name}: calls {min(calls):,}-{max(calls):,}, wall {min(walls):.0f}-{max(walls):.0f} s per run"
+            f"  {name}: calls {_span([r['calls'] for r in by_seed.values()])}, wall {walls} s per run"
             + (f", each batch kept {kept} steps" if kept > 1 else "")
         )
     return "\n".join(lines)

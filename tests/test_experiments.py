@@ -250,27 +250,40 @@ def test_compare_on_ddn_shows_the_controllers_on_center_out_reaches(tmp_path):
         assert is_png(out / fig)
 
 
-def test_compare_keeps_the_batch_per_optimizer_as_the_thesis_did_for_l_bfgs(tmp_path, capsys):
-    """``--batch-refresh lbfgs=3``: L-BFGS's sub-runs keep each batch for 3 steps and train as
-    ``armctl train --batch-refresh 3`` does; the other optimizers keep a fresh batch every step.
+def test_compare_gives_each_optimizer_its_own_batch_refresh_and_budget_as_the_thesis_did(tmp_path, capsys):
+    """``--batch-refresh lbfgs=3 --steps adam=2,lbfgs=4``: L-BFGS's sub-run keeps each batch for 3
+    steps and trains as ``armctl train --batch-refresh 3 --steps 4`` does; Adam's keeps a fresh
+    batch every step and stops at 2 steps; the seed table compares them at each run's own end.
     Settings for an optimizer that is not compared, or a malformed value, are refused by name."""
     tiny = ["--hidden", "6", "6", "--task-option", "batch_size=4", "--task-option", "horizon=12"]
-    tiny += ["--task-option", "delay=3", "--steps", "4"]
+    tiny += ["--task-option", "delay=3"]
     out = tmp_path / "seeds"
     args = ["compare", "ddn", "--optimizers", "adam,lbfgs", "--seeds", "0", "--out", str(out), *tiny]
+    args += ["--steps", "adam=2,lbfgs=4"]
     assert main([*args, "--batch-refresh", "lbfgs=3"]) == 0
-    assert "lbfgs: calls" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "at each run's own end" in printed and "each batch kept 3 steps" in printed
     summary = json.loads((out / "seeds.json").read_text())
     assert summary["batch_refresh"] == {"adam": 1, "lbfgs": 3}
-    for name, kept in (("adam", 1), ("lbfgs", 3)):
-        assert json.loads((out / f"{name}-s0" / "config.json").read_text())["batch_refresh"] == kept
+    histories = {}
+    for name, kept, steps in (("adam", 1, 2), ("lbfgs", 3, 4)):
+        run = out / f"{name}-s0"
+        config = json.loads((run / "config.json").read_text())
+        assert (config["batch_refresh"], config["steps"]) == (kept, steps)
+        histories[name] = json.loads((run / "history.json").read_text())
+        assert len(histories[name]["loss"]) == steps
     alone = tmp_path / "alone"
-    assert (
-        main(["train", "ddn", "--optimizer", "lbfgs", "--batch-refresh", "3", "--out", str(alone), *tiny])
-        == 0
-    )
-    compared, trained = (json.loads((d / "history.json").read_text()) for d in (out / "lbfgs-s0", alone))
-    assert compared["loss"] == trained["loss"] and compared["function_calls"] == trained["function_calls"]
+    train = ["train", "ddn", "--optimizer", "lbfgs", "--batch-refresh", "3", "--steps", "4", *tiny]
+    assert main([*train, "--out", str(alone)]) == 0
+    trained = json.loads((alone / "history.json").read_text())
+    assert histories["lbfgs"]["loss"] == trained["loss"]
+    assert histories["lbfgs"]["function_calls"] == trained["function_calls"]
+    # At each run's own end: its last call count, its loss there, L-BFGS's over Adam's.
+    ends = summary["at_own_end"]
+    for name in ("adam", "lbfgs"):
+        assert ends[name]["calls"]["0"] == histories[name]["function_calls"][-1]
+    ratio = ends["lbfgs"]["per_seed"]["0"] / ends["adam"]["per_seed"]["0"]
+    assert ends["lbfgs"]["over_adam"]["median"] == pytest.approx(ratio)
     # The same sub-runs with L-BFGS's batch refreshed every step are other settings: refused.
     capsys.readouterr()
     assert main(args) == 2
@@ -283,16 +296,42 @@ def test_compare_keeps_the_batch_per_optimizer_as_the_thesis_did_for_l_bfgs(tmp_
         assert exit_.value.code == 2 and "--batch-refresh" in capsys.readouterr().err
 
 
-def test_batch_refresh_is_one_value_for_all_optimizers_or_one_per_optimizer():
-    from armctl.commands.compare import batch_refresh_values
+def test_per_optimizer_values_split_from_the_values_for_every_optimizer():
+    from armctl.commands import positive_integer
+    from armctl.commands.compare import per_optimizer, split_per_optimizer
     from armctl.compare import check_overrides
 
-    assert batch_refresh_values("25") == 25
-    assert batch_refresh_values("lbfgs=25, ahf=2") == {"lbfgs": 25, "ahf": 2}
+    parse = per_optimizer(positive_integer)
+    assert parse("25") == 25 and parse("lbfgs=25, ahf=2") == {"lbfgs": 25, "ahf": 2}
+    given = {"seed": 1, "minutes": 30.0, "function_calls": {"ahf": 100000, "lbfgs": 25000}}
+    given["batch_refresh"] = {"lbfgs": 25}
+    common, overrides = split_per_optimizer(given)
+    assert common == {"seed": 1, "minutes": 30.0}
+    # An optimizer's own budget replaces the preset's default steps; --minutes still holds for it.
+    assert overrides == {
+        "ahf": {"function_calls": 100000, "steps": None, "minutes": 30.0},
+        "lbfgs": {"function_calls": 25000, "steps": None, "minutes": 30.0, "batch_refresh": 25},
+    }
     assert check_overrides(None, ["ahf"]) == {}
     # A comparison sets each sub-run's optimizer, seed and directory itself.
     with pytest.raises(ValueError, match=r"lbfgs: \['seed'\] are set by the comparison"):
         check_overrides({"lbfgs": {"seed": 3, "batch_refresh": 25}}, ["ahf", "lbfgs"])
+
+
+def test_at_own_end_compares_each_run_where_it_stopped():
+    from armctl.compare_seeds import at_own_end
+
+    histories = {
+        "ahf": {0: ([10, 50, 100], [3.0, 2.0, 1.0]), 1: ([10, 100], [4.0, 2.0])},
+        "lbfgs": {0: ([10, 25], [2.5, 2.0]), 1: ([10, 20, 25], [5.0, 4.0, 3.0])},
+    }
+    ends = at_own_end(histories, window=0.0)
+    assert ends["ahf"]["calls"] == {0: 100, 1: 100} and ends["lbfgs"]["calls"] == {0: 25, 1: 25}
+    assert ends["lbfgs"]["per_seed"] == {0: 2.0, 1: 3.0}
+    assert ends["lbfgs"]["over_ahf"] == {"reached": 2, "runs": 2, "median": 1.75, "best": 1.5, "worst": 2.0}
+    # A stochastic task's end is the mean over the last tenth of the run's calls.
+    assert at_own_end(histories, window=0.1)["ahf"]["per_seed"][0] == 1.0
+    assert at_own_end({"a": {0: ([10, 95, 100], [3.0, 2.0, 1.0])}}, 0.1)["a"]["per_seed"][0] == 1.5
 
 
 def test_center_out_probe_keeps_the_task_plant_and_drops_its_randomness():

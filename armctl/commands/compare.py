@@ -1,31 +1,68 @@
-"""``armctl compare TASK --optimizers ahf,hf,lbfgs,adam [--seeds 0,1,2] [--batch-refresh lbfgs=25]``:
-the thesis's fig. 6.2."""
+"""``armctl compare TASK --optimizers ahf,hf,lbfgs,adam [--seeds 0,1,2]``: the thesis's fig. 6.2.
+
+Budgets and ``--batch-refresh`` take one value or one per optimizer (the thesis's DDN protocol:
+``--function-calls ahf=100000,lbfgs=25000 --batch-refresh lbfgs=25``)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from armctl import compare, compare_seeds
-from armctl.commands import integer_list, positive_integer
+from armctl.commands import integer_list, positive_integer, positive_number
 from armctl.config import add_arguments, given_arguments
 from armctl.train import ArmConfig
 
-# --batch-refresh is the config's field, widened here to one value per optimizer.
-SKIP = ("optimizer", "out", "batch_refresh")
+#: Config fields that take one value for every optimizer or one per optimizer (``NAME=V,...``):
+#: the thesis gave each optimizer its own budget (DDN: AHF 100k calls, L-BFGS 25k) and kept
+#: L-BFGS's DDN batch for 25 updates.
+PER_OPTIMIZER = {
+    "steps": positive_integer,
+    "function_calls": positive_integer,
+    "minutes": positive_number,
+    "batch_refresh": positive_integer,
+}
+SKIP = ("optimizer", "out", *PER_OPTIMIZER)
 
 
-def batch_refresh_values(text: str) -> int | dict[str, int]:
-    """An argparse ``type``: ``K`` (every optimizer) or ``NAME=K,NAME=K`` (those optimizers;
-    the others get a fresh batch every step)."""
-    if "=" not in text:
-        return positive_integer(text)
-    values = {}
-    for item in (part.strip() for part in text.split(",") if part.strip()):
-        name, sep, k = item.partition("=")
-        if not sep or not name.strip():
-            raise argparse.ArgumentTypeError(f"expected K or NAME=K[,NAME=K], got {item!r} in {text!r}")
-        values[name.strip()] = positive_integer(k)
-    return values
+def per_optimizer(one):
+    """An argparse ``type``: ``V`` (every optimizer, parsed by ``one``) or ``NAME=V,NAME=V``
+    (those optimizers; a dict)."""
+
+    def parse(text: str):
+        if "=" not in text:
+            return one(text)
+        values = {}
+        for item in (part.strip() for part in text.split(",") if part.strip()):
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise argparse.ArgumentTypeError(f"expected V or NAME=V[,NAME=V], got {item!r} in {text!r}")
+            values[name.strip()] = one(value)
+        return values
+
+    parse.minimum = one.minimum
+    parse.__name__ = f"{one.__name__}, or NAME=value per optimizer"
+    return parse
+
+
+def split_per_optimizer(given: dict) -> tuple[dict, dict[str, dict]]:
+    """``given`` (as :func:`~armctl.config.given_arguments` read it) without the per-optimizer
+    values, and those values by optimizer. An optimizer's own budget replaces all of its
+    budgets but the ones given for every optimizer (as any typed budget replaces the preset's
+    default steps)."""
+    given, overrides = dict(given), {}
+    for field in PER_OPTIMIZER:
+        value = given.pop(field, None)
+        if isinstance(value, dict):
+            for name, v in value.items():
+                overrides.setdefault(name, {})[field] = v
+        elif value is not None:
+            given[field] = value
+    for values in overrides.values():
+        if set(ArmConfig.BUDGETS) & set(values):
+            for budget in ArmConfig.BUDGETS:
+                values.setdefault(budget, given.get(budget))
+    return given, overrides
 
 
 def register(subparsers) -> None:
@@ -38,13 +75,14 @@ def register(subparsers) -> None:
         "median and range over the seeds.",
     )
     add_arguments(p, ArmConfig, skip=SKIP)
-    p.add_argument(
-        "--batch-refresh",
-        type=batch_refresh_values,
-        metavar="K|NAME=K,...",
-        help="keep each training batch for K steps, for every optimizer or per optimizer (1, the "
-        "default: a fresh batch every step; the thesis kept L-BFGS's DDN batch for 25: lbfgs=25)",
-    )
+    fields = {f.name: f for f in dataclasses.fields(ArmConfig)}
+    for name, one in PER_OPTIMIZER.items():
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            type=per_optimizer(one),
+            metavar="V|NAME=V,...",
+            help=f"{fields[name].metadata['help']}; V for every optimizer, or NAME=V,... per optimizer",
+        )
     p.add_argument("--optimizers", default="ahf,hf,lbfgs,adam", help="comma-separated optimizer names")
     p.add_argument(
         "--seeds",
@@ -69,15 +107,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     given = given_arguments(args, ArmConfig)
     optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
-    # given_arguments took --batch-refresh as typed: one value stays a config field, a dict of
-    # values becomes per-optimizer settings.
-    refresh, overrides = given.pop("batch_refresh", None), {}
-    if isinstance(refresh, int):
-        given["batch_refresh"] = refresh
-    elif refresh:
-        overrides = {name: {"batch_refresh": k} for name, k in refresh.items()}
-    if args.at_calls is not None and args.seeds is None:
-        raise ValueError("--at-calls sets the seed table's call counts; give --seeds too")
+    given, overrides = split_per_optimizer(given)
     if args.seeds is None:
         compare.compare(ArmConfig(**given), optimizers, args.out, overrides=overrides, force=args.force)
         return 0
