@@ -107,6 +107,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     given = given_arguments(args, ArmConfig)
     optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+    if args.at_calls is not None and args.seeds is None:
+        raise ValueError("--at-calls sets the seed table's call counts; give --seeds too")
     given, overrides = split_per_optimizer(given)
     if args.seeds is None:
         compare.compare(ArmConfig(**given), optimizers, args.out, overrides=overrides, force=args.force)
