@@ -83,6 +83,13 @@ def _stats(values: list[float | None]) -> dict:
     }
 
 
+def _over(losses: dict, first: dict) -> dict:
+    """The statistics of ``losses[seed] / first[seed]`` over the seeds where both have a value."""
+    return _stats(
+        [None if v is None or first.get(seed) is None else v / first[seed] for seed, v in losses.items()]
+    )
+
+
 def seed_table(histories: dict, at_calls: Sequence[int], reference: float | None, window: float) -> dict:
     """The seed statistics of ``histories[optimizer][seed] = (calls, losses)`` at each call count."""
     table = {}
@@ -102,12 +109,7 @@ def seed_table(histories: dict, at_calls: Sequence[int], reference: float | None
                 for limit in NEAR_ILQR:
                     cell[f"within_{limit}"] = sum(r is not None and r <= limit for r in ratios)
             if name != first:
-                cell[f"over_{first}"] = _stats(
-                    [
-                        None if v is None or losses[first][seed] is None else v / losses[first][seed]
-                        for seed, v in by_seed.items()
-                    ]
-                )
+                cell[f"over_{first}"] = _over(by_seed, losses[first])
             row[name] = cell
         table[str(at)] = row
     return table
@@ -117,28 +119,17 @@ def at_own_end(histories: dict, window: float) -> dict:
     """Each run's loss where it stopped (:func:`~armctl.compare.loss_near_calls` at its last call
     count), per optimizer over the seeds, and per seed over the first optimizer's: the comparison
     at each optimizer's own budget (the thesis's DDN pair is AHF at 100k calls, L-BFGS at 25k)."""
-    ends = {
-        name: {
-            seed: (calls[-1], loss_near_calls(calls, losses, calls[-1], window))
-            for seed, (calls, losses) in by_seed.items()
-        }
-        for name, by_seed in histories.items()
-    }
-    first = next(iter(ends))
     table = {}
-    for name, by_seed in ends.items():
+    for name, by_seed in histories.items():
+        per_seed = {seed: loss_near_calls(c, v, c[-1], window) for seed, (c, v) in by_seed.items()}
         cell = {
-            "calls": {seed: int(c) for seed, (c, _) in by_seed.items()},
-            "per_seed": {seed: loss for seed, (_, loss) in by_seed.items()},
-            "loss": _stats([loss for _, loss in by_seed.values()]),
+            "calls": {seed: int(c[-1]) for seed, (c, _) in by_seed.items()},
+            "per_seed": per_seed,
+            "loss": _stats(list(per_seed.values())),
         }
-        if name != first:
-            cell[f"over_{first}"] = _stats(
-                [
-                    loss / ends[first][seed][1] if seed in ends[first] else None
-                    for seed, (_, loss) in by_seed.items()
-                ]
-            )
+        if table:  # over the first optimizer's, as in seed_table
+            first = next(iter(table))
+            cell[f"over_{first}"] = _over(per_seed, table[first]["per_seed"])
         table[name] = cell
     return table
 
