@@ -32,7 +32,8 @@ TASK_PRESETS: dict[str, dict[str, dict]] = {
 }
 PRESETS = ("quick", "thesis", "thesis-scale")
 
-#: Optimizer steps per task and preset when no budget is given.
+#: Optimizer steps per task and preset when no budget is given (and the thesis states none:
+#: :data:`THESIS_PROTOCOL`).
 STEP_PRESETS: dict[str, dict[str, int]] = {
     task: {"quick": quick, "thesis": thesis, "thesis-scale": thesis}
     for task, (quick, thesis) in {
@@ -42,6 +43,34 @@ STEP_PRESETS: dict[str, dict[str, int]] = {
         "random-reach": (100, 1000),
     }.items()
 }
+
+#: The budgets and batch refresh the thesis states per task and optimizer (6.7.2-6.7.3), which
+#: the "thesis" and "thesis-scale" presets give a run that is given none: postural, AHF 75k
+#: function calls and L-BFGS 15k; DDN, AHF 100k and L-BFGS 25k, L-BFGS's batch "refreshed every
+#: 25 parameter updates". Other optimizers, other tasks and "quick" take :data:`STEP_PRESETS`
+#: and a fresh batch every step.
+THESIS_PROTOCOL: dict[str, dict[str, dict]] = {
+    "postural": {"ahf": {"function_calls": 75_000}, "lbfgs": {"function_calls": 15_000}},
+    "ddn": {"ahf": {"function_calls": 100_000}, "lbfgs": {"function_calls": 25_000, "batch_refresh": 25}},
+}
+
+
+def _protocol(task: str, preset: str, optimizer: str) -> dict:
+    return {} if preset == "quick" else THESIS_PROTOCOL.get(task, {}).get(optimizer, {})
+
+
+def preset_budget(task: str, preset: str, optimizer: str) -> dict[str, int]:
+    """The budget of a run given none: ``{"function_calls": N}`` where the thesis states one for
+    this task and optimizer, else ``{"steps": N}`` from :data:`STEP_PRESETS`."""
+    calls = _protocol(task, preset, optimizer).get("function_calls")
+    return {"function_calls": calls} if calls is not None else {"steps": STEP_PRESETS[task][preset]}
+
+
+def preset_batch_refresh(task: str, preset: str, optimizer: str) -> int:
+    """Steps per training batch of a run given no ``batch_refresh``: 1 (a fresh batch every
+    step) but where the thesis's protocol kept a batch longer."""
+    return _protocol(task, preset, optimizer).get("batch_refresh", 1)
+
 
 #: Structural damping of the arm's HF. The thesis's arm experiments used HF with structural
 #: damping (Martens & Sutskever 2011) without giving mu; this one was picked on center-out

@@ -22,7 +22,14 @@ from armctl.config import RunConfig, check_options, option, signature_parameters
 from armctl.controllers import ArmController
 from armctl.optim import driver
 from armctl.optim.base import check_number
-from armctl.presets import OPTIMIZER_DEFAULTS, PRESETS, STEP_PRESETS, TASK_PRESETS, TASK_VIEWS
+from armctl.presets import (
+    OPTIMIZER_DEFAULTS,
+    PRESETS,
+    TASK_PRESETS,
+    TASK_VIEWS,
+    preset_batch_refresh,
+    preset_budget,
+)
 from armctl.tasks import TASKS, Task, make_task
 
 #: Task fields that have their own config field.
@@ -33,7 +40,11 @@ _OWN_FIELDS = {"arm": "--arm"}
 class ArmConfig(RunConfig):
     """An arm run: task, controller and optimizer (plus :class:`~armctl.config.RunConfig`'s core).
 
-    Without any budget the run takes the preset's number of steps (:data:`armctl.presets.STEP_PRESETS`).
+    Without any budget the run takes its preset's (:func:`armctl.presets.preset_budget`: the
+    thesis's function calls for AHF and L-BFGS on postural and DDN under the thesis presets, else
+    :data:`armctl.presets.STEP_PRESETS` steps), and without ``batch_refresh`` its preset's
+    (:func:`armctl.presets.preset_batch_refresh`: 25 for L-BFGS on DDN under the thesis presets,
+    else 1).
     """
 
     EXPERIMENT = "arm"
@@ -44,8 +55,9 @@ class ArmConfig(RunConfig):
     optimizer: str = option("ahf", "the optimizer (arm defaults: armctl.presets.OPTIMIZER_DEFAULTS)")
     preset: str = option(
         "quick",
-        "quick: minutes on 2 CPU cores; thesis: the thesis's batch sizes and budgets; thesis-scale: "
-        "thesis with postural force and DDN disturbance scaled to the thesis's figures",
+        "quick: minutes on 2 CPU cores; thesis: the thesis's batch sizes, and its budgets where it "
+        "states them; thesis-scale: thesis with postural force and DDN disturbance scaled to the "
+        "thesis's figures",
         choices=PRESETS,
     )
     arm: str = option("monkey", "limb parameters", choices=("monkey", "human"))
@@ -56,10 +68,10 @@ class ArmConfig(RunConfig):
         flag="--task-option",
         metavar="KEY=VALUE",
     )
-    batch_refresh: int = option(
-        1,
-        "keep each training batch for K steps (1: a fresh batch every step; the thesis refreshed "
-        "L-BFGS's DDN batch every 25)",
+    batch_refresh: int | None = option(
+        None,
+        "keep each training batch for K steps (default 1: a fresh batch every step; under the thesis "
+        "presets 25 for L-BFGS on DDN, the thesis's protocol)",
         metavar="K",
     )
     precision: str = option(
@@ -77,7 +89,12 @@ class ArmConfig(RunConfig):
         if self.arm not in ("monkey", "human"):
             raise ValueError(f"unknown arm {self.arm!r}; expected 'monkey' or 'human'")
         if self.steps is None and self.function_calls is None and self.minutes is None:
-            object.__setattr__(self, "steps", STEP_PRESETS[self.task][self.preset])
+            for name, value in preset_budget(self.task, self.preset, self.optimizer).items():
+                object.__setattr__(self, name, value)
+        if self.batch_refresh is None:
+            object.__setattr__(
+                self, "batch_refresh", preset_batch_refresh(self.task, self.preset, self.optimizer)
+            )
         super().__post_init__()
         hidden = tuple(self.hidden)
         if len(hidden) != 2 or not all(

@@ -294,6 +294,10 @@ def test_compare_gives_each_optimizer_its_own_batch_refresh_and_budget_as_the_th
         with pytest.raises(SystemExit) as exit_:
             main([*args, "--batch-refresh", bad])
         assert exit_.value.code == 2 and "--batch-refresh" in capsys.readouterr().err
+    # Under the thesis preset nobody types the thesis's DDN protocol: L-BFGS keeps its batch for 25.
+    thesis = tmp_path / "thesis"
+    assert main([*args, "--preset", "thesis", "--out", str(thesis)]) == 0
+    assert json.loads((thesis / "seeds.json").read_text())["batch_refresh"] == {"adam": 1, "lbfgs": 25}
 
 
 def test_per_optimizer_values_split_from_the_values_for_every_optimizer():
@@ -316,6 +320,43 @@ def test_per_optimizer_values_split_from_the_values_for_every_optimizer():
     # A comparison sets each sub-run's optimizer, seed and directory itself.
     with pytest.raises(ValueError, match=r"lbfgs: \['seed'\] are set by the comparison"):
         check_overrides({"lbfgs": {"seed": 3, "batch_refresh": 25}}, ["ahf", "lbfgs"])
+
+
+def test_thesis_presets_give_the_thesis_budgets_and_batch_refresh_where_it_states_them():
+    """Thesis 6.7.2-6.7.3: postural AHF 75k calls, L-BFGS 15k; DDN AHF 100k, L-BFGS 25k with its
+    batch refreshed every 25 updates. A typed budget or batch refresh wins; ``quick``, other
+    optimizers and center-out keep the preset's steps and a fresh batch every step."""
+    from armctl.commands.compare import preset_overrides
+    from armctl.train import ArmConfig
+
+    def protocol(**fields):
+        c = ArmConfig(**fields)
+        return c.steps, c.function_calls, c.batch_refresh
+
+    for preset in ("thesis", "thesis-scale"):
+        assert protocol(task="ddn", preset=preset) == (None, 100_000, 1)
+        assert protocol(task="ddn", preset=preset, optimizer="lbfgs") == (None, 25_000, 25)
+        assert protocol(task="postural", preset=preset, optimizer="lbfgs") == (None, 15_000, 1)
+        assert protocol(task="postural", preset=preset) == (None, 75_000, 1)
+        assert protocol(task="ddn", preset=preset, optimizer="hf") == (1000, None, 1)
+        assert protocol(task="center-out", preset=preset, optimizer="lbfgs") == (2000, None, 1)
+    assert protocol(task="ddn", optimizer="lbfgs") == (100, None, 1)
+    assert protocol(task="ddn", preset="thesis", optimizer="lbfgs", steps=7) == (7, None, 25)
+    assert protocol(task="ddn", preset="thesis", optimizer="lbfgs", batch_refresh=1) == (None, 25_000, 1)
+
+    # `armctl compare` builds one base config (for AHF) and gives the others their own defaults
+    # where nothing was typed for them.
+    given = {"task": "ddn", "preset": "thesis"}
+    overrides = preset_overrides(ArmConfig(**given), given, ["ahf", "lbfgs", "hf"], {})
+    assert overrides == {
+        "lbfgs": {"function_calls": 25_000, "batch_refresh": 25},
+        "hf": {"steps": 1000, "function_calls": None},
+    }
+    given = {"task": "ddn", "preset": "thesis", "minutes": 5.0}
+    own = {"lbfgs": {"batch_refresh": 3}}
+    assert preset_overrides(ArmConfig(**given), given, ["ahf", "lbfgs"], own) == own
+    given = {"task": "ddn"}
+    assert preset_overrides(ArmConfig(**given), given, ["ahf", "lbfgs", "hf"], {}) == {}
 
 
 def test_at_own_end_compares_each_run_where_it_stopped():

@@ -1,7 +1,8 @@
 """``armctl compare TASK --optimizers ahf,hf,lbfgs,adam [--seeds 0,1,2]``: the thesis's fig. 6.2.
 
 Budgets and ``--batch-refresh`` take one value or one per optimizer (the thesis's DDN protocol:
-``--function-calls ahf=100000,lbfgs=25000 --batch-refresh lbfgs=25``)."""
+``--function-calls ahf=100000,lbfgs=25000 --batch-refresh lbfgs=25``, which the thesis presets
+give when neither is typed: :func:`preset_overrides`)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,25 @@ def split_per_optimizer(given: dict) -> tuple[dict, dict[str, dict]]:
     return given, overrides
 
 
+def preset_overrides(base: ArmConfig, given: dict, optimizers, overrides: dict[str, dict]) -> dict[str, dict]:
+    """``overrides`` plus each optimizer's own preset defaults where they differ from ``base``'s
+    (built for one optimizer) and nothing was typed for them: under the thesis presets AHF and
+    L-BFGS get the thesis's budgets on postural and DDN, and L-BFGS its DDN batch refresh
+    (:data:`armctl.presets.THESIS_PROTOCOL`)."""
+    overrides = {name: dict(values) for name, values in overrides.items()}
+    budgets = ArmConfig.BUDGETS
+    for name in optimizers:
+        own = overrides.get(name, {})
+        default = dataclasses.replace(base, optimizer=name, **dict.fromkeys(budgets), batch_refresh=None)
+        fields = (() if set(budgets) & (set(given) | set(own)) else budgets) + (
+            () if "batch_refresh" in given or "batch_refresh" in own else ("batch_refresh",)
+        )
+        changed = {f: getattr(default, f) for f in fields if getattr(default, f) != getattr(base, f)}
+        if changed:
+            overrides[name] = {**own, **changed}
+    return overrides
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "compare",
@@ -109,14 +129,17 @@ def run(args) -> int:
     optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
     if args.at_calls is not None and args.seeds is None:
         raise ValueError("--at-calls sets the seed table's call counts; give --seeds too")
+    compare.check_optimizers(optimizers)
     given, overrides = split_per_optimizer(given)
+    base = ArmConfig(**given)
+    overrides = preset_overrides(base, given, optimizers, overrides)
     if args.seeds is None:
-        compare.compare(ArmConfig(**given), optimizers, args.out, overrides=overrides, force=args.force)
+        compare.compare(base, optimizers, args.out, overrides=overrides, force=args.force)
         return 0
     if "seed" in given:
         raise ValueError(f"--seed {given['seed']} and --seeds {args.seeds}: give one of them")
     compare_seeds.compare_seeds(
-        ArmConfig(**given),
+        base,
         optimizers,
         args.seeds,
         args.out,
