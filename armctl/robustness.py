@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from armctl import checkpoint, plant, plots, runs
+from armctl import checkpoint, plant, plots, report, runs
 from armctl.baselines import online_ilqr
 from armctl.loading import load_run
 from armctl.rollout import simulate
@@ -39,6 +39,41 @@ def without_push(batch):
     else, the noise included, kept: the reference against which a push is measured."""
     no_push = {name: np.zeros_like(getattr(batch, name)) for name in ("joint_disturbance", "hand_force")}
     return batch._replace(**no_push)
+
+
+def ablations(task, batch) -> dict:
+    """``batch`` with parts of its randomness switched off, to measure what each part costs a
+    trained controller: ``as_trained``; the command noise off in the last step
+    (``no_noise_last_step``) and in the last ``delay + 1`` steps (``no_unseen_noise``: noise the
+    delayed controller cannot see before the episode ends, so no controller can correct it);
+    ``no_command_noise``; ``no_disturbance`` (:func:`without_push`); ``neither``."""
+    noise = np.asarray(batch.command_noise)
+    steps = np.arange(noise.shape[1])
+
+    def noise_off_in_last(k):
+        return batch._replace(command_noise=np.where((steps < task.horizon - k)[None, :, None], noise, 0))
+
+    no_noise = batch._replace(command_noise=np.zeros_like(noise))
+    return {
+        "as_trained": batch,
+        "no_noise_last_step": noise_off_in_last(1),
+        "no_unseen_noise": noise_off_in_last(task.delay + 1),
+        "no_command_noise": no_noise,
+        "no_disturbance": without_push(batch),
+        "neither": without_push(no_noise),
+    }
+
+
+def ablation_losses(run_dir: str | Path) -> dict[str, float]:
+    """The saved arm run's mean loss on its evaluation batch under each of :func:`ablations`."""
+    config, setup, params, _ = load_run(run_dir)
+    with config.scope():
+        batch = evaluation_batch(setup.task, config.seed)
+        losses = {}
+        for name, variant in ablations(setup.task, batch).items():
+            r = report.rollout(setup, params, variant)
+            losses[name] = float(setup.task.loss(r.states, r.commands, variant.target))
+    return losses
 
 
 def correction_steps(arm, states, calm_states, onset) -> tuple[np.ndarray, np.ndarray]:

@@ -151,7 +151,7 @@ def test_loss_near_calls_averages_the_last_tenth_of_the_calls():
         loss_near_calls(calls, losses[:-1], 100)
 
 
-def test_robustness_evaluates_both_controllers_and_online_ilqr_on_the_same_episodes(tmp_path):
+def test_robustness_evaluates_both_controllers_and_online_ilqr_on_the_same_episodes(tmp_path, capsys):
     out = tmp_path / "rob"
     args = [
         "robustness",
@@ -178,6 +178,50 @@ def test_robustness_evaluates_both_controllers_and_online_ilqr_on_the_same_episo
         assert 1 <= row["median_correction_steps"] <= 12  # from the onset to the horizon
         assert row["mean_peak_deviation_mm"] > 0  # every episode is pushed
     assert is_png(out / "robustness_paths.png")
+    # `armctl eval --ablate`: the robust controller's loss with parts of the randomness off.
+    capsys.readouterr()
+    assert main(["eval", str(out / "robust"), "--ablate"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    ablated = evaluated["ablations"]
+    assert set(ablated) == {
+        "as_trained",
+        "no_noise_last_step",
+        "no_unseen_noise",
+        "no_command_noise",
+        "no_disturbance",
+        "neither",
+    }
+    assert ablated["as_trained"] == pytest.approx(evaluated["loss"], rel=1e-9)
+    assert all(math.isfinite(v) and v > 0 for v in ablated.values())
+
+
+def test_ablations_switch_off_only_the_named_randomness():
+    """The command noise of the last step changes only the last state; the last ``delay + 1``
+    steps' noise only the states from there on; the disturbance variants keep the noise."""
+    from armctl.controllers.table import CommandTable
+
+    from armctl.robustness import ablations
+    from armctl.rollout import simulate
+
+    task = make_task("ddn", batch_size=3, horizon=20, delay=4, disturbance_std=0.02)
+    batch = task.sample(jax.random.PRNGKey(4))
+    variants = ablations(task, batch)
+    noise = np.asarray(batch.command_noise)
+    assert np.all(noise != 0) and np.any(np.asarray(batch.joint_disturbance) != 0)
+    for name, kept in (("no_noise_last_step", 19), ("no_unseen_noise", 15), ("no_command_noise", 0)):
+        quiet = np.asarray(variants[name].command_noise)
+        np.testing.assert_array_equal(quiet[:, :kept], noise[:, :kept])
+        assert not np.any(quiet[:, kept:]), name
+    np.testing.assert_array_equal(variants["no_disturbance"].command_noise, noise)
+    assert not np.any(variants["no_disturbance"].joint_disturbance)
+    assert not np.any(variants["neither"].command_noise) and not np.any(variants["neither"].joint_disturbance)
+    # A constant command makes the multiplicative noise act: the states part where it is cut.
+    table = CommandTable(task.horizon)
+    push = table.init_params() + 0.05
+    states = {name: np.asarray(simulate(table, push, task, b).states) for name, b in variants.items()}
+    for name, first in (("no_noise_last_step", 20), ("no_unseen_noise", 16)):
+        np.testing.assert_array_equal(states[name][:, :first], states["as_trained"][:, :first])
+        assert np.all(np.any(states[name][:, first] != states["as_trained"][:, first], axis=-1)), name
 
 
 def test_correction_steps_count_from_the_onset_to_the_largest_deviation():
