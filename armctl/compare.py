@@ -127,6 +127,10 @@ def compare(
     """Train ``base`` once per optimizer into ``out/NAME`` (``overrides[name]``: that optimizer's
     own config values, e.g. ``{"lbfgs": {"batch_refresh": 25}}``) and compare them.
 
+    Every optimizer takes ``base``'s budgets and batch refresh unless overridden; ``armctl
+    compare`` adds each optimizer's own preset defaults where nothing was typed
+    (:func:`armctl.commands.compare.preset_overrides`).
+
     Before any training every sub-run is planned (:func:`armctl.runs.plan`): a finished run with
     the same settings is reused, an unfinished one (or one with other budgets) is resumed, and
     one with other settings is an error unless ``force`` replaces it.

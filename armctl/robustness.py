@@ -51,7 +51,7 @@ def ablations(task, batch) -> dict:
     steps = np.arange(noise.shape[1])
 
     def noise_off_in_last(k):
-        return batch._replace(command_noise=np.where((steps < task.horizon - k)[None, :, None], noise, 0))
+        return batch._replace(command_noise=np.where((steps < len(steps) - k)[None, :, None], noise, 0))
 
     no_noise = batch._replace(command_noise=np.zeros_like(noise))
     return {
