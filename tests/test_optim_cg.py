@@ -272,6 +272,21 @@ def test_cg_monitor_is_called_at_saved_iterates_and_can_stop():
         assert res.stop_reason == "monitor" and res.iterations == 7 and res.indices[-1] == 7
         np.testing.assert_array_equal(res.x, free.iterates[free.indices.index(7)])  # the same computation
 
+        # monitor_every: called at every iterate; stopping at one that is not on the save schedule
+        # (6) saves it as the last iterate.
+        seen.clear()
+        res = cg(
+            lambda v: jnp.asarray(a) @ v,
+            jnp.asarray(b),
+            max_iters=100,
+            tol_k_factor=0.0,
+            monitor=lambda i, x: seen.append(i) or i == 6,
+            monitor_every=True,
+        )
+        assert seen == [1, 2, 3, 4, 5, 6]
+        assert res.stop_reason == "monitor" and res.iterations == 6 and res.indices == [1, 2, 3, 4, 5, 6]
+        assert res.phi[-1] == phis_free[6]
+
 
 def _sine_problem():
     """Outputs ``sin(s w)``, squared error to targets some of which (4.0) no sine can reach: the
@@ -323,6 +338,31 @@ def test_hf_reduction_stop_ends_cg_where_the_objective_turns():
         _, off_state, off_info = off.step(problem, params, off.init(params), None)
         assert off_info["cg_iters"] > 3 and off_info["cg_stop"] != "monitor"
 
+        # Checked at every iterate, the rule stops at the first iterate whose reduction falls
+        # below 90 % of the best before it, whether saved or not.
+        every = [f0 - float(objective(problem, {"w": plain_x}, None)) for plain_x in _cg_iterates(gnp, grad)]
+        first = next(
+            k for k in range(2, len(every)) if every[k] < 0.9 * max(every[1:k]) and max(every[1:k]) > 0
+        )
+        opt = optim.hf(
+            lambda_init=1e-3, max_cg=50, tol_k_factor=0.0, reduction_stop=0.9, reduction_check="every"
+        )
+        _, state, info = opt.step(problem, params, opt.init(params), None)
+        assert info["cg_stop"] == "monitor" and info["cg_iters"] == first
+        assert state.counters.objective == 2 + first  # linearization, f(theta), one per iterate
+
+
+def _cg_iterates(gnp, grad):
+    """Every iterate of plain CG on ``gnp x = -grad`` (index 0: the start), on the ``w`` leaf."""
+    from armctl.optim.cg import CGIterator, zero_start
+
+    b = jax.tree_util.tree_map(jnp.negative, grad)
+    start = zero_start(None, b)
+    return [
+        start.x["w"],
+        *(it.state.x["w"] for it in CGIterator(gnp, b, start, max_iters=50, tol_k_factor=0.0)),
+    ]
+
 
 def test_hf_reduction_stop_never_stops_while_the_reduction_grows():
     from armctl import optim
@@ -352,3 +392,5 @@ def test_hf_reduction_stop_validates():
         optim.hf(reduction_stop=1.5)
     with pytest.raises(ValueError, match="reduction_stop must be a finite number in .* got '0.9'"):
         optim.hf(reduction_stop="0.9")
+    with pytest.raises(ValueError, match=r"reduction_check must be one of \['saved', 'every'\], got 'all'"):
+        optim.hf(reduction_stop=0.9, reduction_check="all")

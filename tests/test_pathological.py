@@ -237,9 +237,46 @@ def test_default_batch_sizes_and_minibatch_count_follow_the_paper():
     assert config(optimizer="adam").gradient_sequences == 100
     # One gradient on 10,000 sequences is 10 minibatches, a G v product on 1,000 is one.
     assert hf.minibatches(optim.Counters(objective=7, gradient=2, gv=30)) == 50.0
-    assert mem.minibatches(optim.Counters(gradient=1, gv=10)) == pytest.approx(0.352)
+    # On the 5-bit problem's whole data set (32 sequences) every evaluation is one minibatch.
+    assert mem.minibatches(optim.Counters(gradient=1, gv=10)) == 11.0
+    assert config("memorization_5bit", batch_size=64).minibatches(optim.Counters(gradient=1, gv=10)) == (
+        pytest.approx(0.704)
+    )
     small = config(batch_size=500, optimizer_options={"curvature_fraction": 0.2})
-    assert (small.gradient_sequences, small.curvature_sequences) == (500, 100)
+    assert (small.gradient_sequences, small.curvature_sequences, small.curvature_batch) == (500, 100, 100)
+    assert config(batch_size=500, curvature_batch=100).optimizer_settings()[1]["curvature_fraction"] == 0.2
+
+
+def test_presets_fill_what_a_run_does_not_give():
+    thesis, quick = config(preset="thesis"), config(preset="quick")
+    # The thesis's protocol as written, the 90 % CG stop checked at every iterate included.
+    assert (thesis.batch_size, thesis.curvature_batch, thesis.test_batch, thesis.max_minibatches) == (
+        10_000,
+        1000,
+        10_000,
+        50_000,
+    )
+    options = thesis.optimizer_settings()[1]
+    assert options["reduction_stop"] == 0.9 and options["reduction_check"] == "every"
+    assert "reduction_stop" not in config(preset="thesis", optimizer="ahf").optimizer_settings()[1]
+    assert (quick.batch_size, quick.curvature_sequences, quick.test_batch) == (1000, 200, 2000)
+    # What a run gives wins over its preset, and config.json records the resolved values.
+    mine = config(preset="quick", batch_size=3000, test_batch=500, input_std=0.02, recurrent_gain=1.2)
+    assert (mine.batch_size, mine.curvature_batch, mine.test_batch) == (3000, 200, 500)
+    assert TP.PathologicalConfig.from_json(mine.to_json()) == mine
+    assert mine.to_json()["input_std"] == 0.02 and mine.to_json()["curvature_batch"] == 200
+    assert (
+        config(preset="thesis", optimizer_options={"reduction_stop": None}).optimizer_settings()[1][
+            "reduction_stop"
+        ]
+        is None
+    )
+    with pytest.raises(ValueError, match="unknown preset 'fast'"):
+        config(preset="fast")
+    with pytest.raises(ValueError, match="give the curvature batch once"):
+        config(curvature_batch=100, optimizer_options={"curvature_fraction": 0.5})
+    with pytest.raises(ValueError, match=r"curvature_batch \(2000\) must not exceed batch_size \(1000\)"):
+        config(batch_size=1000, curvature_batch=2000)
 
 
 def test_damping_settings_follow_the_appendix():

@@ -310,6 +310,7 @@ def cg(
     preconditioner=None,
     residual_tol: float = 0.0,
     monitor=None,
+    monitor_every: bool = False,
 ) -> CGResult:
     """Minimize ``x^T A x / 2 - b^T x`` by (preconditioned) CG from ``x0`` (``None``: zeros).
 
@@ -328,6 +329,7 @@ def cg(
         monitor: ``None`` or ``monitor(i, x) -> bool``, called at every saved iterate ``x`` (CG
             iteration ``i``) once it is saved; ``True`` stops CG there (reason ``'monitor'``). HF uses
             it for the thesis's stop on the objective's reduction (:class:`ReductionStop`).
+        monitor_every: call ``monitor`` at every iterate instead (an iterate it stops at is saved).
     """
     _check_stopping(max_iters, min_iters, tol_k_factor, residual_tol)
     check_number("save_schedule", save_schedule, 1)
@@ -360,9 +362,9 @@ def cg(
         if it.i in saves:
             iterates.append(it.state.x)
             indices.append(it.i)
-            if monitor is not None and monitor(it.i, it.state.x):
-                iterator.stop("monitor")
-                break
+        if monitor is not None and (monitor_every or it.i in saves) and monitor(it.i, it.state.x):
+            iterator.stop("monitor")
+            break
     phis, iterations = iterator.phi_history, iterator.iterations
     if not indices or indices[-1] != iterations:
         iterates.append(iterator.state.x)

@@ -13,10 +13,11 @@ One step:
    damping when ``structural_mu > 0``), warm-started from ``cg_decay`` (0.95) times the previous
    CG solution, Martens' stopping rule, iterates saved at ``ceil(1.3^j)``; optionally
    (``reduction_stop``, off by default) the stop of Sutskever's thesis, appendix 4.4: the
-   objective on the curvature batch is evaluated at every saved iterate and CG stops at the first
-   whose reduction ``f(theta) - f(theta + x_i)`` is below ``reduction_stop`` (0.9 there) times the
-   largest reduction of the earlier saved iterates (:class:`armctl.optim.cg.ReductionStop`; one
-   evaluation at ``theta`` plus one per saved iterate, counted as objective calls; when the
+   objective on the curvature batch is evaluated at every saved iterate (``reduction_check=
+   'every'``: at every iterate, as the thesis words it) and CG stops at the first whose reduction
+   ``f(theta) - f(theta + x_i)`` is below ``reduction_stop`` (0.9 there) times the largest
+   reduction of the earlier checked iterates (:class:`armctl.optim.cg.ReductionStop`; one
+   evaluation at ``theta`` plus one per checked iterate, counted as objective calls; when the
    curvature batch is the whole gradient batch the values are reused by the backtracking below);
 3. backtracking over the saved iterates: from the last, step back while the earlier iterate has
    a lower objective (Martens 2010, sec. 4.6);
@@ -43,6 +44,7 @@ import optax
 from armctl.optim.base import (
     Optimizer,
     backtracking,
+    check_choice,
     check_integer,
     check_number,
     curvature_batch,
@@ -79,6 +81,7 @@ def hf(
     line_search_shrink: float = 0.8,
     max_line_search: int = 20,
     reduction_stop: float | None = None,
+    reduction_check: str = "saved",
 ) -> Optimizer:
     """Hessian-free optimizer (see the module docstring for the algorithm).
 
@@ -96,6 +99,9 @@ def hf(
         reduction_stop: ``None`` (default) or a fraction in (0, 1]: also stop CG at the first saved
             iterate whose reduction of the objective on the curvature batch is below this fraction
             of the largest earlier one (thesis appendix 4.4 uses 0.9).
+        reduction_check: where ``reduction_stop`` looks: ``'saved'`` (the saved iterates, one
+            objective evaluation per saved iterate) or ``'every'`` (every CG iterate, as the
+            thesis words it: one evaluation on the curvature batch per CG step).
 
     Raises ``ValueError`` naming the first bad argument.
     """
@@ -106,6 +112,7 @@ def hf(
     check_integer("max_line_search", max_line_search, 1)
     if reduction_stop is not None:
         check_number("reduction_stop", reduction_stop, 0, 1, high_closed=True)
+    check_choice("reduction_check", reduction_check, ("saved", "every"))
 
     def init(params) -> HFState:
         return init_state(lambda_init, params)
@@ -119,7 +126,16 @@ def hf(
         monitor = None
         if reduction_stop is not None:
             monitor = _reduction_monitor(problem, params, batch, curvature_fraction, reduction_stop)
-        res = cg(gnp, b, x0, max_iters=max_cg, min_iters=min_cg, tol_k_factor=tol_k_factor, monitor=monitor)
+        res = cg(
+            gnp,
+            b,
+            x0,
+            max_iters=max_cg,
+            min_iters=min_cg,
+            tol_k_factor=tol_k_factor,
+            monitor=monitor,
+            monitor_every=reduction_check == "every",
+        )
         evals = 0 if monitor is None else monitor.evaluations
         # The monitor's values are on the curvature batch: reusable only when that is the whole batch.
         known = monitor.values if monitor is not None and curvature_fraction == 1 else {}

@@ -51,21 +51,60 @@ SECOND_ORDER = ("hf", "hf-tikhonov", "ahf")
 #: Sequences per minibatch in Martens & Sutskever's count.
 MINIBATCH = 1000
 
+#: The thesis's protocol (appendix 4.4): gradient on 10,000 fresh sequences, curvature on 1,000
+#: of them, a test set of 10,000, failure after 50,000 minibatches, the ch. 4 initialization,
+#: and CG stopped once the objective's reduction on the curvature batch falls below 90 % of its
+#: maximum during the CG run (checked at every CG iterate, as the appendix words it).
+THESIS = {
+    "batch_size": 10_000,
+    "curvature_batch": 1_000,
+    "test_batch": 10_000,
+    "max_minibatches": 50_000,
+    "input_std": 1.0,
+    "recurrent_gain": 1.0,
+    "optimizer_options": {"reduction_stop": 0.9, "reduction_check": "every"},
+}
+#: Settings of each preset, for the fields a run does not give (``optimizer_options`` are merged
+#: under the run's own, for the second-order optimizers). "default": the thesis's protocol but
+#: where an experiment in docs/RESULTS.md ("Pathological problems", the fidelity table) found
+#: better; "thesis": the thesis's protocol as written; "quick": reduced batches that make the
+#: short problems feasible in minutes on a laptop's CPU (not the thesis's; minibatches are still
+#: counted per 1000 sequences).
+PRESETS: dict[str, dict] = {
+    "default": {**THESIS, "optimizer_options": {}},
+    "thesis": THESIS,
+    "quick": {
+        **THESIS,
+        "batch_size": 1000,
+        "curvature_batch": 200,
+        "test_batch": 2000,
+        "optimizer_options": {},
+    },
+}
+#: Sequences per gradient of the first-order optimizers when the run gives none.
+FIRST_ORDER_BATCH = 100
+#: The 5-bit problem's whole data set: its 32 distinct sequences (gradient, curvature and test).
+ALL_5BIT = 32
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PathologicalConfig(RunConfig):
-    """One training run; the defaults are the thesis's settings (plus
-    :class:`~armctl.config.RunConfig`'s core: seed, optimizer and options, budgets ...).
+    """One training run; fields left ``None`` take the preset's value (:data:`PRESETS`; the
+    default preset is the thesis's protocol but where RESULTS found better), resolved at
+    construction so that ``config.json`` records every value the run used. Plus
+    :class:`~armctl.config.RunConfig`'s core: seed, optimizer and options, budgets ...
 
     The optimizer options default to the thesis's (:meth:`optimizer_settings`): HF and AHF with
     ``lambda_init`` 0.1 and structural damping ``mu = 1/30``, HF without it ("hf-tikhonov") with
     ``lambda_init`` 0.3 (both times ``T`` on random permutation, whose objective sums ``T - 1``
-    outputs), at most 300 CG steps, the curvature on the first 1,000 sequences of the gradient
-    batch (``curvature_fraction``); Adam (``learning_rate`` 1e-3) and momentum (1e-4, 0.9) with
-    gradient-norm clipping at 1. ``precision='float64'``: measured on the 5-bit memorization
-    problem at T = 100 (docs/RESULTS.md), in float32 every seed tried stalls on the plateau where
-    the constant targets are fitted and the 5 recalled bits are at chance, the long-range
-    directions being lost in float32 rounding; in float64 seeds 1 and 2 were solved.
+    outputs), at most 300 CG steps, the curvature on ``curvature_batch`` evenly spaced sequences
+    of the gradient batch (``curvature_fraction``); Adam (``learning_rate`` 1e-3) and momentum
+    (1e-4, 0.9) with gradient-norm clipping at 1, on 100 sequences per step. The 5-bit
+    memorization problem trains and tests on its 32 distinct sequences. ``precision='float64'``:
+    measured on the 5-bit memorization problem at T = 100 (docs/RESULTS.md), in float32 every
+    seed tried stalls on the plateau where the constant targets are fitted and the 5 recalled
+    bits are at chance, the long-range directions being lost in float32 rounding; in float64
+    seeds 1 and 2 were solved.
     """
 
     EXPERIMENT = "pathological"
@@ -76,61 +115,112 @@ class PathologicalConfig(RunConfig):
     T: int = option(50, "the problem's length parameter", listable=True)
     optimizer: str = option("hf", "the optimizer", listable=True)
     seed: int = option(0, "seeds the initialization, the data and the test set", listable=True)
+    preset: str = option(
+        "default",
+        "the settings of the fields not given: 'thesis' is the thesis's protocol as written "
+        "(10,000 / 1,000 sequences, test 10,000, 50,000 minibatches, the 90 %% CG stop); 'default' "
+        "is that but where docs/RESULTS.md found better; 'quick' has reduced batches (1000 / 200, "
+        "test 2000)",
+        choices=tuple(PRESETS),
+    )
     batch_size: int | None = option(
         None,
-        "sequences per gradient (default: 10,000 for HF/AHF, 100 for first-order methods, all 32 "
-        "for the 5-bit memorization problem)",
+        "sequences per gradient (default: the preset's, 10,000, for HF/AHF; 100 for first-order "
+        "methods; all 32 for the 5-bit memorization problem)",
     )
-    test_batch: int = option(10_000, "sequences in the fixed test set")
-    max_minibatches: float = option(50_000, "the failure bound, in minibatches of 1000 sequences")
+    curvature_batch: int | None = option(
+        None, "sequences per curvature product, evenly spaced in the gradient batch (default: the preset's)"
+    )
+    test_batch: int | None = option(None, "sequences in the fixed test set (default: the preset's)")
+    max_minibatches: float | None = option(
+        None, "the failure bound, in minibatches of 1000 sequences (default: the preset's, 50,000)"
+    )
     eval_every: float = option(10.0, "minibatches between two scorings of the test set")
     hidden: int = option(100, "tanh hidden units")
-    input_std: float = option(
-        1.0, "std of the nonzero input weights at initialization (thesis: 1; see docs/RESULTS.md)"
+    input_std: float | None = option(
+        None,
+        "std of the nonzero input weights at initialization (thesis and presets: 1; see docs/RESULTS.md)",
     )
-    recurrent_gain: float = option(
-        1.0,
-        "scale of the nonzero recurrent weights at initialization, about their spectral radius (thesis: 1)",
+    recurrent_gain: float | None = option(
+        None,
+        "scale of the nonzero recurrent weights at initialization, about their spectral radius "
+        "(thesis and presets: 1)",
     )
 
     def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; expected one of {list(PRESETS)}")
+        self._resolve_preset()
         super().__post_init__()
         pathological.spec(self.problem, self.T)  # validates the name and T
-        if self.batch_size is not None and not (isinstance(self.batch_size, int) and self.batch_size >= 1):
-            raise ValueError(f"batch_size must be a positive integer or None, got {self.batch_size!r}")
-        for name in ("test_batch", "hidden"):
+        for name in ("batch_size", "curvature_batch", "test_batch", "hidden"):
             value = getattr(self, name)
             if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.curvature_batch > self.batch_size:
+            raise ValueError(
+                f"curvature_batch ({self.curvature_batch}) must not exceed batch_size ({self.batch_size})"
+            )
         for name in ("max_minibatches", "eval_every", "input_std", "recurrent_gain"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value > 0 and np.isfinite(value)):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
         make_optimizer(self)  # bad optimizer options fail here, before any work
 
+    def _resolve_preset(self) -> None:
+        """Fill the fields left ``None`` from the preset (the 5-bit problem: its 32 sequences)."""
+        preset = PRESETS[self.preset]
+        five_bit = self.problem == "memorization_5bit"
+        first_order = self.optimizer not in SECOND_ORDER
+        resolved = {
+            "batch_size": ALL_5BIT
+            if five_bit
+            else FIRST_ORDER_BATCH
+            if first_order
+            else preset["batch_size"],
+            "test_batch": ALL_5BIT if five_bit else preset["test_batch"],
+            "max_minibatches": preset["max_minibatches"],
+            "input_std": preset["input_std"],
+            "recurrent_gain": preset["recurrent_gain"],
+        }
+        for name, value in resolved.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        fraction = self.optimizer_options.get("curvature_fraction")
+        if fraction is not None and self.curvature_batch is not None:
+            raise ValueError(
+                f"give the curvature batch once: curvature_batch={self.curvature_batch!r} or the optimizer "
+                f"option curvature_fraction={fraction!r}, not both"
+            )
+        if self.curvature_batch is None:
+            if isinstance(fraction, int | float) and 0 < fraction <= 1:  # else make_optimizer says why
+                curvature = optim.curvature_batch(np.zeros(self.batch_size), fraction).shape[0]
+            else:
+                curvature = self.batch_size if five_bit or first_order else preset["curvature_batch"]
+            object.__setattr__(self, "curvature_batch", min(curvature, self.batch_size))
+
     def default_out(self) -> Path:
         return Path("runs") / "pathological" / run_name(self)
 
     @property
     def all_sequences(self) -> bool:
-        """The 5-bit problem has only 32 distinct sequences; the thesis trains on all of them."""
-        return self.problem == "memorization_5bit"
+        """The 5-bit problem trained on its whole data set, all 32 sequences in every batch (the thesis)."""
+        return self.problem == "memorization_5bit" and self.batch_size == ALL_5BIT
 
     @property
     def gradient_sequences(self) -> int:
-        if self.batch_size is not None:
-            return self.batch_size
-        if self.all_sequences:
-            return 32
-        return 10_000 if self.optimizer in SECOND_ORDER else 100
+        return self.batch_size
 
     def optimizer_settings(self) -> tuple[str, dict]:
         """The optimizer's name in :data:`armctl.optim.OPTIMIZERS` and its options: the thesis's
-        settings (sec. 4.4), overridden by ``optimizer_options``."""
+        settings (sec. 4.4) and the preset's, overridden by ``optimizer_options``."""
         # Random permutation sums T - 1 outputs, so its objective (and lambda) is about T times larger.
         scale = self.T if self.problem == "random_permutation" else 1.0
-        curvature = min(32 if self.all_sequences else MINIBATCH, self.gradient_sequences)
-        second_order = {"max_cg": 300, "curvature_fraction": curvature / self.gradient_sequences}
+        second_order = {
+            "max_cg": 300,
+            "curvature_fraction": self.curvature_batch / self.batch_size,
+            **PRESETS[self.preset]["optimizer_options"],
+        }
         name, defaults = {
             "hf": ("hf", {"lambda_init": 0.1 * scale, "structural_mu": 1 / 30, **second_order}),
             "hf-tikhonov": ("hf", {"lambda_init": 0.3 * scale, "structural_mu": 0.0, **second_order}),
@@ -138,6 +228,8 @@ class PathologicalConfig(RunConfig):
             "adam": ("adam", {"learning_rate": 1e-3, "clip_norm": 1.0}),
             "momentum": ("momentum", {"learning_rate": 1e-4, "momentum": 0.9, "clip_norm": 1.0}),
         }[self.optimizer]
+        if name == "ahf":  # AHF has no reduction stop: its CG directions are line-searched one by one
+            defaults = {k: v for k, v in defaults.items() if not k.startswith("reduction_")}
         return name, {**defaults, **self.optimizer_options}
 
     @property
@@ -147,7 +239,13 @@ class PathologicalConfig(RunConfig):
         return optim.curvature_batch(np.zeros(self.gradient_sequences), fraction).shape[0]
 
     def minibatches(self, counters: optim.Counters) -> float:
-        """Work in Martens & Sutskever's minibatches of 1000 sequences."""
+        """Work in Martens & Sutskever's minibatches: a gradient or curvature product on ``n``
+        sequences is ``n / 1000`` minibatches, except on the 5-bit problem's whole data set (its
+        32 sequences, the thesis's batch for both), where each one counts as a minibatch: the
+        paper's unit is the batch one evaluation uses, and counting 0.032 would give that
+        problem a failure bound of 1.6 million products, 30 times the others'."""
+        if self.all_sequences:
+            return float(counters.gradient + counters.gv)
         return (
             counters.gradient * self.gradient_sequences + counters.gv * self.curvature_sequences
         ) / MINIBATCH
@@ -198,7 +296,7 @@ def make_optimizer(config: PathologicalConfig) -> optim.Optimizer:
 
 def data_source(config: PathologicalConfig) -> Callable[[jax.Array], pathological.SequenceBatch]:
     """``key -> gradient batch``: fresh sequences each call, or all 32 for the 5-bit problem."""
-    if config.all_sequences and config.gradient_sequences == 32:
+    if config.all_sequences:
         everything = pathological.memorization_5bit_all(config.T)
         return lambda key: everything
     return pathological.sampler(config.problem, config.T, config.gradient_sequences)
@@ -206,7 +304,7 @@ def data_source(config: PathologicalConfig) -> Callable[[jax.Array], pathologica
 
 def test_set(config: PathologicalConfig) -> pathological.SequenceBatch:
     """The fixed test set of the run's seed (all 32 sequences for the 5-bit problem)."""
-    if config.all_sequences:
+    if config.problem == "memorization_5bit" and config.test_batch == ALL_5BIT:
         return pathological.memorization_5bit_all(config.T)
     return pathological.sampler(config.problem, config.T, config.test_batch)(_keys(config)[2])
 
