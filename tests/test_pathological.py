@@ -1,6 +1,7 @@
 """The pathological problems: each generator against its definition (thesis sec. 4.4), the success
 criterion on hand-made predictions, and a short HF run on the addition problem."""
 
+import dataclasses
 import json
 
 import jax
@@ -275,6 +276,9 @@ def test_presets_fill_what_a_run_does_not_give():
         config(preset="fast")
     with pytest.raises(ValueError, match="give the curvature batch once"):
         config(curvature_batch=100, optimizer_options={"curvature_fraction": 0.5})
+    # Resolved configs rebuild to themselves (resume and campaigns replace fields of them).
+    by_fraction = config(batch_size=1000, optimizer_options={"curvature_fraction": 0.2})
+    assert dataclasses.replace(by_fraction, seed=1).curvature_batch == 200
     with pytest.raises(ValueError, match=r"curvature_batch \(2000\) must not exceed batch_size \(1000\)"):
         config(batch_size=1000, curvature_batch=2000)
 

@@ -187,17 +187,18 @@ class PathologicalConfig(RunConfig):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
         fraction = self.optimizer_options.get("curvature_fraction")
-        if fraction is not None and self.curvature_batch is not None:
+        implied = None
+        if isinstance(fraction, int | float) and 0 < fraction <= 1:  # else make_optimizer says why
+            implied = optim.curvature_batch(np.zeros(self.batch_size), fraction).shape[0]
+        if fraction is not None and self.curvature_batch not in (None, implied):
             raise ValueError(
                 f"give the curvature batch once: curvature_batch={self.curvature_batch!r} or the optimizer "
-                f"option curvature_fraction={fraction!r}, not both"
+                f"option curvature_fraction={fraction!r} ({implied} sequences), not both"
             )
         if self.curvature_batch is None:
-            if isinstance(fraction, int | float) and 0 < fraction <= 1:  # else make_optimizer says why
-                curvature = optim.curvature_batch(np.zeros(self.batch_size), fraction).shape[0]
-            else:
-                curvature = self.batch_size if five_bit or first_order else preset["curvature_batch"]
-            object.__setattr__(self, "curvature_batch", min(curvature, self.batch_size))
+            if implied is None:
+                implied = self.batch_size if five_bit or first_order else preset["curvature_batch"]
+            object.__setattr__(self, "curvature_batch", min(implied, self.batch_size))
 
     def default_out(self) -> Path:
         return Path("runs") / "pathological" / run_name(self)
