@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "armctl.commands.ilqr",
     "armctl.commands.pathological",
     "armctl.commands.lm",
+    "armctl.commands.upgrade",
 )
 
 

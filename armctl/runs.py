@@ -3,8 +3,8 @@
 A run directory holds::
 
     config.json      the experiment's config (its ``experiment`` key names the kind of run)
-    checkpoint.pkl   config, parameters, optimizer state, history and the experiment's extras
-                     (the LM's best parameters ...); atomic and verified (armctl.checkpoint)
+    checkpoint.npz   config, parameters, optimizer state, history and the experiment's extras
+                     (the LM's best parameters ...); atomic, verified, data only (armctl.checkpoint)
     history.json     one row per optimizer step: the driver's columns, every key the optimizer
                      reports, and the experiment's annotations (test error, validation bpc)
     report.json      the experiment's final numbers (strict JSON, like every file here)
@@ -36,9 +36,13 @@ from armctl.optim import driver
 from armctl.optim.driver import History, RunResult, Status
 from armctl.progress import Progress
 
-CHECKPOINT = "checkpoint.pkl"
+CHECKPOINT = "checkpoint.npz"
+#: The checkpoint of armctl 0.1, a pickle (read only through ``armctl upgrade --trust-pickle``).
+LEGACY_CHECKPOINT = "checkpoint.pkl"
 #: The files of the schema (figures are listed in report.json).
 FILES = ("config.json", CHECKPOINT, "history.json", "report.json")
+#: The files that mark a directory as holding a run (a 0.1 checkpoint too).
+_HELD = (*FILES, LEGACY_CHECKPOINT)
 #: The module that trains and evaluates each kind of run (``evaluate(run_dir, log=...)``).
 EXPERIMENTS = {
     "arm": "armctl.loading",
@@ -90,9 +94,20 @@ def read_config(run_dir: str | os.PathLike, cls: type[RunConfig]) -> RunConfig:
     return config.resumed({"out": str(run_dir)})
 
 
+def _check_not_legacy(run_dir: Path) -> None:
+    """Refuse a run directory whose only checkpoint is a 0.1 pickle, saying how to convert it."""
+    if not (run_dir / CHECKPOINT).is_file() and (run_dir / LEGACY_CHECKPOINT).is_file():
+        raise ValueError(
+            f"{run_dir} holds a checkpoint of armctl 0.1 ({LEGACY_CHECKPOINT}), a pickle: reading a pickle "
+            f"can run code, so armctl reads one only when told it is trusted. If you trust where it came "
+            f"from, convert it once with: armctl upgrade {run_dir} --trust-pickle"
+        )
+
+
 def load(run_dir: str | os.PathLike, cls: type[RunConfig]) -> Saved:
     """The checkpoint of the ``cls`` run in ``run_dir``; clear errors naming the file otherwise."""
     path = Path(run_dir) / CHECKPOINT
+    _check_not_legacy(Path(run_dir))
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint in {run_dir} ({CHECKPOINT} is missing)")
     data = checkpoint.load(path)
@@ -161,7 +176,7 @@ def _clear(run_dir: Path) -> None:
             figures = list(json.loads(report.read_text()).get("figures", []))
         except (json.JSONDecodeError, AttributeError):
             figures = []
-    for name in [*FILES, *figures]:
+    for name in [*_HELD, *figures]:
         (run_dir / Path(name).name).unlink(missing_ok=True)
 
 
@@ -179,7 +194,7 @@ def prepare(config: RunConfig, *, resume: bool = False, force: bool = False) -> 
         config.check_resume(saved.config, run_dir)
         return saved
     # With several processes sharing one directory, the first one checks it for all.
-    held = [name for name in FILES if (run_dir / name).exists()] if jax.process_index() == 0 else []
+    held = [name for name in _HELD if (run_dir / name).exists()] if jax.process_index() == 0 else []
     if held and not force:
         raise ValueError(
             f"{run_dir} already holds a run ({', '.join(held)}); continue it with --resume {run_dir} "
@@ -198,8 +213,9 @@ def plan(config: RunConfig, *, force: bool = False) -> str:
     (then ``'new'``, and :func:`prepare` replaces it)."""
     run_dir = config.run_dir()
     check_writable(run_dir)
+    _check_not_legacy(run_dir)
     if not (run_dir / CHECKPOINT).is_file():
-        held = [name for name in FILES if (run_dir / name).exists()]
+        held = [name for name in _HELD if (run_dir / name).exists()]
         if held and not force:
             raise ValueError(
                 f"{run_dir} holds files of a run without its checkpoint ({', '.join(held)}); "
@@ -247,7 +263,7 @@ def train(
     """Train under the config's budgets and the extra ``stop`` conditions, checkpointing every
     ``config.checkpoint_every`` steps (in long runs less often: :func:`checkpoint_due`) and at
     the end, reporting progress (``describe`` a history row; ``fraction``: the share of the
-    budget spent, default the config's budgets), and writing config.json, checkpoint.pkl and
+    budget spent, default the config's budgets), and writing config.json, checkpoint.npz and
     history.json. ``saved``: the checkpoint to resume (from :func:`prepare`); ``extra()``: the
     experiment's additions to every checkpoint.
 

@@ -2,7 +2,7 @@
 
 ``train(ArmConfig(...))`` starts a run in ``config.out`` (default ``runs/TASK-OPTIMIZER-sSEED``)
 or, with ``resume=True``, continues the one there; the run directory follows
-:mod:`armctl.runs` (config.json, checkpoint.pkl, history.json, report.json, figures).
+:mod:`armctl.runs` (config.json, checkpoint.npz, history.json, report.json, figures).
 Every step's data key is ``fold_in(data_key, step)`` and the optimizer state is checkpointed
 whole, so a resumed run reaches the numbers of an uninterrupted one with the same seed.
 Reports and figures: :mod:`armctl.report`; reloading a run: :mod:`armctl.loading`.

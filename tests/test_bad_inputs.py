@@ -35,10 +35,13 @@ def leaf_parsers(parser, prefix=()):
 
 
 def minimal_argv(prefix, parser, out) -> list[str]:
-    """The command with its positionals and required options filled in with valid-looking values."""
+    """The command with its positionals and required options filled in with valid-looking values
+    (an optional positional only where it has choices: a free optional path is another mode's)."""
     argv = list(prefix)
     for action in parser._actions:
         if action.option_strings and not action.required:
+            continue
+        if not action.option_strings and action.nargs == "?" and not action.choices:
             continue
         value = str(next(iter(action.choices))) if action.choices else str(out)
         argv += [value] if not action.option_strings else [action.option_strings[0], value]

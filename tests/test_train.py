@@ -188,17 +188,94 @@ def test_resume_refuses_other_settings(straight_run):
 
 def test_corrupt_checkpoint_raises_clear_error(straight_run, tmp_path):
     run_dir, _ = straight_run
-    data = bytearray((run_dir / "checkpoint.pkl").read_bytes())
-    data[-10] ^= 0xFF
-    bad = tmp_path / "checkpoint.pkl"
+    data = bytearray((run_dir / "checkpoint.npz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad = tmp_path / "checkpoint.npz"
     bad.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="corrupt"):
+        checkpoint.load(bad)
+    bad.write_bytes((run_dir / "checkpoint.npz").read_bytes()[:-100])  # truncated
+    with pytest.raises(ValueError, match="corrupt|not an armctl checkpoint"):
         checkpoint.load(bad)
     bad.write_bytes(b"not a checkpoint at all")
     with pytest.raises(ValueError, match="not an armctl checkpoint"):
         checkpoint.load(bad)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        checkpoint.load(tmp_path / "missing.pkl")
+        checkpoint.load(tmp_path / "missing.npz")
+
+
+def _legacy_checkpoint(path, payload: bytes) -> None:
+    """An armctl 0.1 checkpoint: a JSON header (format, version, checksum) and a pickle."""
+    import hashlib
+
+    header = {"format": "armctl-checkpoint", "version": 1, "sha256": hashlib.sha256(payload).hexdigest()}
+    path.write_bytes(json.dumps({**header, "bytes": len(payload)}).encode() + b"\n" + payload)
+
+
+class _RunsCode:
+    """A pickle payload that runs code when read: it creates the file ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_crafted_checkpoint_runs_no_code(straight_run, tmp_path, capsys):
+    import pickle
+    import shutil
+
+    run_dir, _ = straight_run
+    marker = tmp_path / "ran"
+    # The 0.1 format, with its checksum and length recomputed for the crafted payload.
+    crafted = tmp_path / "crafted"
+    shutil.copytree(run_dir, crafted)
+    (crafted / "checkpoint.npz").unlink()
+    _legacy_checkpoint(crafted / "checkpoint.pkl", pickle.dumps(_RunsCode(marker)))
+    assert main(["eval", str(crafted)]) == 2
+    assert "a pickle: reading a pickle can run code" in capsys.readouterr().err
+    assert main(["train", "--resume", str(crafted), "--steps", "3"]) == 2
+    assert main(["upgrade", str(crafted)]) == 2  # not without --trust-pickle
+    assert "--trust-pickle" in capsys.readouterr().err and not marker.exists()
+    # The data-only format: an object array in the archive is refused, not unpickled.
+    with np.load(run_dir / "checkpoint.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    np.savez(crafted / "checkpoint.npz", **{**arrays, "a0": np.array([_RunsCode(marker)], dtype=object)})
+    assert main(["eval", str(crafted)]) == 2
+    assert "checkpoint" in capsys.readouterr().err and not marker.exists()
+    # A tree naming a class outside armctl and optax is refused.
+    tree = json.loads(arrays["__tree__"].tobytes())
+    tree["tree"]["dict"]["state"] = {"namedtuple": "subprocess:CompletedProcess", "fields": {}}
+    text = np.frombuffer(json.dumps(tree).encode(), np.uint8)
+    np.savez(crafted / "checkpoint.npz", **{**arrays, "__tree__": text})
+    with pytest.raises(
+        ValueError, match="names the class 'subprocess:CompletedProcess', which is not armctl's"
+    ):
+        checkpoint.load(crafted / "checkpoint.npz")
+
+
+def test_legacy_checkpoints_are_upgraded_only_when_trusted(straight_run, tmp_path, capsys):
+    import pickle
+    import shutil
+
+    run_dir, _ = straight_run
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    (old / "checkpoint.npz").unlink()
+    tree = checkpoint.load(run_dir / "checkpoint.npz")
+    _legacy_checkpoint(old / "checkpoint.pkl", pickle.dumps(tree))
+    assert main(["upgrade", str(old), "--trust-pickle"]) == 0
+    assert (
+        not (old / "checkpoint.pkl").exists()
+        and "checkpoint.pkl -> checkpoint.npz" in capsys.readouterr().out
+    )
+    a, b = runs.load(run_dir, ArmConfig), runs.load(old, ArmConfig)
+    assert a.history == b.history and a.config == b.config.resumed({"out": str(run_dir)})
+    for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert main(["upgrade", str(old), "--trust-pickle"]) == 2  # nothing left to convert
+    assert "no armctl 0.1 checkpoint" in capsys.readouterr().err
 
 
 def test_json_files_are_strict():

@@ -42,7 +42,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from armctl import checkpoint, runs
+from armctl import checkpoint, provenance, runs
 from armctl.sequence import pathological
 from armctl.sequence.train_pathological import PathologicalConfig, plot_sweep, run_name
 
@@ -55,10 +55,12 @@ RESERVED = ("out",)
 
 @dataclasses.dataclass(frozen=True)
 class Planned:
-    """One run of a campaign: its name (the run directory's under the campaign's), its config."""
+    """One run of a campaign: its name (the run directory's under the campaign's), its config, the
+    tag of its entry (``""``: none)."""
 
     name: str
     config: PathologicalConfig
+    tag: str = ""
 
 
 def _as_list(value) -> list:
@@ -116,7 +118,7 @@ def read(path: str | os.PathLike, out: str | os.PathLike | None = None) -> list[
             name = run_name(config) + (f"-{tag}" if tag else "")
             if name in planned:
                 raise ValueError(f"{where}: run {name} is listed twice (add a tag to tell settings apart)")
-            planned[name] = Planned(name, dataclasses.replace(config, out=str(out / name)))
+            planned[name] = Planned(name, dataclasses.replace(config, out=str(out / name)), tag or "")
     return list(planned.values())
 
 
@@ -126,7 +128,7 @@ def status(run: Planned) -> dict:
     or ``'new'``; with ``minibatches``, ``iterations``, ``wall_s``, the last and the best
     ``test_error`` so far."""
     run_dir = run.config.run_dir()
-    row = {"name": run.name, "config": run.config.to_json(), "state": "new"}
+    row = {"name": run.name, "tag": run.tag, "config": run.config.to_json(), "state": "new"}
     if not (run_dir / "history.json").is_file():
         return row
     history = runs.read_history(run_dir)
@@ -151,12 +153,13 @@ def status(run: Planned) -> dict:
 
 
 def merge(planned: Sequence[Planned], out: str | os.PathLike) -> list[dict]:
-    """Write ``results.json`` (every run's :func:`status`, in the campaign's order) and
-    ``fig4_1.png`` (the solved and failed runs) under ``out``; return the rows."""
+    """Write ``results.json`` (``runs``: every run's :func:`status`, in the campaign's order, with
+    the command and commit that wrote it: :func:`armctl.provenance.stamp`) and ``fig4_1.png``
+    (the solved and failed runs) under ``out``; return the rows."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = [status(run) for run in planned]
-    checkpoint.atomic_write_json(out / "results.json", rows)
+    checkpoint.atomic_write_json(out / "results.json", {**provenance.stamp(), "runs": rows})
     ended = [
         {"config": r["config"], "success": r["state"] == "solved", "minibatches": r["minibatches"]}
         for r in rows
@@ -307,3 +310,76 @@ def execute(
             reap(process)
         raise
     return merge(planned, out)
+
+
+# --- tables (docs/RESULTS.md is generated from these: docs/generate.py) ------------------------------
+
+
+def _count(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def arms_table(rows: Sequence[dict]) -> str:
+    """Markdown: one line per (problem, T, tag) of a campaign's :func:`status` rows: its settings,
+    and per seed the minibatches to success, or how far an unsolved run got."""
+    groups: dict = {}
+    for row in rows:
+        c = row["config"]
+        groups.setdefault((c["problem"], c["T"], row.get("tag", "")), []).append(row)
+    lines = [
+        "| problem | T | arm | solved | minibatches to success, per seed | not solved (best test error) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (problem, T, tag), group in groups.items():
+        solved = [r for r in group if r["state"] == "solved"]
+        won = ", ".join(f"s{r['config']['seed']}: {_count(r['minibatches'])}" for r in solved) or "-"
+        lost = [
+            f"s{r['config']['seed']}: not run"
+            if r["state"] == "new"
+            else f"s{r['config']['seed']}: {r['state']} at {_count(r['minibatches'])}"
+            + (f" ({100 * r['best_test_error']:.1f} %)" if r.get("best_test_error") is not None else "")
+            for r in group
+            if r["state"] != "solved"
+        ]
+        lines.append(
+            f"| {problem} | {T} | {tag or 'default'} | {len(solved)} / {len(group)} | {won} | "
+            f"{'; '.join(lost) or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def fig41_table(rows: Sequence[dict]) -> str:
+    """Markdown, thesis fig. 4.1 as a table: per problem and T, minibatches to success (mean
+    [min, max] over the solved runs), the failure rate over the ended runs (solved or failed), and
+    the runs still unfinished."""
+    groups: dict = {}
+    for row in rows:
+        c = row["config"]
+        groups.setdefault(c["problem"], {}).setdefault(c["T"], []).append(row)
+    lengths = sorted({row["config"]["T"] for row in rows})
+    lines = [
+        "| problem | " + " | ".join(f"T = {T}" for T in lengths) + " |",
+        "|---|" + "---|" * len(lengths),
+    ]
+    for problem, by_T in groups.items():
+        cells = []
+        for T in lengths:
+            group = by_T.get(T, [])
+            won = [r["minibatches"] for r in group if r["state"] == "solved"]
+            ended = [r for r in group if r["state"] in ("solved", "failed")]
+            open_runs = len(group) - len(ended)
+            if not group:
+                cells.append("")
+                continue
+            text = (
+                f"{_count(sum(won) / len(won))} [{_count(min(won))}, {_count(max(won))}]"
+                if won
+                else "none solved"
+            )
+            if ended:
+                text += f"; failed {len(ended) - len(won)} / {len(ended)}"
+            if open_runs:
+                text += f"; {open_runs} unfinished"
+            cells.append(text)
+        lines.append(f"| {problem} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

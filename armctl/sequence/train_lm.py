@@ -9,7 +9,7 @@ they mean there (thesis MRNN: lambda 10, mu 0.1, at most 150 CG steps). For Adam
 per *character*, so learning rate and clipping threshold read as usual. Reported numbers are
 always bits per character (bpc).
 
-A run is a run directory (:mod:`armctl.runs`): config.json, checkpoint.pkl (whose extras are the
+A run is a run directory (:mod:`armctl.runs`): config.json, checkpoint.npz (whose extras are the
 alphabet, the corpus digest and the best parameters on the validation windows), history.json
 (``valid_bpc`` on the validated rows), report.json (after ``armctl eval``, also bits per
 character on the whole validation and test splits) and progress.png.

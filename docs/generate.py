@@ -1,0 +1,119 @@
+"""Regenerate the generated blocks of docs/RESULTS.md from the committed JSON they come from.
+
+A generated block sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; its text is
+``BLOCKS[NAME]()``, computed from JSON files that the commands named there wrote. Edit the JSON
+(by running the command again), never the block:
+
+    python docs/generate.py            # rewrite every block
+    python docs/generate.py --check    # exit 1, naming the blocks that differ (a test runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "RESULTS.md"
+
+
+def _campaign_rows(name: str) -> list[dict]:
+    data = json.loads((ROOT / "docs" / "campaigns" / name / "results.json").read_text())
+    return data["runs"] if isinstance(data, dict) else data
+
+
+def _cheap() -> str:
+    from armctl.sequence.campaign import arms_table
+
+    return arms_table(_campaign_rows("cheap"))
+
+
+def _fig41() -> str:
+    from armctl.sequence.campaign import fig41_table
+
+    return fig41_table(_campaign_rows("fig4_1"))
+
+
+def _fig41_runs() -> str:
+    from armctl.sequence.campaign import arms_table
+
+    return arms_table(_campaign_rows("fig4_1"))
+
+
+def _throughput() -> str:
+    data = json.loads((ROOT / "docs" / "bench" / "pathological_cpu.json").read_text())
+    peak = data["matmul_peak_gflops"]
+    lines = [
+        "| problem | T | batches | minibatches / s | s per minibatch | G v on 1000 | gradient on 1000 "
+        "| minibatch / G v | G v, share of peak |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["runs"]:
+        lines.append(
+            f"| {r['problem']} | {r['T']} | {r['batch_size']:,} / {r['curvature_batch']:,} | "
+            f"{r['minibatches_per_s']:.2f} | {r['s_per_minibatch']:.3f} s | {r['gv_1000_s']:.3f} s | "
+            f"{r['grad_1000_s']:.3f} s | {r['overhead_vs_gv']:.2f} | {100 * r['gv_gflops'] / peak:.0f} % |"
+        )
+    return "\n".join(lines)
+
+
+#: Each generated block: its name in docs/RESULTS.md and the function that writes it.
+BLOCKS: dict[str, Callable[[], str]] = {
+    "pathological-cheap": _cheap,
+    "pathological-fig41": _fig41,
+    "pathological-fig41-runs": _fig41_runs,
+    "pathological-throughput": _throughput,
+}
+
+
+def _pattern(name: str) -> re.Pattern:
+    return re.compile(
+        rf"(<!-- generated: {re.escape(name)} -->\n)(.*?)(<!-- end: {re.escape(name)} -->)", re.S
+    )
+
+
+def regenerate(text: str) -> tuple[str, list[str]]:
+    """``text`` with every generated block rewritten, and the names of the blocks that changed."""
+    changed = []
+    for name, make in BLOCKS.items():
+        match = _pattern(name).search(text)
+        if match is None:
+            continue
+        block = make().rstrip("\n") + "\n"
+        if match.group(2) != block:
+            changed.append(name)
+            text = text[: match.start(2)] + block + text[match.end(2) :]
+    return text, changed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--check", action="store_true", help="only check; exit 1 if a block differs")
+    args = parser.parse_args()
+    text = RESULTS.read_text()
+    missing = [name for name in BLOCKS if not _pattern(name).search(text)]
+    if missing:
+        print(f"{RESULTS} lacks the generated blocks {missing}", file=sys.stderr)
+        return 1
+    new, changed = regenerate(text)
+    if args.check:
+        if changed:
+            print(
+                f"generated blocks out of date in {RESULTS}: {changed}; run python docs/generate.py",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    RESULTS.write_text(new)
+    print(f"rewrote {changed or 'nothing'} in {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
