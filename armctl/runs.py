@@ -21,9 +21,13 @@ last good checkpoint and raises :class:`Diverged`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
 import json
 import os
+import socket
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -180,12 +184,105 @@ def _clear(run_dir: Path) -> None:
         (run_dir / Path(name).name).unlink(missing_ok=True)
 
 
+#: The lock file of a run directory that a process is writing (:class:`RunLock`).
+LOCK = ".lock"
+
+
+class RunInUse(ValueError):
+    """Another live process holds the run directory's lock."""
+
+
+class RunLock:
+    """A run directory's lock: ``RUN_DIR/.lock`` under an exclusive ``flock``, naming its holder.
+
+    The kernel drops a ``flock`` when its process ends, however it ends (kill -9 included), so a
+    lock file left by a killed process is stale by construction: the next process takes it over.
+    """
+
+    def __init__(self, fd: int, path: Path):
+        self.fd, self.path = fd, path
+
+    @classmethod
+    def acquire(cls, run_dir: Path) -> RunLock:
+        """Lock ``run_dir`` (created if missing); :class:`RunInUse` naming the holder if a live
+        process has it."""
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path = run_dir / LOCK
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 4096).decode(errors="replace")
+                os.close(fd)
+                raise RunInUse(
+                    f"{run_dir} is in use: {_holder(holder)}; wait for it to end or give another --out"
+                ) from None
+            # The holder may have removed the file between our open and our flock: lock the file
+            # that is at the path now, not an unlinked one.
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        return cls(fd, path)
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock (in that order: see :meth:`acquire`)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        os.close(self.fd)
+
+
+def _holder(text: str) -> str:
+    try:
+        info = json.loads(text)
+        return f"process {info['pid']} on {info['host']} has been writing it since {info['since']}"
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return "another process holds its lock"
+
+
+@contextlib.contextmanager
+def opened(config: RunConfig, *, resume: bool = False, force: bool = False):
+    """``with opened(config, ...) as saved:``: :func:`prepare` under the run directory's lock
+    (:class:`RunLock`, held by the first process of a multi-process run) until the block ends.
+
+    A second process writing the same directory is refused (:class:`RunInUse`, exit 2) before any
+    work. A new run that fails before its first checkpoint leaves nothing behind: the files it
+    wrote go, and so does the directory if it made it.
+    """
+    run_dir = config.run_dir()
+    check_writable(run_dir)
+    created = not run_dir.exists()
+    lock = RunLock.acquire(run_dir) if jax.process_index() == 0 else None
+    started = False
+    try:
+        saved = prepare(config, resume=resume, force=force)
+        started = True
+        yield saved
+    except BaseException:
+        if started and saved is None and not (run_dir / CHECKPOINT).exists():
+            _clear(run_dir)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+
+
 def prepare(config: RunConfig, *, resume: bool = False, force: bool = False) -> Saved | None:
     """Check the run directory before any work; return the checkpoint to resume (or ``None``).
 
     Without ``resume``, a directory that already holds a run is refused unless ``force``
     (which removes that run's files); with ``resume``, the checkpoint must exist and ``config``
-    must continue its run (:meth:`RunConfig.check_resume`).
+    must continue its run (:meth:`RunConfig.check_resume`). Training commands call it through
+    :func:`opened`, which holds the directory's lock.
     """
     run_dir = config.run_dir()
     check_writable(run_dir)

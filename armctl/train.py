@@ -196,8 +196,7 @@ def train(
         check_number("until_ratio", until_ratio, 1, low_closed=True)
         if not TASK_VIEWS[config.task].ilqr_reference:
             raise ValueError(f"until_ratio needs an iLQR reference; task {config.task!r} has none")
-    saved = runs.prepare(config, resume=resume, force=force)
-    with config.scope():
+    with runs.opened(config, resume=resume, force=force) as saved, config.scope():
         setup = build(config)
         params = cast(setup.controller.init_params(keys(config.seed)["init"]), config)
         eval_batch = evaluation_batch(setup.task, config.seed)

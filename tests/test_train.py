@@ -3,6 +3,7 @@ resume (after a budget, after Ctrl-C), divergence, eval, and the command line's 
 
 import dataclasses
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -408,3 +409,61 @@ def test_driver_keeps_the_last_completed_step_on_ctrl_c():
     )
     straight = optim.run(QUARTIC, optim.gd(0.01), {"x": jnp.ones(3)}, lambda key: None, KEY, steps=5)
     assert resumed.history["loss"] == straight.history["loss"]
+
+
+# --- concurrency and failed starts (#41) ------------------------------------------------------------
+
+
+def test_a_second_process_writing_a_run_directory_is_refused_naming_the_holder(tmp_path, capsys):
+    run_dir = tmp_path / "busy"
+    lock = runs.RunLock.acquire(run_dir)  # another open file description: as another process
+    try:
+        assert main(["train", *TINY_ARGS, "--steps", "1", "--out", str(run_dir)]) == 2
+        err = capsys.readouterr().err
+        assert f"{run_dir} is in use: process {os.getpid()} on" in err and "has been writing it since" in err
+        assert sorted(p.name for p in run_dir.iterdir()) == [runs.LOCK]  # nothing of the refused run
+    finally:
+        lock.release()
+    assert main(["train", *TINY_ARGS, "--steps", "1", "--out", str(run_dir)]) == 0
+    assert not (run_dir / runs.LOCK).exists() and (run_dir / "checkpoint.npz").is_file()
+
+
+def test_a_stale_lock_from_a_killed_process_is_taken_over(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "stale"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from armctl import runs; from pathlib import Path; "
+            f"runs.RunLock.acquire(Path({str(run_dir)!r})); print('held', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(runs.RunInUse, match=f"process {holder.pid} on"):
+            runs.RunLock.acquire(run_dir)
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        assert (run_dir / runs.LOCK).is_file()  # left behind, but no longer locked
+        runs.RunLock.acquire(run_dir).release()
+    finally:
+        holder.kill()
+
+
+def test_a_run_that_fails_to_start_leaves_nothing_behind(tmp_path, capsys):
+    run_dir = tmp_path / "never"
+    # More devices than JAX sees: refused once the run directory is locked, before any training.
+    assert main(["train", *TINY_ARGS, "--steps", "1", "--devices", "64", "--out", str(run_dir)]) == 2
+    assert "devices" in capsys.readouterr().err and not run_dir.exists()
+    assert main(["train", *TINY_ARGS, "--steps", "1", "--out", str(run_dir)]) == 0  # not blocked
+    # Into an existing directory: it stays, empty of the failed run's files.
+    other = tmp_path / "existing"
+    other.mkdir()
+    assert main(["train", *TINY_ARGS, "--steps", "1", "--devices", "64", "--out", str(other)]) == 2
+    assert list(other.iterdir()) == []

@@ -317,11 +317,10 @@ def train(
     the best parameters; ``resume`` continues the run in ``config.run_dir()`` (the step keys
     continue, so the batches are those an uninterrupted run would have drawn). Returns the
     report (also in ``report.json``)."""
-    saved = runs.prepare(config, resume=resume, force=force)
-    corpus = T.load_corpus(config.corpus, config.min_count)
-    if saved is not None and saved.extra.get("corpus_digest") != corpus.digest:
-        raise ValueError(f"the corpus {config.corpus!r} changed since {config.run_dir()} was trained")
-    with config.scope():
+    with runs.opened(config, resume=resume, force=force) as saved, config.scope():
+        corpus = T.load_corpus(config.corpus, config.min_count)
+        if saved is not None and saved.extra.get("corpus_digest") != corpus.digest:
+            raise ValueError(f"the corpus {config.corpus!r} changed since {config.run_dir()} was trained")
         model = make_model(config.model, corpus.alphabet.size, config.hidden)
         problem = lm_problem(model, config.optimizer == "adam", config.remat_block)
         k_init, k_run = jax.random.split(jax.random.key(config.seed))

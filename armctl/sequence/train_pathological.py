@@ -368,8 +368,7 @@ def train(
 ) -> dict:
     """Train until the test error is below 1 % (success) or a bound is hit (failure); returns the
     report (also in ``report.json``). ``resume`` continues the run in ``config.run_dir()``."""
-    saved = runs.prepare(config, resume=resume, force=force)
-    with config.scope():
+    with runs.opened(config, resume=resume, force=force) as saved, config.scope():
         model = model_for(config.problem, config.T, config.hidden, config.input_std, config.recurrent_gain)
         problem = make_problem(config.problem, config.T, model, config.remat_block)
         k_init, k_data, _ = _keys(config)
