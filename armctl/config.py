@@ -305,6 +305,8 @@ def parse_options(pairs: list[str], what: str) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"{what} option {pair!r} is not KEY=VALUE")
+        if key.strip() in options:
+            raise ValueError(f"{what} option {key.strip()!r} is given twice")
         try:
             options[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
@@ -398,7 +400,9 @@ def add_arguments(
             parser.add_argument(_flag(field), dest=field.name, **kwargs)
 
 
-def _split(text: str, kind: type, name: str, allowed=None) -> list:
+def split_values(text: str, kind: type, name: str, allowed=None) -> list:
+    """``'a,b'`` -> ``[kind(a), kind(b)]`` for the option ``--name``: each of ``allowed`` (if given),
+    none twice; ``ValueError`` naming the option and the bad value otherwise."""
     items = [x.strip() for x in text.split(",") if x.strip()]
     try:
         values = [kind(x) for x in items]
@@ -409,6 +413,9 @@ def _split(text: str, kind: type, name: str, allowed=None) -> list:
     bad = [v for v in values if allowed is not None and v not in allowed]
     if bad:
         raise ValueError(f"--{name}: unknown value(s) {bad}; expected names from {list(allowed)}")
+    twice = sorted({str(v) for v in values if values.count(v) > 1})
+    if twice:
+        raise ValueError(f"--{name}: {', '.join(twice)} given twice in {text!r}")
     return values
 
 
@@ -431,7 +438,7 @@ def given_arguments(
         hint = _scalar_type(hints[field.name])
         if listable and field.metadata.get("listable"):
             allowed = field.metadata.get("choices") or (cls.OPTIMIZERS if field.name == "optimizer" else None)
-            value = _split(value, hint, field.name, allowed)
+            value = split_values(value, hint, field.name, allowed)
         elif hint is dict:
             value = parse_options(value, field.name.removesuffix("_options"))
         elif typing.get_origin(hint) is tuple:

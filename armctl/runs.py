@@ -22,6 +22,7 @@ last good checkpoint and raises :class:`Diverged`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import importlib
 import json
@@ -117,9 +118,21 @@ def load(run_dir: str | os.PathLike, cls: type[RunConfig]) -> Saved:
     data = checkpoint.load(path)
     try:
         config = cls.from_json(data["config"], source=str(path))
-        return Saved(config, data["params"], data["state"], History(data["history"]), data["extra"])
+        saved = Saved(config, data["params"], data["state"], History(data["history"]), data["extra"])
     except (KeyError, TypeError) as err:
         raise ValueError(f"{path} is not a run checkpoint of this armctl version (no {err})") from None
+    # A checkpoint copied into another run's directory would be reported (and resumed) as that run.
+    listed = read_config(run_dir, cls)
+    differ = [
+        f"{f.name}={getattr(config, f.name)!r} (config.json: {getattr(listed, f.name)!r})"
+        for f in dataclasses.fields(config)
+        if f.name not in cls.RESUMABLE and getattr(config, f.name) != getattr(listed, f.name)
+    ]
+    if differ:
+        raise ValueError(
+            f"{path} does not belong to the run in {Path(run_dir) / 'config.json'}: {', '.join(differ)}"
+        )
+    return saved
 
 
 def save(run_dir: Path, config: RunConfig, params, state, history: History, extra: dict) -> None:

@@ -467,3 +467,19 @@ def test_a_run_that_fails_to_start_leaves_nothing_behind(tmp_path, capsys):
     other.mkdir()
     assert main(["train", *TINY_ARGS, "--steps", "1", "--devices", "64", "--out", str(other)]) == 2
     assert list(other.iterdir()) == []
+
+
+def test_a_checkpoint_of_another_run_is_refused_by_name(straight_run, tmp_path, capsys):
+    import shutil
+
+    run_dir, _ = straight_run
+    moved = tmp_path / "moved"
+    shutil.copytree(run_dir, moved)
+    config = json.loads((moved / "config.json").read_text())
+    (moved / "config.json").write_text(json.dumps({**config, "seed": 5, "task": "ddn"}))
+    report = (moved / "report.json").read_text()
+    assert main(["eval", str(moved)]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.npz does not belong to the run in" in err and "seed=3 (config.json: 5)" in err
+    assert (moved / "report.json").read_text() == report  # not rewritten
+    assert main(["train", "--resume", str(moved), "--steps", "6"]) == 2

@@ -55,7 +55,11 @@ def integer_list(minimum: int):
         items = [item.strip() for item in text.split(",") if item.strip()]
         if not items:
             raise argparse.ArgumentTypeError(f"expected comma-separated integers >= {minimum}, got {text!r}")
-        return [one(item) for item in items]
+        values = [one(item) for item in items]
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise argparse.ArgumentTypeError(f"{', '.join(map(str, twice))} given twice in {text!r}")
+        return values
 
     parse.minimum = minimum
     parse.__name__ = f"list of integers >= {minimum}"

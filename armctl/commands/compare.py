@@ -38,6 +38,8 @@ def per_optimizer(one):
             name, sep, value = item.partition("=")
             if not sep or not name.strip():
                 raise argparse.ArgumentTypeError(f"expected V or NAME=V[,NAME=V], got {item!r} in {text!r}")
+            if name.strip() in values:
+                raise argparse.ArgumentTypeError(f"{name.strip()} is given twice in {text!r}")
             values[name.strip()] = one(value)
         return values
 

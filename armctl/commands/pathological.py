@@ -21,7 +21,7 @@ import argparse
 import json
 
 from armctl.commands import add_run_arguments, config_from, integer_list, positive_integer, positive_number
-from armctl.config import field_default, given_arguments
+from armctl.config import field_default, given_arguments, split_values
 from armctl.sequence import campaign, model_file, pathological
 from armctl.sequence.train_pathological import PathologicalConfig, sweep, train
 
@@ -141,9 +141,12 @@ def run_command(args) -> int:
             )
         if "out" not in given:
             raise ValueError("sweep needs --out DIR")
-        problems = [
-            p.strip() for p in (args.problems or field_default(PathologicalConfig, "problem")).split(",")
-        ]
+        problems = split_values(
+            args.problems or field_default(PathologicalConfig, "problem"),
+            str,
+            "problems",
+            pathological.PROBLEMS,
+        )
         lists = {name: given.pop(name, [field_default(PathologicalConfig, name)]) for name in LISTS}
         sweep(
             problems,
