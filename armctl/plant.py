@@ -151,12 +151,7 @@ def namespace_of(*values):
 
 
 # ----- parameters ------------------------------------------------------------------------------
-class ArmParams(NamedTuple):
-    """Physical parameters of the arm (SI units). A pytree of floats.
-
-    Use the presets :meth:`monkey` (default) or :meth:`human`.
-    """
-
+class _ArmFields(NamedTuple):
     m1: float  # upper-arm mass (kg)
     m2: float  # forearm (+ hand) mass (kg)
     l1: float  # upper-arm length (m)
@@ -170,6 +165,37 @@ class ArmParams(NamedTuple):
     b21: float
     b22: float
     dt: float = 0.01  # Euler step (s)
+
+
+def _concrete(values) -> bool:
+    """Whether these are parameter values to check: real numbers, not all integers (JAX rebuilds
+    an ArmParams from tracers inside ``jit``, and ``vmap``'s ``in_axes`` spells one with ints and
+    ``None``; neither is an arm)."""
+    numbers = [
+        v for v in values if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+    ]
+    return len(numbers) == len(values) and not all(isinstance(v, int | np.integer) for v in numbers)
+
+
+class ArmParams(_ArmFields):
+    """Physical parameters of the arm (SI units). A pytree of floats.
+
+    Use the presets :meth:`monkey` (default) or :meth:`human`. Built from numbers, an
+    ``ArmParams`` checks itself (:meth:`validate`): a zero mass, a negative length or ``dt = 0``
+    raise ``ValueError`` naming the field here, not as NaN in a rollout later.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls, *args, **kwargs)
+        if _concrete(tuple(self)):
+            self.validate()
+        return self
+
+    @classmethod
+    def _make(cls, iterable) -> ArmParams:  # NamedTuple's _make (and _replace) bypass __new__
+        return cls(*iterable)
 
     @classmethod
     def monkey(cls, body_weight: float = 6.5, dt: float = 0.01) -> ArmParams:
@@ -241,7 +267,7 @@ class ArmParams(NamedTuple):
         """Raise ``ValueError`` naming the first non-finite or non-physical parameter.
 
         Checked: every field finite; masses, lengths, inertias and ``dt`` positive; each centre
-        of mass on its segment (``0 <= s <= l``); the viscosity matrix B positive definite (its
+        of mass on its segment (``0 <= s <= l``); the viscosity matrix B positive semidefinite (its
         symmetric part, the one that dissipates energy ``dq^T B dq``); and a time step within
         the integrator's stable range, ``dt <= 1 / viscous_rate()``.
 
@@ -268,10 +294,11 @@ class ArmParams(NamedTuple):
                     f"got {getattr(self, s)!r}"
                 )
         b_sym = 0.5 * (self.viscosity + self.viscosity.T)
-        if not np.all(np.linalg.eigvalsh(b_sym) > 0):
+        if not np.all(np.linalg.eigvalsh(b_sym) >= 0):
             raise ValueError(
-                "the viscosity matrix B = [[b11, b12], [b21, b22]] must be positive definite (its symmetric "
-                f"part dissipates energy), got [[{self.b11!r}, {self.b12!r}], [{self.b21!r}, {self.b22!r}]]"
+                "the viscosity matrix B = [[b11, b12], [b21, b22]] must be positive semidefinite (its "
+                "symmetric part dissipates energy; B = 0 is a frictionless arm), got "
+                f"[[{self.b11!r}, {self.b12!r}], [{self.b21!r}, {self.b22!r}]]"
             )
         rate = self.viscous_rate()
         if self.dt * rate > 1:
@@ -376,25 +403,45 @@ def force_torque_components(p: ArmParams, q1, q2, f1, f2, xp) -> tuple:
 
 
 # ----- the same equations on vectors: arrays (..., k) or tuples of floats -----------------------
+def _parts(xp, name: str, value, n: int) -> tuple:
+    """The ``n`` components of the vector argument ``name``; ``ValueError`` naming it otherwise."""
+    parts = xp.components(value)
+    if len(parts) != n:
+        shape = getattr(value, "shape", None)
+        got = f"shape {tuple(shape)}" if shape is not None else f"{len(parts)} components"
+        raise ValueError(f"{name} must have {n} components (the last axis of an array), got {got}")
+    return parts
+
+
+def _angles(xp, q) -> tuple:
+    """``(q1, q2)`` of joint angles, or of a state whose first two components are the angles."""
+    parts = xp.components(q)
+    if len(parts) not in (2, 4):
+        shape = getattr(q, "shape", None)
+        got = f"shape {tuple(shape)}" if shape is not None else f"{len(parts)} components"
+        raise ValueError(f"q must hold the 2 joint angles (or a 4-component state), got {got}")
+    return parts[:2]
+
+
 def mass_matrix(params: ArmParams, q):
     """Inertia matrix M(q), shape ``q.shape[:-1] + (2, 2)``. Symmetric positive definite."""
     xp = namespace_of(q)
-    m11, m12, m22 = mass_entries(params, xp.cos(xp.components(q)[1]))
+    m11, m12, m22 = mass_entries(params, xp.cos(_parts(xp, "q", q, 2)[1]))
     return xp.stack([xp.vector(m11, m12), xp.vector(m12, m22)], axis=-2)
 
 
 def coriolis(params: ArmParams, q, dq):
     """Centripetal and Coriolis torques ``C(q, dq) dq``, shape ``q.shape``."""
     xp = namespace_of(q, dq)
-    dq1, dq2 = xp.components(dq)
-    return xp.vector(*coriolis_components(params, xp.components(q)[1], dq1, dq2, xp))
+    dq1, dq2 = _parts(xp, "dq", dq, 2)
+    return xp.vector(*coriolis_components(params, _parts(xp, "q", q, 2)[1], dq1, dq2, xp))
 
 
 def joint_acceleration(params: ArmParams, q, dq, tau):
     """``ddq = M(q)^-1 (tau - C(q, dq) dq - B dq)``."""
     xp = namespace_of(q, dq, tau)
-    x = xp.components(q) + xp.components(dq)
-    return xp.vector(*acceleration_components(params, x, xp.components(tau), xp))
+    x = _parts(xp, "q", q, 2) + _parts(xp, "dq", dq, 2)
+    return xp.vector(*acceleration_components(params, x, _parts(xp, "tau", tau, 2), xp))
 
 
 def step(params: ArmParams, x, tau):
@@ -406,13 +453,13 @@ def step(params: ArmParams, x, tau):
     and it keeps the undamped arm's energy bounded instead of growing each step.
     """
     xp = namespace_of(x, tau)
-    return xp.vector(*step_components(params, xp.components(x), xp.components(tau), xp))
+    return xp.vector(*step_components(params, _parts(xp, "x", x, 4), _parts(xp, "tau", tau, 2), xp))
 
 
 def kinetic_energy(params: ArmParams, x):
     """``dq^T M(q) dq / 2`` (J)."""
     xp = namespace_of(x)
-    _, q2, dq1, dq2 = xp.components(x)
+    _, q2, dq1, dq2 = _parts(xp, "x", x, 4)
     m11, m12, m22 = mass_entries(params, xp.cos(q2))
     return 0.5 * (m11 * dq1**2 + 2 * m12 * dq1 * dq2 + m22 * dq2**2)
 
@@ -420,7 +467,7 @@ def kinetic_energy(params: ArmParams, x):
 def joint_positions(params: ArmParams, q):
     """Elbow and hand positions (m) in the shoulder frame, each shape ``q.shape``."""
     xp = namespace_of(q)
-    ex, ey, hx, hy = position_components(params, *xp.components(q)[:2], xp)
+    ex, ey, hx, hy = position_components(params, *_angles(xp, q), xp)
     return xp.vector(ex, ey), xp.vector(hx, hy)
 
 
@@ -432,14 +479,14 @@ def forward_kinematics(params: ArmParams, q):
 def hand_jacobian(params: ArmParams, q):
     """``d hand / d q``, shape ``q.shape[:-1] + (2, 2)``."""
     xp = namespace_of(q)
-    row_x, row_y = jacobian_components(params, *xp.components(q)[:2], xp)
+    row_x, row_y = jacobian_components(params, *_angles(xp, q), xp)
     return xp.stack([xp.vector(*row_x), xp.vector(*row_y)], axis=-2)
 
 
 def hand_velocity(params: ArmParams, x, xp=None):
     """Hand velocity (m/s) ``J(q) dq``; ``xp`` (:func:`namespace_of`) is found from ``x`` when not given."""
     xp = xp or namespace_of(x)
-    q1, q2, dq1, dq2 = xp.components(x)
+    q1, q2, dq1, dq2 = _parts(xp, "x", x, 4)
     (jx1, jx2), (jy1, jy2) = jacobian_components(params, q1, q2, xp)
     return xp.vector(jx1 * dq1 + jx2 * dq2, jy1 * dq1 + jy2 * dq2)
 
@@ -447,13 +494,13 @@ def hand_velocity(params: ArmParams, x, xp=None):
 def hand_force_to_torque(params: ArmParams, q, force):
     """Joint torques ``J(q)^T F`` equivalent (by virtual work) to hand force ``F`` (N)."""
     xp = namespace_of(q, force)
-    return xp.vector(*force_torque_components(params, *xp.components(q)[:2], *xp.components(force), xp))
+    return xp.vector(*force_torque_components(params, *_angles(xp, q), *_parts(xp, "force", force, 2), xp))
 
 
 def is_reachable(params: ArmParams, hand, margin: float = 0.0):
     """Whether hand positions lie in the annulus ``|l1 - l2| + margin <= r <= l1 + l2 - margin``."""
     xp = namespace_of(hand)
-    x, y = xp.components(hand)
+    x, y = _parts(xp, "hand", hand, 2)
     r = xp.sqrt(x**2 + y**2)
     return (r >= abs(params.l1 - params.l2) + margin) & (r <= params.l1 + params.l2 - margin)
 
@@ -465,7 +512,7 @@ def inverse_kinematics(params: ArmParams, hand):
     (the tasks validate their targets at construction and raise a clear error).
     """
     xp = namespace_of(hand)
-    x, y = xp.components(hand)
+    x, y = _parts(xp, "hand", hand, 2)
     l1, l2 = params.l1, params.l2
     q2 = xp.arccos((x**2 + y**2 - l1**2 - l2**2) / (2 * l1 * l2))
     q1 = xp.arctan2(y, x) - xp.arctan2(l2 * xp.sin(q2), l1 + l2 * xp.cos(q2))

@@ -155,14 +155,63 @@ def test_dynamics_differentiable_under_jit_vmap_grad_jvp():
         ({"dt": 0.0}, "dt must be > 0"),
         ({"s1": 0.3}, r"s1 \(joint to centre of mass\) must lie in \[0, l1 = 0.177\]"),
         ({"s2": -0.01}, r"s2 \(joint to centre of mass\) must lie in \[0, l2"),
-        ({"b12": 0.05, "b21": 0.05}, "viscosity matrix B .* must be positive definite"),
-        ({"b11": 0.0}, "viscosity matrix B .* must be positive definite"),
+        ({"b12": 0.05, "b21": 0.05}, "viscosity matrix B .* must be positive semidefinite"),
+        ({"b11": 0.0}, "viscosity matrix B .* must be positive semidefinite"),
         ({"dt": 1.0}, r"dt = 1.0 s is too long .* dt <= 1 / max eig\(M\^-1 B\) = 0.01876 s"),
     ],
 )
 def test_bad_params_raise_naming_the_field(change, message):
+    # At construction: _replace builds a new ArmParams, which checks itself.
     with pytest.raises(ValueError, match=message):
-        ArmParams.monkey()._replace(**change).validate()
+        ArmParams.monkey()._replace(**change)
+    with pytest.raises(ValueError, match=message):
+        ArmParams(**{**ArmParams.monkey()._asdict(), **change})
+
+
+def test_arm_params_check_themselves_but_not_tracers_or_axis_specs():
+    with pytest.raises(ValueError, match="dt must be > 0, got 0.0"):
+        ArmParams.monkey(dt=0.0)
+    with pytest.raises(ValueError, match="dt must be > 0"):
+        ArmParams.human(dt=-0.01)
+    frictionless = ArmParams.monkey()._replace(b11=0.0, b12=0.0, b21=0.0, b22=0.0)  # B = 0 is an arm
+    assert frictionless.viscous_rate() == 0.0
+    arm = ArmParams.monkey()
+    # Inside jit the arm is rebuilt from tracers, and vmap's in_axes spell it with ints: no check.
+    step = jax.jit(lambda p: plant.step(p, jnp.zeros(4), jnp.ones(2)))
+    assert step(arm).shape == (4,)
+    stacked = jax.tree_util.tree_map(lambda v: jnp.full(3, v), arm)
+    spec = ArmParams(*[0] * len(arm))
+    assert jax.vmap(lambda p: plant.step(p, jnp.zeros(4), jnp.ones(2)), in_axes=(spec,))(stacked).shape == (
+        3,
+        4,
+    )
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda a: plant.step(a, jnp.zeros(4), jnp.zeros(3)),
+            r"tau must have 2 components .* got shape \(3,\)",
+        ),
+        (
+            lambda a: plant.step(a, jnp.zeros(3), jnp.zeros(2)),
+            r"x must have 4 components .* got shape \(3,\)",
+        ),
+        (
+            lambda a: plant.step(a, (0.0, 0.0, 0.0, 0.0), (1.0,)),
+            "tau must have 2 components .* got 1 components",
+        ),
+        (lambda a: plant.forward_kinematics(a, np.zeros(3)), "q must hold the 2 joint angles"),
+        (lambda a: plant.mass_matrix(a, np.zeros(4)), "q must have 2 components"),
+        (lambda a: plant.hand_force_to_torque(a, np.zeros(2), np.zeros(3)), "force must have 2 components"),
+        (lambda a: plant.inverse_kinematics(a, np.zeros((5, 1))), r"hand must have 2 components .* \(5, 1\)"),
+        (lambda a: plant.kinetic_energy(a, np.zeros(2)), "x must have 4 components"),
+    ],
+)
+def test_plant_functions_refuse_vectors_of_the_wrong_size(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(ArmParams.monkey())
 
 
 def test_time_step_bound_is_where_viscosity_stops_a_joint_within_one_step():
