@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from armctl.checks import check_finite
 from armctl.scan import remat_scan
 from armctl.tasks import Task, TaskBatch
 from armctl.world import env_reset, env_step
@@ -87,10 +88,13 @@ def simulate(
     compiles once per controller/task configuration. ``remat_block = k > 0`` rematerializes the
     scan in blocks of k steps (:func:`armctl.scan.remat_scan`): same values, and memory for
     differentiation that grows like sqrt(T) when k ~ sqrt(T). Raises ``ValueError`` for a batch
-    that does not fit the task or parameters that do not fit the controller.
+    that does not fit the task or parameters that do not fit the controller, and, called eagerly
+    (not under ``jit``/``grad``, where there are no values to look at), for NaN or inf in either.
     """
     task.validate_batch(batch)
     check_params(controller, params)
+    check_finite("params", params)
+    check_finite("batch", batch)
 
     def body(carry, _):
         state, obs, h = carry

@@ -27,6 +27,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from armctl import plant
+from armctl.checks import check_finite, check_key
 from armctl.plant import CONTROL_DIM, STATE_DIM, ArmParams, namespace_of
 
 #: Central posture of the center-out and postural tasks: shoulder 45 deg, elbow 90 deg.
@@ -180,6 +181,7 @@ class Task:
         """A batch of episodes drawn from the JAX PRNG ``key`` (the same key gives the same batch)."""
         b = self.batch_size if batch_size is None else batch_size
         _check_positive_int("batch_size", b)
+        check_key("key", key)
         return self._draw(KeyDraws(key), b)
 
     def draw_episodes(self, draws: KeyDraws | GeneratorDraws, n: int) -> TaskBatch:
@@ -289,7 +291,9 @@ class Task:
         return xp.sum(state_part, axis=1) + xp.sum(self.command_cost(commands), axis=1)
 
     def loss(self, states, commands, target):
-        """The training objective: the batch mean of :meth:`cost`."""
+        """The training objective: the batch mean of :meth:`cost`. Called eagerly, NaN or inf in
+        the ``target`` (an input, not a rollout's result) is a ``ValueError``."""
+        check_finite("target", target)
         return namespace_of(states, commands, target).mean(self.cost(states, commands, target))
 
     # ----- metrics ----------------------------------------------------------------------

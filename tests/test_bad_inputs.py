@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import inspect
 import math
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -216,3 +217,54 @@ def test_every_env_id_refuses_bad_actions_and_reset_options_naming_them(env_id):
         gym.make(env_id, torque_limit=-1.0)
     with pytest.raises(ValueError, match="foo"):
         gym.make(env_id, task_options={"foo": 1})
+
+
+# ----- the Python API: keys and non-finite inputs -------------------------------------------------
+@pytest.mark.parametrize("key", [3, np.uint32([0, 1]), "seed", None], ids=["int", "numpy", "str", "none"])
+def test_samplers_refuse_what_is_not_a_prng_key(key):
+    import jax
+
+    from armctl.sequence import pathological
+
+    with pytest.raises(ValueError, match="key must be one JAX PRNG key"):
+        make_task("center-out").sample(key)
+    with pytest.raises(ValueError, match="key must be one JAX PRNG key"):
+        pathological.sample("addition", key, 10, 2)
+    with pytest.raises(ValueError, match="key must be one JAX PRNG key"):
+        make_task("ddn").sample(jax.random.split(jax.random.key(0), 2))  # two keys, not one
+
+
+@pytest.mark.parametrize("field", ["x0", "command_noise", "params"])
+def test_simulate_refuses_non_finite_inputs_naming_them(field):
+    import jax
+    import jax.numpy as jnp
+    from armctl.controllers import ArmController
+
+    from armctl import simulate
+
+    task, controller = make_task("ddn", batch_size=2), ArmController(hidden=(4, 4))
+    params = controller.init_params(jax.random.key(0))
+    batch = task.sample(jax.random.key(1))
+    if field == "params":
+        leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
+        path, first = leaves[0]
+        params = jax.tree_util.tree_unflatten(
+            treedef, [jnp.full_like(first, jnp.inf)] + [v for _, v in leaves[1:]]
+        )
+        where = f"params{jax.tree_util.keystr(path)}"
+    else:
+        batch = batch._replace(**{field: getattr(batch, field).at[0].set(jnp.nan)})
+        where = f"batch.{field}"
+    with pytest.raises(ValueError, match=rf"{re.escape(where)} holds values that are not finite"):
+        simulate(controller, params, task, batch)
+    # Under jit there are no values to look at: the check is for eager calls.
+    assert jax.jit(lambda p, b: simulate(controller, p, task, b).states)(params, batch).shape[0] == 2
+
+
+def test_task_loss_refuses_a_non_finite_target():
+    import jax.numpy as jnp
+
+    task = make_task("center-out")
+    states, commands = jnp.zeros((16, task.horizon + 1, 4)), jnp.zeros((16, task.horizon, 2))
+    with pytest.raises(ValueError, match="target holds values that are not finite"):
+        task.loss(states, commands, jnp.full((16, 4), jnp.nan))

@@ -43,6 +43,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from armctl.checks import check_key
+
 #: A continuous prediction is wrong when its absolute error exceeds this (thesis 4.4).
 CONTINUOUS_TOLERANCE = 0.04
 #: A run succeeds when fewer than this fraction of test sequences is misclassified.
@@ -251,6 +253,7 @@ def sample(name: str, key: jax.Array, T: int, batch_size: int) -> SequenceBatch:
     problem = _lookup(name, T)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_key("key", key)
     keys = jax.random.split(key, batch_size)
     return SequenceBatch(*jax.vmap(lambda k: problem.sequence(k, T))(keys))
 
