@@ -144,9 +144,16 @@ class ArmEnv(gym.Env):
         return self._batch
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        drawn = self.task.draw_episodes(GeneratorDraws(self.np_random), 1)
-        self._batch = core.episode_from_options(self.task, drawn, options)
+        # A refused reset (bad options) leaves the env as it was, its random generator included.
+        generator = (self._np_random, self._np_random_seed)
+        try:
+            super().reset(seed=seed)
+            drawn = self.task.draw_episodes(GeneratorDraws(self.np_random), 1)
+            batch = core.episode_from_options(self.task, drawn, options)
+        except BaseException:
+            self._np_random, self._np_random_seed = generator
+            raise
+        self._batch = batch
         self._episode = scalar_episode(self._batch)
         self._state, obs, outcome = core.start(self.version, self.task, self._episode)
         self._target_hand = outcome.target_hand

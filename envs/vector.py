@@ -192,22 +192,24 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         mask = options.pop("reset_mask", None)
         if options:
             raise ValueError(f"ArmVectorEnv.reset takes no options but 'reset_mask', got {sorted(options)}")
+        if mask is not None and self._batch is None:
+            raise RuntimeError("reset_mask restarts some arms of running episodes: call reset() first")
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
+                raise ValueError(
+                    f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) with a True "
+                    f"value, got {mask!r}"
+                )
+        # Checked before anything changes: a refused reset leaves the env as it was.
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
-        if mask is None or self._batch is None:
-            if mask is not None:
-                raise RuntimeError("reset_mask restarts some arms of running episodes: call reset() first")
+        if mask is None:
             self._batch = self._fresh_episodes()
             self._state, packed = _start(self.version, self.task, self._batch)
             self._needs_reset[:] = False
             self._obs, _, _, info = self._unpack(packed)
             return self._obs, info
-        mask = np.asarray(mask)
-        if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
-            raise ValueError(
-                f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) with a True value, "
-                f"got {mask!r}"
-            )
         self._batch, self._state, packed = _restart(
             self.version, self.task, self._batch, self._fresh_episodes(), mask, self._state
         )
