@@ -3,7 +3,8 @@
 Each command module defines ``register(subparsers)``, which adds its parser and sets
 ``func`` to a function of the parsed arguments returning an exit code.
 
-Exit codes: 0 done; 1 the work failed (a diverged run, out of memory, a failed pathological run);
+Exit codes: 0 done; 1 the work failed (a diverged run, out of memory, a full disk, a failed
+pathological run);
 2 a usage error (one line naming the bad value and what is valid, before any work);
 130 interrupted (Ctrl-C; training commands checkpoint first and say how to resume).
 """
@@ -11,6 +12,7 @@ Exit codes: 0 done; 1 the work failed (a diverged run, out of memory, a failed p
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -66,6 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(err), 130)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
+    except OSError as err:  # a full disk, a file system gone read-only, a quota, an unreadable file
+        where = f"{err.filename}: " if err.filename else ""
+        hint = ""
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            hint = (
+                "; the last checkpoint is intact (files are replaced atomically): resume the run once it "
+                "can be written"
+            )
+        return fail(f"error: {where}{err.strerror or err}{hint}", 1)
     except jax.errors.JaxRuntimeError as err:
         if "RESOURCE_EXHAUSTED" not in str(err) and "out of memory" not in str(err).lower():
             raise

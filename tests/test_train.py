@@ -483,3 +483,27 @@ def test_a_checkpoint_of_another_run_is_refused_by_name(straight_run, tmp_path, 
     assert "checkpoint.npz does not belong to the run in" in err and "seed=3 (config.json: 5)" in err
     assert (moved / "report.json").read_text() == report  # not rewritten
     assert main(["train", "--resume", str(moved), "--steps", "6"]) == 2
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_the_checkpoint_survives(tmp_path, monkeypatch, capsys):
+    import errno
+
+    run_dir = tmp_path / "full"
+    assert main(["train", *TINY_ARGS, "--steps", "2", "--checkpoint-every", "1", "--out", str(run_dir)]) == 0
+    before = checkpoint.load(run_dir / "checkpoint.npz")
+    write = checkpoint.atomic_write_bytes
+
+    def full(path, data):
+        if str(path).endswith(".npz"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return write(path, data)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", full)
+    assert main(["train", "--resume", str(run_dir), "--steps", "4"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{run_dir / 'checkpoint.npz'}: No space left on device" in err
+    assert "last checkpoint is intact" in err
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", write)
+    after = checkpoint.load(run_dir / "checkpoint.npz")
+    assert after["history"] == before["history"] and not list(run_dir.glob("*.tmp"))
+    assert main(["train", "--resume", str(run_dir), "--steps", "4"]) == 0  # room again: it goes on
