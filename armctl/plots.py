@@ -215,19 +215,22 @@ def training_curves(
     *,
     xlabel: str,
     title="",
+    linear: Sequence[str] = (),
 ) -> Path:
-    """One panel per name (its y label), each with named curves ``(x, y)`` on a log y axis:
-    e.g. training loss and test error against minibatches (pathological problems), or training
-    and validation bits per character against steps (language models). Points that cannot be
-    drawn on a log axis (zero, negative, missing) are left out."""
+    """One panel per name (its y label), each with named curves ``(x, y)`` on a log y axis (a
+    linear one for the panels named in ``linear``): e.g. training loss and test error against
+    minibatches (pathological problems), or training and validation bits per character against
+    steps (language models). Points that cannot be drawn (missing; on a log axis also zero or
+    negative) are left out."""
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.6 * len(panels) + 0.6), sharex=True, squeeze=False)
     for ax, (ylabel, curves) in zip(axes[:, 0], panels.items(), strict=True):
+        log_scale = ylabel not in linear
         for name, (x, y) in curves.items():
             x = np.asarray(x, float)
             y = np.asarray([np.nan if v is None else v for v in y], float)
-            keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
+            keep = np.isfinite(x) & np.isfinite(y) & ((y > 0) if log_scale else True)
             ax.plot(x[keep], y[keep], lw=1.2, marker="." if keep.sum() < 40 else None, label=name)
-        ax.set_yscale("log")
+        ax.set_yscale("log" if log_scale else "linear")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         if len(curves) > 1:

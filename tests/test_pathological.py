@@ -388,6 +388,11 @@ def test_hf_with_structural_damping_solves_short_addition(tmp_path):
     assert 0 < report["minibatches"] <= 600 and report["iterations"] == len(scored) == len(history["loss"])
     assert scored[0] > 0.5 and scored[-1] == report["test_error"]  # it did have to learn the task
     assert history["minibatches"][-1] == report["minibatches"] and "lambda" in history
+    # The network's memory, measured wherever the test set was scored.
+    memory = [(e is None, m is None) for e, m in zip(history["test_error"], history["lyapunov"], strict=True)]
+    assert all(a == b for a, b in memory) and all(
+        np.isfinite(m) for m in history["lyapunov"] if m is not None
+    )
 
 
 @pytest.fixture(scope="module")

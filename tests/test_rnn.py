@@ -125,3 +125,22 @@ def test_bad_arguments_raise():
     net = RNN(2, 10, 1)
     with pytest.raises(ValueError, match=r"\(B, T, 2\)"):
         net.apply(net.init_params(jax.random.key(0)), jnp.zeros((3, 5, 4)))
+
+
+def test_lyapunov_exponent_is_the_log_spectral_radius_of_a_near_linear_network():
+    # Tiny inputs keep tanh in its linear range (1 - h^2 = 1): the tangent is multiplied by a
+    # scaled orthogonal W_rec^T every step, so its log growth per step is exactly log(scale).
+    model = RNN(2, 30, 1)
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(30, 30)))
+    params = model.init_params(jax.random.key(0))
+    inputs = jax.random.uniform(jax.random.key(1), (6, 40, 2))
+    for scale in (0.7, 1.0, 1.1):
+        near_linear = {**params, "w_rec": jnp.asarray(scale * q, jnp.float32), "w_in": 1e-4 * params["w_in"]}
+        near_linear["b"] = jnp.zeros_like(params["b"])
+        value = float(model.lyapunov_exponent(near_linear, inputs, jax.random.key(2)))
+        assert abs(value - np.log(scale)) < 1e-5
+    # Saturated units forget faster: the thesis's ch. 4 scales give a clearly negative exponent.
+    saturated = model.lyapunov_exponent(params, 5.0 * inputs, jax.random.key(2))
+    assert float(saturated) < -0.1
+    with pytest.raises(ValueError, match="burn_in must be in"):
+        model.lyapunov_exponent(params, inputs, jax.random.key(2), burn_in=40)

@@ -324,9 +324,23 @@ def _error_fn(model: RNN):
     return error
 
 
-def scoring(config: PathologicalConfig, error: Callable, test) -> Callable[[Status], str | None]:
+#: Test sequences the network's memory (:meth:`RNN.lyapunov_exponent`) is measured on.
+LYAPUNOV_SEQUENCES = 100
+
+
+@functools.cache
+def _memory_fn(model: RNN):
+    """``(params, inputs) -> `` the network's top Lyapunov exponent on ``inputs`` (fixed key: a
+    function of the parameters alone, so a resumed run records the same numbers)."""
+    return jax.jit(lambda params, inputs: model.lyapunov_exponent(params, inputs, jax.random.key(0)))
+
+
+def scoring(
+    config: PathologicalConfig, error: Callable, test, memory: Callable | None = None
+) -> Callable[[Status], str | None]:
     """The stop condition of the thesis's protocol: scores the test set every ``eval_every``
-    minibatches and at the failure bound (annotating ``test_error``; every row gets
+    minibatches and at the failure bound (annotating ``test_error``, and with ``memory`` the
+    network's ``lyapunov`` exponent on the first test sequences; every row gets
     ``minibatches``), and stops with ``'solved'`` once fewer than 1 % of it is misclassified or
     with ``'max_minibatches'`` at the bound. A function of the history alone, so a resumed run
     decides as the uninterrupted one did."""
@@ -346,6 +360,10 @@ def scoring(config: PathologicalConfig, error: Callable, test) -> Callable[[Stat
             # A relative tolerance, because the counts are sums of fractional minibatches.
             if used - (scored[-1] if scored else 0.0) >= config.eval_every * (1 - 1e-9) or at_bound:
                 history.annotate("test_error", float(error(status.params, test)))
+                if memory is not None:
+                    history.annotate(
+                        "lyapunov", float(memory(status.params, test.inputs[:LYAPUNOV_SEQUENCES]))
+                    )
         latest = history["test_error"][-1]
         if latest is not None and pathological.solved(latest):
             return "solved"
@@ -358,6 +376,8 @@ def describe(record: dict) -> str:
     parts = [f"loss {record['loss']:.4g}", f"minibatches {record.get('minibatches') or 0:.1f}"]
     if record.get("test_error") is not None:
         parts.append(f"test error {100 * record['test_error']:.2f}%")
+    if record.get("lyapunov") is not None:
+        parts.append(f"lyapunov {record['lyapunov']:.3f}")
     if record.get("lambda") is not None:
         parts.append(f"lambda {record['lambda']:.3g}  cg {record.get('cg_iters')}")
     return "  ".join(parts)
@@ -387,7 +407,7 @@ def train(
             saved=saved,
             describe=describe,
             log=log,
-            stop=[scoring(config, error, test)],
+            stop=[scoring(config, error, test, _memory_fn(model))],
             fraction=lambda status: max(
                 config.budget_fraction(status),
                 config.minibatches(status.state.counters) / config.max_minibatches,
@@ -411,15 +431,21 @@ def write_report(
             for m, e in zip(history["minibatches"], history["test_error"], strict=True)
             if e is not None
         ]
+        panels = {
+            "training loss": {"loss": (history["minibatches"], history["loss"])},
+            "test error": {"test error": ([m for m, _ in scored], [e for _, e in scored])},
+        }
+        if "lyapunov" in history:  # runs of armctl before it recorded the network's memory do not have it
+            panels["Lyapunov exponent\n(per step)"] = {
+                "lyapunov": (history["minibatches"], history["lyapunov"])
+            }
         figures.append(
             plots.training_curves(
                 run_dir / "progress.png",
-                {
-                    "training loss": {"loss": (history["minibatches"], history["loss"])},
-                    "test error": {"test error": ([m for m, _ in scored], [e for _, e in scored])},
-                },
+                panels,
                 xlabel="minibatches of 1000 sequences",
                 title=f"{config.problem} T={config.T} {config.optimizer} seed {config.seed}",
+                linear=("Lyapunov exponent\n(per step)",),
             ).name
         )
     report = {
