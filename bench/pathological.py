@@ -5,18 +5,19 @@ damping, the preset's batches, the test set scored every 10 minibatches, checkpo
 ``--steps`` HF iterations in a scratch directory; its history gives the counted minibatches
 (Martens & Sutskever's unit: 1000 sequences per gradient or curvature product) per second of
 wall time from the end of the first iteration (which compiles) to the last. In the same process
-one G v product on 1000 sequences of the same problem (the model linearized once, as in CG) and
-one gradient on 1000 are timed (median of repeats), and the run's cost per minibatch is reported
-as a multiple of each:
+one G v product on a minibatch of the same problem (1000 sequences; the 5-bit problem's 32, which
+it counts as one) with the model linearized once, as in CG, and one gradient on it are timed
+(median of repeats), and the run's cost per minibatch is reported as a multiple of each:
 
 * ``minibatches_per_s``, ``s_per_minibatch``;
-* ``gv_1000_s`` / ``grad_1000_s``: one product / gradient on 1000 sequences;
-* ``overhead_vs_gv``: ``s_per_minibatch / gv_1000_s``, 1 when a minibatch costs exactly one
+* ``gv_minibatch_s`` / ``grad_minibatch_s``: one product / gradient on a minibatch
+  (``product_sequences`` sequences);
+* ``overhead_vs_gv``: ``s_per_minibatch / gv_minibatch_s``, 1 when a minibatch costs exactly one
   product (the rest of an HF iteration, its objective evaluations, the test set, checkpoints and
   host round trips, is then free). Issue #36's goal is at most 1.5.
 
-    python bench/pathological.py --out patho.json                    # addition, T = 50, 100, 200
-    python bench/pathological.py --problem memorization_5bit --T 100 --steps 20 --out m.json
+    python bench/pathological.py --out patho.json        # addition T = 50, 100, 200; quick; 5-bit
+    python bench/pathological.py --runs memorization_5bit:200,xor:100:quick --steps 20 --out m.json
 
 Run it on a quiet core: the ratios are measured in one process, but a competing process changes
 the run and the product timings at different moments. FLOPs: a G v product of the 100-unit RNN
@@ -37,7 +38,7 @@ import jax.numpy as jnp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, matmul_peak_gflops, median_time, write_json  # noqa: E402
 
-from armctl import runs, xla_cpu  # noqa: E402
+from armctl import provenance, runs, xla_cpu  # noqa: E402
 from armctl.optim import gauss_newton_product  # noqa: E402
 from armctl.optim.base import value_and_grad_jit  # noqa: E402
 from armctl.sequence import pathological  # noqa: E402
@@ -51,8 +52,8 @@ from armctl.sequence.train_pathological import (  # noqa: E402
 
 
 def product_costs(config: PathologicalConfig, repeats: int) -> dict:
-    """Seconds of one G v (structural damping on, as in the runs) and one gradient on 1000
-    sequences of ``config``'s problem, at its initialization."""
+    """Seconds of one G v (structural damping on, as in the runs) and one gradient on a minibatch
+    of ``config``'s problem (1000 sequences, or the 5-bit problem's 32), at its initialization."""
     model = model_for(config.problem, config.T, config.hidden, config.input_std, config.recurrent_gain)
     problem = make_problem(config.problem, config.T, model)
     params = model.init_params(jax.random.key(config.seed))
@@ -64,8 +65,8 @@ def product_costs(config: PathologicalConfig, repeats: int) -> dict:
     v = jax.tree_util.tree_map(jnp.ones_like, params)
     return {
         "product_sequences": int(batch.inputs.shape[0]),
-        "gv_1000_s": median_time(lambda: gnp(v), repeats=repeats),
-        "grad_1000_s": median_time(lambda: value_and_grad_jit(problem, params, batch), repeats=repeats),
+        "gv_minibatch_s": median_time(lambda: gnp(v), repeats=repeats),
+        "grad_minibatch_s": median_time(lambda: value_and_grad_jit(problem, params, batch), repeats=repeats),
     }
 
 
@@ -96,19 +97,32 @@ def measure(problem: str, T: int, preset: str, steps: int, repeats: int, seed: i
         "minibatches_per_s": rate,
         "s_per_minibatch": s_per_minibatch,
         **costs,
-        "gv_gflops": gv_flops / costs["gv_1000_s"] / 1e9,
-        "overhead_vs_gv": s_per_minibatch / costs["gv_1000_s"],
-        "overhead_vs_grad": s_per_minibatch / costs["grad_1000_s"],
+        "gv_gflops": gv_flops / costs["gv_minibatch_s"] / 1e9,
+        "overhead_vs_gv": s_per_minibatch / costs["gv_minibatch_s"],
+        "overhead_vs_grad": s_per_minibatch / costs["grad_minibatch_s"],
     }
+
+
+def parse_runs(text: str) -> list[tuple[str, int, str]]:
+    """``PROBLEM:T[:PRESET],...`` -> ``[(problem, T, preset), ...]``."""
+    runs_ = []
+    for item in text.split(","):
+        parts = item.strip().split(":")
+        if len(parts) not in (2, 3) or parts[0] not in pathological.PROBLEMS or not parts[1].isdigit():
+            raise SystemExit(f"--runs: expected PROBLEM:T[:PRESET], got {item!r}")
+        runs_.append((parts[0], int(parts[1]), parts[2] if len(parts) == 3 else "default"))
+    return runs_
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--problem", default="addition", choices=tuple(pathological.PROBLEMS))
-    parser.add_argument("--T", default="50,100,200", help="comma-separated lengths")
-    parser.add_argument("--preset", default="default", choices=("default", "thesis", "quick"))
+    parser.add_argument(
+        "--runs",
+        default="addition:50,addition:100,addition:200,addition:50:quick,memorization_5bit:100",
+        help="comma-separated PROBLEM:T[:PRESET] (preset default, thesis or quick)",
+    )
     parser.add_argument("--steps", type=int, default=6, help="HF iterations per run (the first compiles)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -116,21 +130,27 @@ def main() -> None:
     args = parser.parse_args()
     xla_cpu.prefer_single_threaded_ops()
     rows = [
-        measure(args.problem, int(T), args.preset, args.steps, args.repeats, args.seed)
-        for T in args.T.split(",")
+        measure(problem, T, preset, args.steps, args.repeats, args.seed)
+        for problem, T, preset in parse_runs(args.runs)
     ]
     peak = matmul_peak_gflops()
-    header = ("problem", "T", "mb/s", "s/mb", "G v 1000", "grad 1000", "x G v", "G v peak")
-    print("{:<18} {:>4} {:>7} {:>7} {:>9} {:>9} {:>6} {:>8}".format(*header))
+    header = ("problem", "T", "preset", "mb/s", "s/mb", "G v / mb", "grad / mb", "x G v", "G v peak")
+    print("{:<18} {:>4} {:>8} {:>7} {:>7} {:>9} {:>9} {:>6} {:>8}".format(*header))
     for r in rows:
         print(
-            f"{r['problem']:<18} {r['T']:>4} {r['minibatches_per_s']:>7.2f} {r['s_per_minibatch']:>7.3f} "
-            f"{r['gv_1000_s']:>9.3f} {r['grad_1000_s']:>9.3f} {r['overhead_vs_gv']:>6.2f} "
-            f"{100 * r['gv_gflops'] / peak:>7.0f}%"
+            f"{r['problem']:<18} {r['T']:>4} {r['preset']:>8} {r['minibatches_per_s']:>7.2f} "
+            f"{r['s_per_minibatch']:>7.3f} {r['gv_minibatch_s']:>9.3f} {r['grad_minibatch_s']:>9.3f} "
+            f"{r['overhead_vs_gv']:>6.2f} {100 * r['gv_gflops'] / peak:>7.0f}%"
         )
     write_json(
         args.out,
-        {"machine": machine_info(), "devices": jax.device_count(), "matmul_peak_gflops": peak, "runs": rows},
+        {
+            **provenance.stamp(),
+            "machine": machine_info(),
+            "devices": jax.device_count(),
+            "matmul_peak_gflops": peak,
+            "runs": rows,
+        },
     )
 
 
