@@ -1,0 +1,41 @@
+"""The documentation's Python code blocks run as written: each block of README.md on its own (its
+imports included, in a fresh namespace and an empty working directory). Blocks that train for
+minutes (``.learn(``: Stable-Baselines3) are marked slow (``python -m pytest -m slow``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ("README.md",)
+SLOW = (".learn(",)
+
+
+def python_blocks(name: str) -> list[tuple[int, str]]:
+    """``(line, code)`` of every fenced Python block of the file ``name``."""
+    text = (ROOT / name).read_text()
+    return [
+        (text.count("\n", 0, m.start()) + 2, m.group(1))
+        for m in re.finditer(r"```python\n(.*?)```", text, re.S)
+    ]
+
+
+BLOCKS = [
+    pytest.param(code, id=f"{name}:{line}", marks=[pytest.mark.slow] if any(s in code for s in SLOW) else [])
+    for name in DOCS
+    for line, code in python_blocks(name)
+]
+
+
+def test_the_documents_have_python_blocks():
+    assert len(BLOCKS) >= 5
+
+
+@pytest.mark.parametrize("code", BLOCKS)
+def test_a_python_block_runs_as_written(code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARMCTL_CACHE_DIR", str(tmp_path / "cache"))
+    exec(compile(code, "<block>", "exec"), {"__name__": "__docs__"})
