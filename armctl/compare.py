@@ -22,8 +22,9 @@ import jax
 import numpy as np
 
 from armctl import checkpoint, plots, runs
-from armctl.loading import evaluation_rollout, load_run
-from armctl.presets import TASK_VIEWS
+from armctl.loading import evaluation_rollout
+from armctl.optim.registry import OPTIMIZERS
+from armctl.registry import load_plugins, task_record
 from armctl.report import evaluation_losses, ilqr_states, reference_loss
 from armctl.rollout import simulate
 from armctl.tasks import CenterOut, Task
@@ -82,10 +83,11 @@ def default_out(base: ArmConfig) -> Path:
 
 def check_optimizers(optimizers: Sequence[str]) -> None:
     """A comparison's optimizers: at least one, each a known name, none twice."""
-    valid = list(ArmConfig.OPTIMIZERS)
+    load_plugins()
+    valid = list(OPTIMIZERS)
     if not optimizers:
         raise ValueError(f"optimizers must name at least one optimizer of {valid}")
-    unknown = [o for o in optimizers if o not in ArmConfig.OPTIMIZERS]
+    unknown = [o for o in optimizers if o not in OPTIMIZERS]
     if unknown:
         raise ValueError(f"unknown optimizer(s) {unknown}; expected some of {valid}")
     repeated = sorted({o for o in optimizers if optimizers.count(o) > 1})
@@ -162,7 +164,7 @@ def compare(
             "batch_refresh": config.batch_refresh,
         }
         panels[name] = {"states": np.asarray(r.states)}
-        if TASK_VIEWS[setup.task.name].center_out_probe:
+        if task_record(setup.task.name).view.center_out_probe:
             probes[name] = _center_out_rollout(config.run_dir())
             results[name]["center_out"] = probes[name]["metrics"]
     # The largest call count every optimizer reached: where "at equal calls" is defined.
@@ -222,7 +224,7 @@ def compare(
 
 def _center_out_rollout(run_dir: Path) -> dict:
     """A saved controller on :func:`center_out_probe` of its task: states and mean metrics."""
-    config, setup, params, _ = load_run(run_dir)
+    config, setup, params, *_ = runs.load_run(run_dir, ArmConfig)
     probe = center_out_probe(setup.task)
     with config.scope():
         batch = probe.sample(jax.random.PRNGKey(0))

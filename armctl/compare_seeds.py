@@ -36,7 +36,7 @@ from armctl.compare import (
     loss_near_calls,
     train_or_reuse,
 )
-from armctl.presets import TASK_VIEWS
+from armctl.registry import task_record
 from armctl.report import evaluation_losses
 from armctl.train import ArmConfig
 
@@ -182,7 +182,7 @@ def compare_seeds(
         reports[name, seed] = train_or_reuse(config, plans[name, seed], force=force, log=log)
         history = runs.read_history(config.run_dir())
         histories[name][seed] = (history["function_calls"], evaluation_losses(history))
-    deterministic = TASK_VIEWS[base.task].ilqr_reference
+    deterministic = task_record(base.task).view.ilqr_reference
     reference = reports[optimizers[0], seeds[0]]["ilqr_loss"] if deterministic else None
     if at_calls is None:
         at_calls = [min(r["function_calls"] for r in reports.values())]

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import jax
 
-from armctl.optim import driver
+from armctl.optim import driver, registry
 
 _NUMBER = (int, float)
 #: Help of ``checkpoint_every``, shared by the subclasses that change its default.
@@ -44,7 +44,8 @@ def option(default, help: str, **cli) -> Any:
     """A config field with its command-line metadata.
 
     ``default``: the value, or a type (``dict``) whose empty instance is the default.
-    ``cli`` keywords: ``choices``, ``metavar``, ``flag`` (instead of ``--field-name``),
+    ``cli`` keywords: ``choices`` (a tuple, or a function returning one when the parser is built:
+    the names in a registry, plug-ins included), ``metavar``, ``flag`` (instead of ``--field-name``),
     ``positional`` (an optional positional argument), ``cli=False`` (no argument), ``listable``
     (accepts a comma-separated list, for sweeps).
     """
@@ -71,10 +72,9 @@ class RunConfig:
     first stops the run; ``None`` leaves that measure unbounded.
     """
 
-    #: The experiment's name, written to ``config.json`` (``arm``, ``pathological``, ``lm``).
+    #: The experiment's name, written to ``config.json`` (``arm``, ``pathological``, ``lm``); the
+    #: optimizers' defaults for it are beside them in :mod:`armctl.optim.registry`.
     EXPERIMENT: ClassVar[str] = ""
-    #: Optimizer names the experiment accepts.
-    OPTIMIZERS: ClassVar[tuple[str, ...]] = ()
     #: The command that trains this experiment (for "resume with ..." messages).
     COMMAND: ClassVar[str] = "armctl"
     #: Fields a resumed run may change: its budgets and how the work is spread.
@@ -88,6 +88,13 @@ class RunConfig:
         "out",
     )
     BUDGETS: ClassVar[tuple[str, ...]] = ("steps", "function_calls", "minutes")
+    #: Every experiment's config class by its ``EXPERIMENT`` name (filled as subclasses are defined).
+    KINDS: ClassVar[dict[str, type[RunConfig]]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.EXPERIMENT:
+            RunConfig.KINDS[cls.EXPERIMENT] = cls
 
     seed: int = option(0, "seeds the initialization, the training data and the evaluation data")
     optimizer: str = option("hf", "the optimizer")
@@ -115,8 +122,7 @@ class RunConfig:
     def __post_init__(self):
         if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0):
             raise ValueError(f"seed must be a nonnegative integer, got {self.seed!r}")
-        if self.optimizer not in self.OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {list(self.OPTIMIZERS)}")
+        registry.record(self.optimizer)  # an unknown name: ValueError listing the optimizers
         if not isinstance(self.optimizer_options, dict) or not all(
             isinstance(k, str) for k in self.optimizer_options
         ):
@@ -139,6 +145,22 @@ class RunConfig:
     def scope(self):
         """The context the run computes in: 64-bit JAX for ``precision='float64'``."""
         return jax.enable_x64(self.precision == "float64")
+
+    def optimizer_settings(self) -> tuple[str, dict]:
+        """The optimizer's name and options: its defaults for this experiment (beside it in
+        :mod:`armctl.optim.registry`), overridden by ``optimizer_options``. Experiments that size
+        options from their own settings (a batch, a length) extend this."""
+        return self.optimizer, {
+            **registry.defaults(self.optimizer, self.EXPERIMENT),
+            **self.optimizer_options,
+        }
+
+    def make_optimizer(self):
+        """The run's optimizer (:meth:`optimizer_settings`); an option the factory does not take,
+        or of the wrong kind, is a ``ValueError`` naming it."""
+        name, options = self.optimizer_settings()
+        check_options(name, self.optimizer_options, signature_parameters(registry.record(name).factory))
+        return registry.make(name, **options)
 
     def stop_conditions(self) -> list[driver.Condition]:
         """The budgets as the driver's stop conditions."""
@@ -167,6 +189,19 @@ class RunConfig:
         return Path(self.out) if self.out is not None else self.default_out()
 
     def default_out(self) -> Path:
+        raise NotImplementedError
+
+    # ----- the experiment interface: what every kind of run implements --------------------------
+    def rebuild(self, extra: dict):
+        """What this config builds around its parameters (the arm's task, controller and problem;
+        a network), from the config and a checkpoint's ``extra``: :func:`armctl.runs.load_run`'s
+        ``model``."""
+        raise NotImplementedError
+
+    @classmethod
+    def evaluate_run(cls, run_dir, *, log: Callable[[str], None] = print) -> dict:
+        """Reload the run in ``run_dir``, recompute its report (and figures) and return it
+        (``armctl eval RUN_DIR``)."""
         raise NotImplementedError
 
     # ----- JSON ----------------------------------------------------------------------------------
@@ -317,6 +352,12 @@ def parse_options(pairs: list[str], what: str) -> dict:
 # ----- argparse ----------------------------------------------------------------------------------
 
 
+def _choices(field: dataclasses.Field) -> tuple | None:
+    """A field's choices (those a registry gives are read now, plug-ins included)."""
+    choices = field.metadata.get("choices")
+    return tuple(choices()) if callable(choices) else choices
+
+
 def _flag(field: dataclasses.Field) -> str:
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
@@ -368,9 +409,9 @@ def add_arguments(
         meta = field.metadata
         hint = _scalar_type(hints[field.name])
         kwargs: dict[str, Any] = {"default": argparse.SUPPRESS}
-        field_choices = (choices or {}).get(field.name) or meta.get("choices")
+        field_choices = (choices or {}).get(field.name) or _choices(field)
         if field.name == "optimizer":
-            field_choices = field_choices or cls.OPTIMIZERS
+            field_choices = field_choices or tuple(registry.OPTIMIZERS)
         help_text = meta["help"]
         if defaults and field.name in defaults:
             help_text += f" (default: {defaults[field.name]})"
@@ -382,7 +423,8 @@ def add_arguments(
             if field_choices:
                 help_text += f" from {', '.join(map(str, field_choices))}"
         elif typing.get_origin(hint) is tuple:
-            kwargs.update(type=typing.get_args(hint)[0], nargs=len(typing.get_args(hint)))
+            parts = typing.get_args(hint)
+            kwargs.update(type=parts[0], nargs="+" if parts[-1] is Ellipsis else len(parts))
         elif hint is dict:
             kwargs.update(action="append", metavar=meta.get("metavar", "KEY=VALUE"))
         elif hint is bool:
@@ -437,7 +479,7 @@ def given_arguments(
         value = getattr(args, field.name)
         hint = _scalar_type(hints[field.name])
         if listable and field.metadata.get("listable"):
-            allowed = field.metadata.get("choices") or (cls.OPTIMIZERS if field.name == "optimizer" else None)
+            allowed = _choices(field) or (tuple(registry.OPTIMIZERS) if field.name == "optimizer" else None)
             value = split_values(value, hint, field.name, allowed)
         elif hint is dict:
             value = parse_options(value, field.name.removesuffix("_options"))

@@ -1,4 +1,5 @@
-"""Reloading saved arm runs: their config, setup, parameters and history; evaluation (``armctl eval``)."""
+"""Saved arm runs (:func:`armctl.runs.load_run` rebuilds them): evaluation (``armctl eval``), the
+rollout on the evaluation batch, the controller in the Gymnasium env."""
 
 from __future__ import annotations
 
@@ -6,20 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from armctl import report, runs
-from armctl.optim import History
-from armctl.train import ArmConfig, Setup, build, cast, evaluation_batch
-
-
-def load_run(run_dir: str | Path) -> tuple[ArmConfig, Setup, dict, History]:
-    """``(config, setup, params, history)`` of the arm run saved in ``run_dir``."""
-    saved = runs.load(run_dir, ArmConfig)
-    return saved.config, build(saved.config), saved.params, saved.history
+from armctl.train import ArmConfig, cast, evaluation_batch
 
 
 def evaluation_rollout(run_dir: str | Path):
     """``(setup, batch, rollout, history)`` of a saved run on its evaluation batch (in the run's
     precision)."""
-    config, setup, params, history = load_run(run_dir)
+    config, setup, params, history, _ = runs.load_run(run_dir, ArmConfig)
     with config.scope():
         batch = evaluation_batch(setup.task, config.seed)
         return setup, batch, report.rollout(setup, params, batch), history
@@ -27,7 +21,7 @@ def evaluation_rollout(run_dir: str | Path):
 
 def evaluate(run_dir: str | Path, *, log: Callable = print) -> dict:
     """Reload a run and recompute its report, figures included."""
-    config, setup, params, history = load_run(run_dir)
+    config, setup, params, history, _ = runs.load_run(run_dir, ArmConfig)
     with config.scope():
         batch = evaluation_batch(setup.task, config.seed)
         return report.write(
@@ -44,7 +38,7 @@ def gym_metrics(run_dir: str | Path, episodes: int, seed: int) -> dict:
     from armctl.envs.arm_env import ArmEnv
     from armctl.envs.policy import replay_episodes, run_policy
 
-    config, setup, params, _ = load_run(run_dir)
+    config, setup, params, *_ = runs.load_run(run_dir, ArmConfig)
     with config.scope():
         in_env = run_policy(setup.controller, params, ArmEnv(task=setup.task), episodes, seed)
         batch = cast(replay_episodes(ArmEnv(task=setup.task), episodes, seed), config)

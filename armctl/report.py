@@ -1,6 +1,6 @@
 """Reports of arm runs: the evaluation-batch loss and metrics, the ratio to iLQR, the figures.
 
-What a task shows is looked up in :data:`armctl.presets.TASK_VIEWS`.
+What a task shows is its record's view (:class:`armctl.registry.TaskView`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from armctl import plots, runs
-from armctl.presets import TASK_VIEWS
+from armctl.registry import task_record
 from armctl.rollout import simulate
 from armctl.tasks import Task
 
@@ -26,7 +26,7 @@ def rollout(setup, params, batch):
 
 def reference_loss(task: Task) -> float | None:
     """iLQR's mean loss on the task when it is the task's yardstick (center-out), else ``None``."""
-    if not TASK_VIEWS[task.name].ilqr_reference:
+    if not task_record(task.name).view.ilqr_reference:
         return None
     from armctl.baselines import reference_loss as ilqr_reference
 
@@ -35,7 +35,7 @@ def reference_loss(task: Task) -> float | None:
 
 def ilqr_states(task: Task, batch) -> np.ndarray | None:
     """iLQR's optimal state trajectories for the batch, where iLQR is the task's yardstick."""
-    if not TASK_VIEWS[task.name].ilqr_reference:
+    if not task_record(task.name).view.ilqr_reference:
         return None
     from armctl.baselines import solve_task
 
@@ -93,7 +93,7 @@ def write(run_dir: Path, setup, params, history, eval_batch, reference, *, log: 
 def figures_of(run_dir: Path, setup, r, batch, history, reference) -> list[Path]:
     """Hand paths (iLQR's dashed where it is the yardstick), profiles, the loss curve, and the
     task's own figures."""
-    task, arm, view = setup.task, setup.task.arm, TASK_VIEWS[setup.task.name]
+    task, arm, view = setup.task, setup.task.arm, task_record(setup.task.name).view
     states, commands = np.asarray(r.states), np.asarray(r.commands)
     ref_states = ilqr_states(task, batch)
     shown = slice(view.shown)

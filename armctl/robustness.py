@@ -22,7 +22,6 @@ import numpy as np
 
 from armctl import checkpoint, plant, plots, report, runs
 from armctl.baselines import online_ilqr
-from armctl.loading import load_run
 from armctl.rollout import simulate
 from armctl.train import ArmConfig, build_task, evaluation_batch, train
 
@@ -66,7 +65,7 @@ def ablations(task, batch) -> dict:
 
 def ablation_losses(run_dir: str | Path) -> dict[str, float]:
     """The saved arm run's mean loss on its evaluation batch under each of :func:`ablations`."""
-    config, setup, params, _ = load_run(run_dir)
+    config, setup, params, *_ = runs.load_run(run_dir, ArmConfig)
     with config.scope():
         batch = evaluation_batch(setup.task, config.seed)
         losses = {}
@@ -135,7 +134,7 @@ def robustness(
         unpushed = without_push(batch)
         rollouts, unpushed_rollouts = {}, {}
         for name in ("robust", "non-robust"):
-            _, setup, params, _ = load_run(out / name)
+            _, setup, params, *_ = runs.load_run(out / name, ArmConfig)
             rollouts[name] = simulate(setup.controller, params, task, batch)
             unpushed_rollouts[name] = simulate(setup.controller, params, task, unpushed)
         log("=== online iLQR on the same episodes, with and without the disturbance ===")

@@ -1,4 +1,5 @@
-"""Run directories: one schema and one lifecycle for the arm, pathological and language-model runs.
+"""Run directories: one schema and one lifecycle for the arm, pathological and language-model runs
+(and any other kind of run, a :class:`~armctl.config.RunConfig` subclass).
 
 A run directory holds::
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import importlib
 import json
 import os
 import socket
@@ -48,12 +48,6 @@ LEGACY_CHECKPOINT = "checkpoint.pkl"
 FILES = ("config.json", CHECKPOINT, "history.json", "report.json")
 #: The files that mark a directory as holding a run (a 0.1 checkpoint too).
 _HELD = (*FILES, LEGACY_CHECKPOINT)
-#: The module that trains and evaluates each kind of run (``evaluate(run_dir, log=...)``).
-EXPERIMENTS = {
-    "arm": "armctl.loading",
-    "pathological": "armctl.sequence.train_pathological",
-    "lm": "armctl.sequence.train_lm",
-}
 
 
 class Diverged(RuntimeError):
@@ -62,6 +56,26 @@ class Diverged(RuntimeError):
 
 class Interrupted(Exception):
     """Ctrl-C during training; the last completed step is checkpointed."""
+
+
+def kinds() -> dict[str, type[RunConfig]]:
+    """Every kind of run by its experiment name: the built-in ones (arm, pathological, language
+    model) and any other :class:`~armctl.config.RunConfig` subclass defined so far."""
+    from armctl import experiments  # noqa: F401  (defines the built-in kinds)
+
+    return RunConfig.KINDS
+
+
+class LoadedRun(NamedTuple):
+    """A saved run rebuilt: its config (``out`` set to its directory), what the config builds
+    around the parameters (:meth:`RunConfig.rebuild`: the arm's task, controller and problem; a
+    network), the parameters, the history and the experiment's extras."""
+
+    config: RunConfig
+    model: Any
+    params: Any
+    history: History
+    extra: dict
 
 
 class Saved(NamedTuple):
@@ -83,9 +97,9 @@ def experiment_of(run_dir: str | os.PathLike) -> str:
         kind = json.loads(path.read_text()).get("experiment")
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
         raise ValueError(f"{path} is not a run config ({err})") from None
-    if kind not in EXPERIMENTS:
+    if kind not in kinds():
         raise ValueError(
-            f"{path} names no experiment armctl knows ({kind!r}; expected one of {sorted(EXPERIMENTS)}); "
+            f"{path} names no experiment armctl knows ({kind!r}; expected one of {sorted(kinds())}); "
             "was it written by an older armctl?"
         )
     return kind
@@ -433,7 +447,16 @@ def train(
     return result
 
 
+def load_run(run_dir: str | os.PathLike, cls: type[RunConfig] | None = None) -> LoadedRun:
+    """The run in ``run_dir`` rebuilt (:class:`LoadedRun`), of any kind (``cls`` checks it is one
+    kind); errors name the file and what is wrong."""
+    cls = cls or kinds()[experiment_of(run_dir)]
+    saved = load(run_dir, cls)
+    config = saved.config.resumed({"out": str(run_dir)})
+    return LoadedRun(config, config.rebuild(saved.extra), saved.params, saved.history, saved.extra)
+
+
 def evaluate(run_dir: str | os.PathLike, *, log: Callable[[str], None] = print) -> dict:
-    """Reload any run and recompute its report (``armctl eval RUN_DIR``)."""
-    module = importlib.import_module(EXPERIMENTS[experiment_of(run_dir)])
-    return module.evaluate(run_dir, log=log)
+    """Reload any run and recompute its report (``armctl eval RUN_DIR``): the run's kind
+    (:meth:`RunConfig.evaluate_run`) decides how."""
+    return kinds()[experiment_of(run_dir)].evaluate_run(run_dir, log=log)

@@ -11,6 +11,7 @@ Reports and figures: :mod:`armctl.report`; reloading a run: :mod:`armctl.loading
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,19 +19,12 @@ import jax
 
 from armctl import optim, report, runs
 from armctl.arm_problem import arm_problem
-from armctl.config import RunConfig, check_options, option, signature_parameters
-from armctl.controllers import ArmController
+from armctl.config import RunConfig, check_options, option
 from armctl.optim import driver
 from armctl.optim.base import check_number
-from armctl.presets import (
-    OPTIMIZER_DEFAULTS,
-    PRESETS,
-    TASK_PRESETS,
-    TASK_VIEWS,
-    preset_batch_refresh,
-    preset_budget,
-)
-from armctl.tasks import TASKS, Task, make_task
+from armctl.presets import PRESETS, preset_batch_refresh, preset_budget, task_fields
+from armctl.registry import controller_factory, controller_names, task_names, task_record
+from armctl.tasks import Task, make_task
 
 #: Task fields that have their own config field.
 _OWN_FIELDS = {"arm": "--arm"}
@@ -40,19 +34,19 @@ _OWN_FIELDS = {"arm": "--arm"}
 class ArmConfig(RunConfig):
     """An arm run: task, controller and optimizer (plus :class:`~armctl.config.RunConfig`'s core).
 
-    Without any budget the run takes its preset's (:func:`armctl.presets.preset_budget`: the
-    thesis's function calls for AHF and L-BFGS on postural and DDN under the thesis presets, else
-    :data:`armctl.presets.STEP_PRESETS` steps), and without ``batch_refresh`` its preset's
-    (:func:`armctl.presets.preset_batch_refresh`: 25 for L-BFGS on DDN under the thesis presets,
-    else 1).
+    Tasks, controllers and optimizers are looked up by name in the registries
+    (:mod:`armctl.registry`, :mod:`armctl.optim.registry`), the plug-ins' included. Without any
+    budget the run takes its preset's (:func:`armctl.presets.preset_budget`: the thesis's function
+    calls for AHF and L-BFGS on postural and DDN under the thesis presets, else the task's preset
+    steps), and without ``batch_refresh`` its preset's (:func:`armctl.presets.preset_batch_refresh`:
+    25 for L-BFGS on DDN under the thesis presets, else 1).
     """
 
     EXPERIMENT = "arm"
-    OPTIMIZERS = tuple(OPTIMIZER_DEFAULTS)
     COMMAND = "armctl train"
 
-    task: str = option("center-out", "the arm task", positional=True, choices=tuple(TASK_PRESETS))
-    optimizer: str = option("ahf", "the optimizer (arm defaults: armctl.presets.OPTIMIZER_DEFAULTS)")
+    task: str = option("center-out", "the arm task", positional=True, choices=task_names)
+    optimizer: str = option("ahf", "the optimizer (its arm defaults: armctl.optim.registry)")
     preset: str = option(
         "quick",
         "quick: minutes on 2 CPU cores; thesis: the thesis's batch sizes, and its budgets where it "
@@ -61,7 +55,23 @@ class ArmConfig(RunConfig):
         choices=PRESETS,
     )
     arm: str = option("monkey", "limb parameters", choices=("monkey", "human"))
-    hidden: tuple[int, int] = option((100, 100), "hidden layer sizes", metavar=("H1", "H2"))
+    controller: str = option(
+        "thesis",
+        "the controller: 'thesis' (the thesis's two recurrent tanh layers), 'gru', 'lstm', or one "
+        "registered with armctl.register_controller",
+        choices=controller_names,
+    )
+    hidden: tuple[int, ...] | None = option(
+        None,
+        "hidden layer sizes (default: the controller's; the thesis network has two, 100 100)",
+        metavar="H",
+    )
+    controller_options: dict = option(
+        dict,
+        "override a controller setting, e.g. init=sparse (repeatable; values are JSON)",
+        flag="--controller-option",
+        metavar="KEY=VALUE",
+    )
     task_options: dict = option(
         dict,
         "override a task field, e.g. n_targets=64 (repeatable; values are JSON)",
@@ -81,9 +91,7 @@ class ArmConfig(RunConfig):
     )
 
     def __post_init__(self):
-        object.__setattr__(self, "task", self.task.lower().replace("_", "-"))
-        if self.task not in TASK_PRESETS:
-            raise ValueError(f"unknown task {self.task!r}; expected one of {sorted(TASK_PRESETS)}")
+        object.__setattr__(self, "task", task_record(self.task).name)  # unknown: ValueError listing them
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; expected one of {list(PRESETS)}")
         if self.arm not in ("monkey", "human"):
@@ -96,21 +104,34 @@ class ArmConfig(RunConfig):
                 self, "batch_refresh", preset_batch_refresh(self.task, self.preset, self.optimizer)
             )
         super().__post_init__()
-        hidden = tuple(self.hidden)
-        if len(hidden) != 2 or not all(
-            isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden
-        ):
-            raise ValueError(f"hidden must be two positive integers (layer sizes), got {self.hidden!r}")
-        object.__setattr__(self, "hidden", hidden)
+        if self.hidden is not None:
+            hidden = tuple(self.hidden)
+            if not hidden or not all(
+                isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden
+            ):
+                raise ValueError(f"hidden must be positive integers (layer sizes), got {self.hidden!r}")
+            object.__setattr__(self, "hidden", hidden)
         if not (isinstance(self.batch_refresh, int) and self.batch_refresh >= 1):
             raise ValueError(
                 f"batch_refresh must be a positive integer (steps per batch), got {self.batch_refresh!r}"
             )
-        build_task(self)  # bad task options fail here, before any work
-        make_optimizer(self.optimizer, self.optimizer_options)
+        build_task(self)  # bad task, controller or optimizer options fail here, before any work
+        build_controller(self)
+        self.make_optimizer()
 
     def default_out(self) -> Path:
-        return Path("runs") / f"{self.task}-{self.optimizer}-s{self.seed}"
+        controller = "" if self.controller == "thesis" else f"-{self.controller}"
+        return Path("runs") / f"{self.task}{controller}-{self.optimizer}-s{self.seed}"
+
+    def rebuild(self, extra: dict) -> Setup:
+        """The run's task, controller, problem and optimizer (:func:`build`)."""
+        return build(self)
+
+    @classmethod
+    def evaluate_run(cls, run_dir, *, log: Callable[[str], None] = print) -> dict:
+        from armctl.loading import evaluate  # the report's figures import matplotlib: only when asked
+
+        return evaluate(run_dir, log=log)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +139,7 @@ class Setup:
     """The objects a config builds."""
 
     task: Task
-    controller: ArmController
+    controller: object
     problem: optim.Problem
     optimizer: optim.Optimizer
 
@@ -128,33 +149,50 @@ def build_task(config: ArmConfig) -> Task:
     for name, flag in _OWN_FIELDS.items():
         if name in config.task_options:
             raise ValueError(f"task option {name!r} is a setting of its own: use {flag}")
+    cls = task_record(config.task).cls
     fields = {
         f.name: (f.default if f.default is not dataclasses.MISSING else None, f.type)
-        for f in dataclasses.fields(TASKS[config.task])
+        for f in dataclasses.fields(cls)
         if f.name not in _OWN_FIELDS
     }
     check_options(f"{config.task} task", config.task_options, fields)
     # JSON lists become tuples: a task is hashable (a static argument of jit).
     options = {k: tuple(v) if isinstance(v, list) else v for k, v in config.task_options.items()}
-    return make_task(config.task, arm=config.arm, **{**TASK_PRESETS[config.task][config.preset], **options})
+    return make_task(config.task, arm=config.arm, **{**task_fields(config.task, config.preset), **options})
 
 
-def make_optimizer(name: str, options: dict) -> optim.Optimizer:
-    """The named optimizer with the arm defaults, overridden by ``options``."""
-    if name in optim.OPTIMIZERS:
-        check_options(f"{name}", options, signature_parameters(optim.OPTIMIZERS[name]))
-    return optim.make(name, **{**OPTIMIZER_DEFAULTS.get(name, {}), **options})
+def build_controller(config: ArmConfig):
+    """The config's controller: the registered factory with ``hidden`` (if given) and
+    ``controller_options``; a setting it does not take is a ``ValueError`` naming it."""
+    factory = controller_factory(config.controller)
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in config.controller_options.items()}
+    if config.hidden is not None:
+        if "hidden" in options:
+            raise ValueError(
+                "give the layer sizes once: --hidden or --controller-option hidden=..., not both"
+            )
+        options["hidden"] = config.hidden
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    unknown = sorted(set(options) - set(parameters)) if parameters and not takes_any else []
+    if unknown:
+        raise ValueError(
+            f"unknown controller option(s) {unknown} for {config.controller!r}; valid: "
+            f"{sorted(n for n in parameters if not n.startswith('_'))}"
+        )
+    try:
+        return factory(**options)
+    except TypeError as err:
+        raise ValueError(f"controller {config.controller!r}: {err}") from None
 
 
 def build(config: ArmConfig) -> Setup:
     task = build_task(config)
-    controller = ArmController(hidden=config.hidden)
-    return Setup(
-        task,
-        controller,
-        arm_problem(controller, task, config.remat_block),
-        make_optimizer(config.optimizer, config.optimizer_options),
-    )
+    controller = build_controller(config)
+    return Setup(task, controller, arm_problem(controller, task, config.remat_block), config.make_optimizer())
 
 
 def keys(seed: int) -> dict[str, jax.Array]:
@@ -194,7 +232,7 @@ def train(
     """
     if until_ratio is not None:
         check_number("until_ratio", until_ratio, 1, low_closed=True)
-        if not TASK_VIEWS[config.task].ilqr_reference:
+        if not task_record(config.task).view.ilqr_reference:
             raise ValueError(f"until_ratio needs an iLQR reference; task {config.task!r} has none")
     with runs.opened(config, resume=resume, force=force) as saved, config.scope():
         setup = build(config)

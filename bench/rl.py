@@ -133,9 +133,10 @@ def ilqr_row(task: Task, batch: TaskBatch) -> dict:
 
 
 def ahf_row(task: Task, batch: TaskBatch, run_dir: Path) -> dict:
-    from armctl.loading import load_run
+    from armctl import runs
+    from armctl.train import ArmConfig
 
-    config, setup, params, history = load_run(run_dir)
+    config, setup, params, history, _ = runs.load_run(run_dir, ArmConfig)
     trained = setup.task
     shape_of = lambda t: (t.name, t.horizon, t.delay, t.arm)  # what the controller was trained for
     if shape_of(trained) != shape_of(task):

@@ -35,6 +35,7 @@ import numpy as np
 
 from armctl import plant
 from armctl.plant import namespace_of
+from armctl.registry import task_record
 from armctl.scalar_trace import compile_scalar
 from armctl.tasks import CENTER_POSTURE, JOINT_WORKSPACE, Task, TaskBatch, make_task
 from armctl.world import WorldState, diverged, env_reset, env_step
@@ -99,15 +100,6 @@ def no_extras(task: Task, state: WorldState, delayed, target_hand: tuple, xp) ->
 
 
 # ----- v1: designed for model-free RL ------------------------------------------------------------
-#: v1's torque limit as the peak joint acceleration (rad/s^2) it gives the arm at rest in the
-#: central posture (so the limit scales with the arm, like :func:`default_torque_limit`). On
-#: the monkey arm (||M(q_c)|| = 9.12e-3 kg m^2) these are 0.15, 1.0, 1.3 and 0.5 N m, from the
-#: largest torques the optimal controllers need (measured on the evaluation episodes of
-#: bench/rl.py): iLQR's center-out commands peak at 0.094 N m; random reach's at 0.64 N m
-#: (99th percentile of the episodes' peaks 0.55); DDN's constant disturbance (99th percentile
-#: 0.52 N m) plus iLQR's compensating reach that knows it (peak 1.0 N m); the postural force's
-#: J^T F (0.31 N m) plus iLQR's answer (0.31 N m). The limit leaves 1.3-1.6x of room over them.
-V1_PEAK_ACCELERATION = {"center-out": 16.5, "random-reach": 110.0, "ddn": 142.0, "postural": 55.0}
 #: v1's length scale L as a fraction of the arm's reach (the center-out radius scale: 5.7 cm
 #: on the monkey arm): the hand offset is observed in units of L and the reward counts it so.
 V1_LENGTH_FRACTION = 0.15
@@ -118,12 +110,10 @@ V1_SPEED_COST = 4.0
 
 
 def v1_torque_limit(task: Task) -> float:
-    """v1's default torque limit (N m per unit action): see :data:`V1_PEAK_ACCELERATION`."""
-    if task.name not in V1_PEAK_ACCELERATION:
-        raise ValueError(
-            f"v1 has no torque limit for task {task.name!r}; expected one of {sorted(V1_PEAK_ACCELERATION)}"
-        )
-    return torque_for_acceleration(task, V1_PEAK_ACCELERATION[task.name])
+    """v1's default torque limit (N m per unit action): the torque that gives the arm at rest in the
+    central posture the task record's ``env_peak_acceleration`` (:mod:`armctl.tasks` says where
+    the built-in tasks' come from), so it scales with the arm."""
+    return torque_for_acceleration(task, task_record(task.name).env_peak_acceleration)
 
 
 def v1_length(task: Task) -> float:

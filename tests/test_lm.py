@@ -328,26 +328,27 @@ def test_sampling_is_reproducible_by_seed(trained_run, capsys):
 def test_checkpoint_is_atomic_and_a_corrupt_one_raises(trained_run, tmp_path):
     import shutil
 
-    from armctl.runs import CHECKPOINT
-    from armctl.sequence.train_lm import load_run
+    from armctl.runs import CHECKPOINT, load_run
+    from armctl.sequence.train_lm import alphabet_of, params_of
 
     run_dir, _ = trained_run
     assert not [f for f in os.listdir(run_dir) if ".tmp" in f]  # no temporary file left behind
-    config, model, alphabet, params, saved = load_run(run_dir)
-    assert config.model == "lstm" and alphabet.size == 10 and len(saved.history) == 25
+    loaded = load_run(run_dir)
+    assert loaded.config.model == "lstm" and alphabet_of(loaded).size == 10 and len(loaded.history) == 25
+    assert params_of(loaded).keys() == params_of(loaded, best=False).keys()
     broken = tmp_path / "broken"
     shutil.copytree(run_dir, broken)
     path = broken / CHECKPOINT
     path.write_bytes(path.read_bytes()[:300])
     with pytest.raises(ValueError, match="corrupt"):
         load_run(broken)
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(FileNotFoundError, match="no run in .*missing: config.json is missing"):
         load_run(tmp_path / "missing")
 
 
 def test_resume_reproduces_the_uninterrupted_run_and_refuses_other_settings(trained_run, tmp_path, capsys):
     from armctl.cli import main
-    from armctl.sequence.train_lm import load_run
+    from armctl.runs import load_run
 
     run_dir, corpus = trained_run
     split = tmp_path / "split"
@@ -357,8 +358,7 @@ def test_resume_reproduces_the_uninterrupted_run_and_refuses_other_settings(trai
     assert "already holds a run" in capsys.readouterr().err
     assert main(["lm", "train", "--resume", str(split), "--steps", "10"]) == 0
     # The first 10 steps of the uninterrupted 25-step run, number for number.
-    *_, a = load_run(run_dir, best=False)
-    *_, b = load_run(split, best=False)
+    a, b = load_run(run_dir), load_run(split)
     assert len(b.history) == 10 and b.history["loss"] == a.history["loss"][:10]
     assert b.history["valid_bpc"] == a.history["valid_bpc"][:10]
     assert main(["lm", "train", "--resume", str(split), "--seed", "5"]) == 2

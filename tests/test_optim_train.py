@@ -365,8 +365,10 @@ def test_ahf_without_augmentation_forgets_the_previous_update():
 
 # ----- the registry and the option checks ------------------------------------------------------
 def test_registry_names_every_trainer_and_make_builds_them():
-    assert list(OPTIMIZERS) == ["ahf", "hf", "lbfgs", "ncg", "adam", "momentum", "nesterov", "gd"]
-    assert OPTIMIZERS["ahf"] is ahf and OPTIMIZERS["gd"] is gd
+    builtin = {"ahf", "hf", "hf-tikhonov", "lbfgs", "ncg", "adam", "momentum", "nesterov", "gd"}
+    assert builtin <= set(OPTIMIZERS)
+    assert OPTIMIZERS["ahf"].factory is ahf and OPTIMIZERS["gd"].factory is gd
+    assert OPTIMIZERS["hf-tikhonov"].factory is hf and OPTIMIZERS["hf"].second_order
     needs = {
         "gd": {"learning_rate": 0.1},
         "momentum": {"learning_rate": 0.1},
@@ -446,4 +448,4 @@ def test_factories_name_the_bad_option_its_value_and_what_is_valid(name, options
     with pytest.raises(ValueError, match=message):
         make(name, **options)
     with pytest.raises(ValueError, match=message):  # the factory itself checks, not only make()
-        OPTIMIZERS[name](**options)
+        OPTIMIZERS[name].factory(**options)

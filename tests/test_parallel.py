@@ -45,7 +45,7 @@ SCRIPT = textwrap.dedent(
             model = tp.model_for("addition", 10, 16)
             with jax.enable_x64(True):
                 _, _, hist = optim.run(
-                    tp.make_problem("addition", 10, model), tp.make_optimizer(cfg),
+                    tp.make_problem("addition", 10, model), cfg.make_optimizer(),
                     model.init_params(jax.random.key(0)), tp.data_source(cfg), jax.random.key(1), steps=4,
                     mesh=parallel.mesh_for(devices),
                 )

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from armctl import optim
+from armctl import optim, runs
 from armctl.cli import main
 from armctl.sequence import pathological as P
 from armctl.sequence import train_pathological as TP
@@ -285,7 +285,7 @@ def test_presets_fill_what_a_run_does_not_give():
 
 def test_damping_settings_follow_the_appendix():
     params = TP.model_for("addition", 30).init_params(jax.random.key(0))
-    lam = lambda cfg: float(TP.make_optimizer(cfg).init(params).lam)
+    lam = lambda cfg: float(cfg.make_optimizer().init(params).lam)
     assert lam(config(T=30, optimizer="hf")) == pytest.approx(0.1)
     assert lam(config(T=30, optimizer="hf-tikhonov")) == pytest.approx(0.3)
     assert lam(config("random_permutation", 30, optimizer="hf")) == pytest.approx(3.0)
@@ -304,7 +304,7 @@ def test_hf_thesis_cg_stop_is_an_option():
         cfg = config(
             T=10, batch_size=40, optimizer_options={"curvature_fraction": 0.5, "reduction_stop": stop}
         )
-        opt = TP.make_optimizer(cfg)
+        opt = cfg.make_optimizer()
         _, state, info = opt.step(problem, params, opt.init(params), batch)
         infos[stop] = (info, state.counters)
     # The rule evaluates the objective on the curvature batch: f(theta) and every saved iterate
@@ -426,8 +426,7 @@ def test_pathological_runs_resume_to_the_uninterrupted_numbers(adam_run, tmp_pat
     assert main(["pathological", "--resume", str(split), "--steps", "4"]) == 1
     straight, resumed = (json.loads((d / "history.json").read_text()) for d in (adam_run, split))
     assert resumed["loss"] == straight["loss"] and resumed["test_error"] == straight["test_error"]
-    _, _, params_a, _ = TP.load_run(adam_run)
-    _, _, params_b, _ = TP.load_run(split)
+    params_a, params_b = runs.load_run(adam_run).params, runs.load_run(split).params
     np.testing.assert_array_equal(params_a["w_rec"], params_b["w_rec"])
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from armctl import checkpoint, optim, runs
 from armctl.cli import main
-from armctl.loading import evaluate, load_run
+from armctl.loading import evaluate
 from armctl.tasks import RandomReach
 from armctl.train import ArmConfig, train
 
@@ -76,8 +76,8 @@ def test_resume_reaches_the_same_numbers_as_an_uninterrupted_run(straight_run, t
     config = ArmConfig(optimizer="ahf", steps=2, seed=3, out=str(tmp_path / "split"), **TINY)
     train(config, log=quiet)
     resumed = train(dataclasses.replace(config, steps=4), resume=True, log=quiet)
-    _, _, params_a, hist_a = load_run(run_dir)
-    _, _, params_b, hist_b = load_run(tmp_path / "split")
+    _, _, params_a, hist_a, _ = runs.load_run(run_dir)
+    _, _, params_b, hist_b, _ = runs.load_run(tmp_path / "split")
     assert hist_a["loss"] == hist_b["loss"] and hist_a["lambda"] == hist_b["lambda"]
     np.testing.assert_array_equal(params_a["out"]["w"], params_b["out"]["w"])
     assert resumed["loss"] == report["loss"]
@@ -101,8 +101,8 @@ def test_ctrl_c_checkpoints_the_last_step_and_the_resumed_run_matches(straight_r
             train(config, log=quiet)
     assert len(runs.load(out, ArmConfig).history) == 2 and not (out / "report.json").exists()
     assert main(["train", "--resume", str(out)]) == 0
-    _, _, params, history = load_run(out)
-    assert history["loss"] == load_run(run_dir)[3]["loss"]
+    _, _, params, history, _ = runs.load_run(out)
+    assert history["loss"] == runs.load_run(run_dir).history["loss"]
     assert strict_json(out / "report.json")["loss"] == report["loss"]
 
 

@@ -72,7 +72,7 @@ def preset_overrides(base: ArmConfig, given: dict, optimizers, overrides: dict[s
     """``overrides`` plus each optimizer's own preset defaults where they differ from ``base``'s
     (built for one optimizer) and nothing was typed for them: under the thesis presets AHF and
     L-BFGS get the thesis's budgets on postural and DDN, and L-BFGS its DDN batch refresh
-    (:data:`armctl.presets.THESIS_PROTOCOL`)."""
+    (the task record's ``protocol``: :mod:`armctl.tasks`)."""
     overrides = {name: dict(values) for name, values in overrides.items()}
     budgets = ArmConfig.BUDGETS
     for name in optimizers:

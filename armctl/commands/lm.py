@@ -17,7 +17,7 @@ from armctl.controllers.lm import MODELS
 
 DEFAULTS_NOTE = (
     "defaults follow the thesis (ch. 5.4.2) and Krause (2015); optimizer settings: "
-    "armctl.sequence.train_lm.OPTIMIZER_DEFAULTS"
+    "their 'lm' defaults in armctl.optim.registry"
 )
 
 

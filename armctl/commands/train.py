@@ -14,8 +14,8 @@ def register(subparsers) -> None:
         "directory (default runs/TASK-OPTIMIZER-sSEED) with config, checkpoint, history, report.json "
         "and PNG figures; --resume continues it. Without --steps, --function-calls or --minutes a "
         "run takes its preset's budget: under the thesis presets the thesis's function calls for AHF "
-        "and L-BFGS on postural and DDN (armctl.presets.THESIS_PROTOCOL), else the preset's steps "
-        "(armctl.presets.STEP_PRESETS; center-out: 600 quick, 2000 thesis).",
+        "and L-BFGS on postural and DDN (the task's protocol, armctl.tasks), else the preset's steps "
+        "(the task's record; center-out: 600 quick, 2000 thesis).",
     )
     add_run_arguments(p, ArmConfig)
     p.add_argument(

@@ -118,9 +118,10 @@ def export(run_dir: str | os.PathLike, path: str | os.PathLike) -> dict:
     returns its meta. The run's config and outcome (report.json, if the run has ended) go in
     ``meta["source"]``."""
     from armctl import runs
-    from armctl.sequence.train_pathological import load_run
+    from armctl.sequence.train_pathological import PathologicalConfig
 
-    config, model, params, history = load_run(run_dir)
+    loaded = runs.load_run(run_dir, PathologicalConfig)
+    config, model, params = loaded.config, loaded.model, loaded.params
     report = runs.read_report(run_dir) if (Path(run_dir) / "report.json").is_file() else None
     source = {
         "config": config.to_json(),

@@ -28,10 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from armctl import optim, plots, runs
-from armctl.config import CHECKPOINT_EVERY_HELP, RunConfig, check_options, option, signature_parameters
+from armctl import plots, runs
+from armctl.config import CHECKPOINT_EVERY_HELP, RunConfig, option
 from armctl.controllers.lm import MODELS, make_model, n_params
-from armctl.optim import Problem
+from armctl.optim import Problem, registry
 from armctl.optim.base import value_and_grad_jit
 from armctl.optim.driver import Status
 from armctl.optim.gn import gauss_newton_product
@@ -39,40 +39,34 @@ from armctl.optim.losses import softmax_cross_entropy
 from armctl.optim.parallel import mesh_for, shard_batch
 from armctl.sequence import text as T
 
-OPTIMIZERS = ("hf", "ahf", "adam")
 #: The budget of a run given none.
 DEFAULT_MINUTES = 10.0
 LN2 = math.log(2.0)
-
-#: The optimizer settings of the thesis (ch. 5.4.2) and Krause (2015), overridden by
-#: ``optimizer_options``: lambda 10, mu 0.1 (HF), at most 150 CG steps, the curvature on a tenth
-#: of the gradient batch; Adam with step 2e-3 and gradient-norm clipping at 1.
-OPTIMIZER_DEFAULTS = {
-    "hf": {"lambda_init": 10.0, "structural_mu": 0.1, "max_cg": 150, "curvature_fraction": 0.1},
-    "ahf": {"lambda_init": 10.0, "max_cg": 150, "curvature_fraction": 0.1},
-    "adam": {"learning_rate": 2e-3, "clip_norm": 1.0},
-}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LMConfig(RunConfig):
     """A language-model run (plus :class:`~armctl.config.RunConfig`'s core: seed, optimizer and its
-    options (:data:`OPTIMIZER_DEFAULTS`), budgets ...). Without any budget a run trains for
+    options, budgets ...). The optimizers' defaults for it are their ``"lm"`` ones in
+    :mod:`armctl.optim.registry`: those of the thesis (ch. 5.4.2) and Krause (2015), lambda 10,
+    mu 0.1 (HF), at most 150 CG steps, the curvature on a tenth of the gradient batch; Adam with
+    step 2e-3 and gradient-norm clipping at 1. Without any budget a run trains for
     :data:`DEFAULT_MINUTES`. Scored predictions have at least ``context`` characters before them."""
 
     EXPERIMENT = "lm"
-    OPTIMIZERS = OPTIMIZERS
     COMMAND = "armctl lm train"
 
     model: str = option("mlstm", "the model", choices=tuple(sorted(MODELS)))
     hidden: int | None = option(None, "hidden units (default: about 200k parameters)")
     corpus: str = option("default", "'default' (pydoc topics), a text file, text8/enwik8, a PTB directory")
     min_count: int = option(5, "rarer training characters become the unknown symbol")
-    optimizer: str = option("hf", "hf (structural damping), ahf (line-search damping) or adam (clipped)")
+    optimizer: str = option(
+        "hf", "the optimizer: hf (structural damping), ahf (line-search damping), adam ..."
+    )
     context: int = option(50, "characters of context before the scored ones in each window")
     predict: int = option(200, "scored characters per window")
     batch_size: int | None = option(
-        None, "sequences per gradient batch (default: 1000 for HF/AHF, 32 for Adam)"
+        None, "sequences per gradient batch (default: 1000 for HF/AHF, 32 for first-order methods)"
     )
     eval_every: int = option(
         10, "score the validation windows (and keep the best parameters) every this many steps"
@@ -100,16 +94,34 @@ class LMConfig(RunConfig):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
         if not isinstance(self.corpus, str):
             raise ValueError(f"corpus must be 'default' or a path, got {self.corpus!r}")
-        make_optimizer(self)  # bad optimizer options fail here, before any work
+        self.make_optimizer()  # bad optimizer options fail here, before any work
 
     def default_out(self) -> Path:
         return Path("runs") / "lm" / f"{self.model}_{self.optimizer}_seed{self.seed}"
+
+    def rebuild(self, extra: dict):
+        """The language model, sized for the run's alphabet (in the checkpoint's extras)."""
+        try:
+            size = len(extra["alphabet"])
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"the checkpoint in {self.run_dir()} holds no alphabet ({err})") from None
+        return make_model(self.model, size, self.hidden)
+
+    @classmethod
+    def evaluate_run(cls, run_dir, *, log: Callable[[str], None] = print) -> dict:
+        return evaluate(run_dir, log=log)
 
     @property
     def gradient_batch(self) -> int:
         if self.batch_size is not None:
             return self.batch_size
-        return 32 if self.optimizer == "adam" else 1000
+        return 32 if self.first_order else 1000
+
+    @property
+    def first_order(self) -> bool:
+        """Whether the optimizer takes no curvature batch (Adam ...): it trains on the
+        per-character loss, whose scale its learning rate is set for."""
+        return not registry.record(self.optimizer).second_order
 
 
 # ----- problem, optimizer -----------------------------------------------------------------------
@@ -129,16 +141,6 @@ def lm_problem(model, per_character: bool = False, remat_block: int = 0) -> Prob
         return nats
 
     return Problem(outputs=outputs, loss=loss, tap_nonlinearity="tanh")
-
-
-def make_optimizer(config: LMConfig) -> optim.Optimizer:
-    """The optimizer of ``config``: :data:`OPTIMIZER_DEFAULTS` overridden by its options."""
-    check_options(
-        config.optimizer, config.optimizer_options, signature_parameters(optim.OPTIMIZERS[config.optimizer])
-    )
-    return optim.make(
-        config.optimizer, **{**OPTIMIZER_DEFAULTS[config.optimizer], **config.optimizer_options}
-    )
 
 
 # ----- evaluation and sampling ------------------------------------------------------------------
@@ -212,21 +214,23 @@ def _as_jax(tree, template, path):
     return tree
 
 
-def load_run(run_dir: str | Path, best: bool = True):
-    """``(config, model, alphabet, params, saved)`` of a run directory; ``params`` are the best
-    parameters on the validation windows (``best``) or the latest ones. A missing checkpoint
-    raises FileNotFoundError, a corrupt or inconsistent one ValueError naming the file."""
-    saved = runs.load(run_dir, LMConfig)
-    path = Path(run_dir) / runs.CHECKPOINT
+def alphabet_of(loaded: runs.LoadedRun) -> T.Alphabet:
+    """The alphabet a loaded run was trained with (its checkpoint's extras)."""
     try:
-        config = saved.config.resumed({"out": str(run_dir)})
-        alphabet = T.Alphabet(tuple(saved.extra["alphabet"]))
-        params = saved.extra["best_params"] if best else saved.params
+        return T.Alphabet(tuple(loaded.extra["alphabet"]))
     except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"corrupt or incompatible checkpoint in {loaded.config.run_dir()}: {err}") from err
+
+
+def params_of(loaded: runs.LoadedRun, best: bool = True):
+    """A loaded run's parameters as JAX arrays: the best on the validation windows (``best``) or
+    the latest; ``ValueError`` naming the run if they do not fit its model."""
+    path = loaded.config.run_dir() / runs.CHECKPOINT
+    try:
+        params = loaded.extra["best_params"] if best else loaded.params
+    except (KeyError, TypeError) as err:
         raise ValueError(f"corrupt or incompatible checkpoint {path}: {err}") from err
-    model = make_model(config.model, alphabet.size, config.hidden)
-    template = jax.eval_shape(model.init_params, jax.random.key(0))
-    return config, model, alphabet, _as_jax(params, template, path), saved
+    return _as_jax(params, jax.eval_shape(loaded.model.init_params, jax.random.key(0)), path)
 
 
 def _corpus_for(config: LMConfig, digest: str | None) -> T.Corpus:
@@ -242,8 +246,9 @@ def _corpus_for(config: LMConfig, digest: str | None) -> T.Corpus:
 def evaluate(run_dir: str | Path, *, log: Callable = print) -> dict:
     """Bits per character of the run's best parameters on the whole validation and test splits,
     added to ``report.json`` under ``evaluation`` (``armctl eval`` / ``armctl lm eval``)."""
-    config, model, alphabet, params, saved = load_run(run_dir)
-    corpus = _corpus_for(config, saved.extra.get("corpus_digest"))
+    loaded = runs.load_run(run_dir, LMConfig)
+    config, model, params = loaded.config, loaded.model, params_of(loaded)
+    corpus = _corpus_for(config, loaded.extra.get("corpus_digest"))
     with config.scope():
         evaluation = {
             "valid_bpc": bits_per_character(model, params, corpus.valid, config.context, config.predict),
@@ -255,7 +260,7 @@ def evaluate(run_dir: str | Path, *, log: Callable = print) -> dict:
             "valid_chars": int(len(corpus.valid)) - 1,
             "test_chars": int(len(corpus.test)) - 1,
         }
-    report = write_report(config, saved.params, saved.history, saved.extra, log=log)
+    report = write_report(config, loaded.params, loaded.history, loaded.extra, log=log)
     report["evaluation"] = evaluation
     runs.write_report(config.run_dir(), report)
     log(f"{config.model}: valid {evaluation['valid_bpc']:.3f} bpc, test {evaluation['test_bpc']:.3f} bpc")
@@ -266,7 +271,8 @@ def sample_run(
     run_dir: str | Path, prompt: str, length: int = 200, temperature: float = 1.0, seed: int = 0
 ) -> str:
     """Text sampled from the run's best parameters after ``prompt`` (the prompt included)."""
-    config, model, alphabet, params, _ = load_run(run_dir)
+    loaded = runs.load_run(run_dir, LMConfig)
+    config, model, alphabet, params = loaded.config, loaded.model, alphabet_of(loaded), params_of(loaded)
     with config.scope():
         return prompt + sample_text(
             model, params, alphabet, prompt, length, temperature, jax.random.key(seed)
@@ -282,8 +288,8 @@ def _batch_sampler(config: LMConfig, corpus: T.Corpus) -> Callable:
 
 def _to_bpc(config: LMConfig) -> Callable[[float], float]:
     """Training loss to bits per character: training batches score exactly ``predict`` characters
-    per sequence, and Adam's loss is already per character."""
-    if config.optimizer == "adam":
+    per sequence, and a first-order method's loss is already per character."""
+    if config.first_order:
         return lambda nats: nats / LN2
     return lambda nats: nats / config.predict / LN2
 
@@ -322,7 +328,7 @@ def train(
         if saved is not None and saved.extra.get("corpus_digest") != corpus.digest:
             raise ValueError(f"the corpus {config.corpus!r} changed since {config.run_dir()} was trained")
         model = make_model(config.model, corpus.alphabet.size, config.hidden)
-        problem = lm_problem(model, config.optimizer == "adam", config.remat_block)
+        problem = lm_problem(model, config.first_order, config.remat_block)
         k_init, k_run = jax.random.split(jax.random.key(config.seed))
         params = model.init_params(k_init)
         if saved is None:
@@ -358,7 +364,7 @@ def train(
         result = runs.train(
             config,
             problem,
-            make_optimizer(config),
+            config.make_optimizer(),
             params,
             _batch_sampler(config, corpus),
             k_run,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -39,15 +40,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from armctl import checkpoint, optim, plots, runs
-from armctl.config import RunConfig, check_options, option, signature_parameters
+from armctl.config import RunConfig, option
 from armctl.controllers.rnn import RNN
-from armctl.optim import losses
+from armctl.optim import losses, registry
 from armctl.optim.driver import Status
 from armctl.sequence import pathological
 
-#: Optimizers a run can use; "hf" is HF with structural damping, "hf-tikhonov" HF without it.
-OPTIMIZERS = ("hf", "hf-tikhonov", "ahf", "adam", "momentum")
-SECOND_ORDER = ("hf", "hf-tikhonov", "ahf")
 #: Sequences per minibatch in Martens & Sutskever's count.
 MINIBATCH = 1000
 
@@ -108,7 +106,6 @@ class PathologicalConfig(RunConfig):
     """
 
     EXPERIMENT = "pathological"
-    OPTIMIZERS = OPTIMIZERS
     COMMAND = "armctl pathological"
 
     problem: str = option("addition", "the problem", choices=tuple(pathological.PROBLEMS), cli=False)
@@ -165,13 +162,13 @@ class PathologicalConfig(RunConfig):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value > 0 and np.isfinite(value)):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
-        make_optimizer(self)  # bad optimizer options fail here, before any work
+        self.make_optimizer()  # bad optimizer options fail here, before any work
 
     def _resolve_preset(self) -> None:
         """Fill the fields left ``None`` from the preset (the 5-bit problem: its 32 sequences)."""
         preset = PRESETS[self.preset]
         five_bit = self.problem == "memorization_5bit"
-        first_order = self.optimizer not in SECOND_ORDER
+        first_order = not registry.record(self.optimizer).second_order
         resolved = {
             "batch_size": ALL_5BIT
             if five_bit
@@ -188,7 +185,7 @@ class PathologicalConfig(RunConfig):
                 object.__setattr__(self, name, value)
         fraction = self.optimizer_options.get("curvature_fraction")
         implied = None
-        if isinstance(fraction, int | float) and 0 < fraction <= 1:  # else make_optimizer says why
+        if isinstance(fraction, int | float) and 0 < fraction <= 1:  # else make_optimizer() says why
             implied = optim.curvature_batch(np.zeros(self.batch_size), fraction).shape[0]
         if fraction is not None and self.curvature_batch not in (None, implied):
             raise ValueError(
@@ -203,6 +200,14 @@ class PathologicalConfig(RunConfig):
     def default_out(self) -> Path:
         return Path("runs") / "pathological" / run_name(self)
 
+    def rebuild(self, extra: dict) -> RNN:
+        """The run's network (:func:`model_for` its settings)."""
+        return model_for(self.problem, self.T, self.hidden, self.input_std, self.recurrent_gain)
+
+    @classmethod
+    def evaluate_run(cls, run_dir, *, log: Callable[[str], None] = print) -> dict:
+        return evaluate(run_dir, log=log)
+
     @property
     def all_sequences(self) -> bool:
         """The 5-bit problem trained on its whole data set, all 32 sequences in every batch (the thesis)."""
@@ -213,25 +218,20 @@ class PathologicalConfig(RunConfig):
         return self.batch_size
 
     def optimizer_settings(self) -> tuple[str, dict]:
-        """The optimizer's name in :data:`armctl.optim.OPTIMIZERS` and its options: the thesis's
-        settings (sec. 4.4) and the preset's, overridden by ``optimizer_options``."""
-        # Random permutation sums T - 1 outputs, so its objective (and lambda) is about T times larger.
-        scale = self.T if self.problem == "random_permutation" else 1.0
-        second_order = {
-            "max_cg": 300,
-            "curvature_fraction": self.curvature_batch / self.batch_size,
-            **PRESETS[self.preset]["optimizer_options"],
-        }
-        name, defaults = {
-            "hf": ("hf", {"lambda_init": 0.1 * scale, "structural_mu": 1 / 30, **second_order}),
-            "hf-tikhonov": ("hf", {"lambda_init": 0.3 * scale, "structural_mu": 0.0, **second_order}),
-            "ahf": ("ahf", {"lambda_init": 0.1 * scale, "structural_mu": 1 / 30, **second_order}),
-            "adam": ("adam", {"learning_rate": 1e-3, "clip_norm": 1.0}),
-            "momentum": ("momentum", {"learning_rate": 1e-4, "momentum": 0.9, "clip_norm": 1.0}),
-        }[self.optimizer]
-        if name == "ahf":  # AHF has no reduction stop: its CG directions are line-searched one by one
-            defaults = {k: v for k, v in defaults.items() if not k.startswith("reduction_")}
-        return name, {**defaults, **self.optimizer_options}
+        """The optimizer's name and options: its ``"pathological"`` defaults beside it in
+        :mod:`armctl.optim.registry` (the thesis's, sec. 4.4: lambda 0.1 with structural damping
+        mu = 1/30, 0.3 without ("hf-tikhonov"), 300 CG steps), times ``T`` for lambda on random
+        permutation, the curvature batch as ``curvature_fraction``, the preset's options, then
+        ``optimizer_options``."""
+        defaults = registry.defaults(self.optimizer, self.EXPERIMENT)
+        if registry.record(self.optimizer).second_order:
+            # Random permutation sums T - 1 outputs, so its objective (and lambda) is about T times larger.
+            if "lambda_init" in defaults and self.problem == "random_permutation":
+                defaults["lambda_init"] *= self.T
+            defaults["curvature_fraction"] = self.curvature_batch / self.batch_size
+            if "reduction_stop" in inspect.signature(registry.record(self.optimizer).factory).parameters:
+                defaults.update(PRESETS[self.preset]["optimizer_options"])
+        return self.optimizer, {**defaults, **self.optimizer_options}
 
     @property
     def curvature_sequences(self) -> int:
@@ -288,13 +288,6 @@ def make_problem(problem: str, T: int, model: RNN, remat_block: int = 0) -> opti
     return optim.Problem(outputs=outputs, loss=loss, tap_nonlinearity="tanh")
 
 
-def make_optimizer(config: PathologicalConfig) -> optim.Optimizer:
-    """The optimizer of ``config`` with the thesis's damping settings (sec. 4.4)."""
-    name, options = config.optimizer_settings()
-    check_options(config.optimizer, config.optimizer_options, signature_parameters(optim.OPTIMIZERS[name]))
-    return optim.make(name, **options)
-
-
 def data_source(config: PathologicalConfig) -> Callable[[jax.Array], pathological.SequenceBatch]:
     """``key -> gradient batch``: fresh sequences each call, or all 32 for the 5-bit problem."""
     if config.all_sequences:
@@ -332,7 +325,12 @@ LYAPUNOV_SEQUENCES = 100
 def _memory_fn(model: RNN):
     """``(params, inputs) -> `` the network's top Lyapunov exponent on ``inputs`` (fixed key: a
     function of the parameters alone, so a resumed run records the same numbers)."""
-    return jax.jit(lambda params, inputs: model.lyapunov_exponent(params, inputs, jax.random.key(0)))
+    # Burn-in: the first tenth of the steps (at most 10), while the start state is forgotten.
+    return jax.jit(
+        lambda params, inputs: model.lyapunov_exponent(
+            params, inputs, jax.random.key(0), burn_in=min(10, inputs.shape[1] // 10)
+        )
+    )
 
 
 def scoring(
@@ -400,7 +398,7 @@ def train(
         result = runs.train(
             config,
             problem,
-            make_optimizer(config),
+            config.make_optimizer(),
             model.init_params(k_init) if saved is None else saved.params,
             data_source(config),
             k_data,
@@ -467,20 +465,13 @@ def write_report(
     return report
 
 
-def load_run(run_dir: str | Path) -> tuple[PathologicalConfig, RNN, dict, optim.History]:
-    """``(config, model, params, history)`` of a saved run."""
-    saved = runs.load(run_dir, PathologicalConfig)
-    config = saved.config.resumed({"out": str(run_dir)})
-    model = model_for(config.problem, config.T, config.hidden, config.input_std, config.recurrent_gain)
-    return config, model, saved.params, saved.history
-
-
 def evaluate(run_dir: str | Path, *, log: Callable = print) -> dict:
     """Reload a run, score its test set again and rewrite its report."""
-    config, model, params, history = load_run(run_dir)
+    loaded = runs.load_run(run_dir, PathologicalConfig)
+    config, model, params = loaded.config, loaded.model, loaded.params
     with config.scope():
         return write_report(
-            config, params, history, float(_error_fn(model)(params, test_set(config))), log=log
+            config, params, loaded.history, float(_error_fn(model)(params, test_set(config))), log=log
         )
 
 
