@@ -36,8 +36,9 @@ FORMAT = "armctl-checkpoint"
 VERSION = 2
 #: The 0.1 checkpoints: a JSON header line, then a pickle.
 LEGACY_FORMAT, LEGACY_VERSION = FORMAT, 1
-#: Modules whose NamedTuples a checkpoint may name (optimizer states, counters).
-TRUSTED_MODULES = ("armctl", "optax")
+#: Packages whose NamedTuples a checkpoint may name (optimizer states, counters); a package that
+#: registers an optimizer is added (:func:`trust_package`): its code runs anyway.
+TRUSTED_MODULES = {"armctl", "optax"}
 _TREE = "__tree__"
 
 
@@ -103,11 +104,19 @@ def _encode(obj: Any, arrays: list) -> Any:
     raise TypeError(f"a checkpoint cannot hold a {type(obj).__name__}")
 
 
+def trust_package(module: str) -> None:
+    """Let checkpoints name the NamedTuples of ``module``'s top-level package (an optimizer's state
+    classes): called for the factory of every optimizer registered from outside armctl."""
+    TRUSTED_MODULES.add(module.split(".")[0])
+
+
 def _named_tuple(name: str) -> type:
     """The NamedTuple class ``module:qualname`` if armctl or optax defines it, else ``ValueError``."""
     module, _, qualname = name.partition(":")
     if not (module.split(".")[0] in TRUSTED_MODULES and qualname):
-        raise ValueError(f"names the class {name!r}, which is not armctl's or optax's")
+        raise ValueError(
+            f"names the class {name!r}, which is not armctl's, optax's or a registered optimizer's"
+        )
     try:
         cls = importlib.import_module(module)
         for part in qualname.split("."):

@@ -18,7 +18,7 @@ import sys
 
 import jax
 
-from armctl import runs, xla_cpu
+from armctl import registry, runs, xla_cpu
 from armctl.optim import parallel
 
 COMMAND_MODULES = (
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     xla_cpu.prefer_single_threaded_ops()  # before JAX's first computation starts its backend
+    registry.load_plugins()  # their tasks, controllers and optimizers are names the parser accepts
     args = build_parser().parse_args(argv)
     # Progress lines reach a log file or a pipe as they are written, not when the run ends.
     for stream in (sys.stdout, sys.stderr):

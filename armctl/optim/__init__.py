@@ -8,10 +8,10 @@ from armctl.optim.ahf import ahf
 from armctl.optim.base import Counters, Optimizer, Problem, curvature_batch, objective
 from armctl.optim.cg import CGIteration, CGIterator, CGResult, CGState, cg
 from armctl.optim.driver import History, RunResult, Status, max_calls, max_seconds, max_steps, run, when
-from armctl.optim.first_order import adam, gd, lbfgs, momentum, ncg, nesterov
+from armctl.optim.first_order import adam, from_optax, gd, lbfgs, momentum, ncg, nesterov
 from armctl.optim.gn import GNProduct, gauss_newton_product
 from armctl.optim.hf import hf
-from armctl.optim.registry import OPTIMIZERS, make
+from armctl.optim.registry import OPTIMIZERS, make, register_optimizer
 
 __all__ = [
     "OPTIMIZERS",
@@ -30,6 +30,7 @@ __all__ = [
     "ahf",
     "cg",
     "curvature_batch",
+    "from_optax",
     "gauss_newton_product",
     "gd",
     "hf",
@@ -44,6 +45,7 @@ __all__ = [
     "nesterov",
     "objective",
     "parallel",
+    "register_optimizer",
     "run",
     "when",
 ]

@@ -35,7 +35,10 @@ class FirstOrderState(NamedTuple):
     counters: Counters
 
 
-def _optax_optimizer(transform: optax.GradientTransformation, clip_norm: float | None) -> Optimizer:
+def from_optax(transform: optax.GradientTransformation, clip_norm: float | None = None) -> Optimizer:
+    """An armctl optimizer that steps with the optax transform ``transform`` on each fresh batch's
+    gradient (optionally clipped to the global norm ``clip_norm`` first): any optax chain trains
+    an arm controller or an RNN (register it: :func:`armctl.optim.registry.register_optimizer`)."""
     if clip_norm is not None:
         check_number("clip_norm", clip_norm, 0)
         transform = optax.chain(optax.clip_by_global_norm(clip_norm), transform)
@@ -69,7 +72,7 @@ def gd(learning_rate: float, clip_norm: float | None = None) -> Optimizer:
     gradients are scaled down to it. Raises ``ValueError`` naming a bad argument.
     """
     check_number("learning_rate", learning_rate, 0)
-    return _optax_optimizer(optax.sgd(learning_rate), clip_norm)
+    return from_optax(optax.sgd(learning_rate), clip_norm)
 
 
 @named_options
@@ -80,7 +83,7 @@ def momentum(learning_rate: float, momentum: float = 0.9, clip_norm: float | Non
     """
     check_number("learning_rate", learning_rate, 0)
     check_number("momentum", momentum, 0, 1, low_closed=True)
-    return _optax_optimizer(optax.sgd(learning_rate, momentum=momentum), clip_norm)
+    return from_optax(optax.sgd(learning_rate, momentum=momentum), clip_norm)
 
 
 @named_options
@@ -91,7 +94,7 @@ def nesterov(learning_rate: float, momentum: float = 0.9, clip_norm: float | Non
     """
     check_number("learning_rate", learning_rate, 0)
     check_number("momentum", momentum, 0, 1, low_closed=True)
-    return _optax_optimizer(optax.sgd(learning_rate, momentum=momentum, nesterov=True), clip_norm)
+    return from_optax(optax.sgd(learning_rate, momentum=momentum, nesterov=True), clip_norm)
 
 
 @named_options
@@ -108,7 +111,7 @@ def adam(
     check_number("b1", b1, 0, 1, low_closed=True)
     check_number("b2", b2, 0, 1, low_closed=True)
     check_number("eps", eps, 0)
-    return _optax_optimizer(optax.adam(learning_rate, b1=b1, b2=b2, eps=eps), clip_norm)
+    return from_optax(optax.adam(learning_rate, b1=b1, b2=b2, eps=eps), clip_norm)
 
 
 def _check_line_search(c1, shrink, max_line_search) -> None:

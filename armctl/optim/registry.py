@@ -108,6 +108,9 @@ def register_optimizer(
         raise ValueError(f"an optimizer named {name!r} is registered already; pass replace=True")
     record = OptimizerRecord(factory, {k: dict(v) for k, v in (defaults or {}).items()})
     _RECORDS[name] = record
+    from armctl import checkpoint  # its state classes may be checkpointed (its code runs anyway)
+
+    checkpoint.trust_package(getattr(factory, "__module__", None) or "armctl")
     return record
 
 
