@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import jax
 
+from armctl.checks import check_integer
 from armctl.optim import driver, registry
 
 _NUMBER = (int, float)
@@ -53,14 +54,6 @@ def option(default, help: str, **cli) -> Any:
     if isinstance(default, type):
         return dataclasses.field(default_factory=default, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
-
-
-def _positive_int(name: str, value, *, minimum: int = 1, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
-        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name} must be {bound}{' or None' if optional else ''}, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -120,24 +113,23 @@ class RunConfig:
     out: str | None = option(None, "run directory (default: runs/NAME, see the command's help)")
 
     def __post_init__(self):
-        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0):
-            raise ValueError(f"seed must be a nonnegative integer, got {self.seed!r}")
+        check_integer("seed", self.seed, 0)
         registry.record(self.optimizer)  # an unknown name: ValueError listing the optimizers
         if not isinstance(self.optimizer_options, dict) or not all(
             isinstance(k, str) for k in self.optimizer_options
         ):
             raise ValueError(f"optimizer_options must be a dict of names, got {self.optimizer_options!r}")
-        _positive_int("steps", self.steps, optional=True)
-        _positive_int("function_calls", self.function_calls, optional=True)
+        check_integer("steps", self.steps, 1, optional=True)
+        check_integer("function_calls", self.function_calls, 1, optional=True)
         if self.minutes is not None and not (
             isinstance(self.minutes, _NUMBER) and math.isfinite(self.minutes) and self.minutes > 0
         ):
             raise ValueError(f"minutes must be a positive number or None, got {self.minutes!r}")
         if self.precision not in ("float32", "float64"):
             raise ValueError(f"precision must be 'float32' or 'float64', got {self.precision!r}")
-        _positive_int("devices", self.devices)
-        _positive_int("remat_block", self.remat_block, minimum=0)
-        _positive_int("checkpoint_every", self.checkpoint_every)
+        check_integer("devices", self.devices, 1)
+        check_integer("remat_block", self.remat_block, 0)
+        check_integer("checkpoint_every", self.checkpoint_every, 1)
         if self.out is not None and not isinstance(self.out, str):
             object.__setattr__(self, "out", str(self.out))
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from armctl.checks import check_integer
+
 
 def remat_scan(body: Callable, carry, xs, remat_block: int = 0):
     """``jax.lax.scan(body, carry, xs)``, rematerialized in blocks of ``remat_block`` steps.
@@ -21,8 +23,7 @@ def remat_scan(body: Callable, carry, xs, remat_block: int = 0):
     ``remat_block = 0`` is a plain scan. Otherwise the leading (time) axis of ``xs`` is cut into
     blocks of ``remat_block`` steps plus a shorter last block when it does not divide T.
     """
-    if not isinstance(remat_block, int) or isinstance(remat_block, bool) or remat_block < 0:
-        raise ValueError(f"remat_block must be a nonnegative integer (0: no remat), got {remat_block!r}")
+    check_integer("remat_block", remat_block, 0)  # 0: no remat
     if not remat_block:
         return jax.lax.scan(body, carry, xs)
     t = jax.tree_util.tree_leaves(xs)[0].shape[0]

@@ -27,7 +27,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from armctl import plant
-from armctl.checks import check_finite, check_key
+from armctl.checks import check_finite, check_integer, check_key
 from armctl.plant import CONTROL_DIM, STATE_DIM, ArmParams, namespace_of
 from armctl.registry import TaskView, register_task, task_record
 
@@ -126,11 +126,6 @@ class GeneratorDraws:
         )
 
 
-def _check_positive_int(name: str, value, minimum: int = 1) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 def _check_nonnegative(name: str, value) -> None:
     if not (isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value) and value >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -168,11 +163,11 @@ class Task:
         if not isinstance(self.arm, ArmParams):
             raise TypeError(f"arm must be an ArmParams or a preset name, got {type(self.arm).__name__}")
         self.arm.validate()
-        _check_positive_int("horizon", self.horizon)
-        _check_positive_int("delay", self.delay, minimum=0)
+        check_integer("horizon", self.horizon, 1)
+        check_integer("delay", self.delay, 0)
         if self.delay >= self.horizon:
             raise ValueError(f"delay must be smaller than the horizon {self.horizon}, got {self.delay}")
-        _check_positive_int("batch_size", self.batch_size)
+        check_integer("batch_size", self.batch_size, 1)
         _check_nonnegative("alpha", self.alpha)
         _check_nonnegative("command_noise_std", self.command_noise_std)
         _check_nonnegative("plant_noise_std", self.plant_noise_std)
@@ -181,7 +176,7 @@ class Task:
     def sample(self, key, batch_size: int | None = None) -> TaskBatch:
         """A batch of episodes drawn from the JAX PRNG ``key`` (the same key gives the same batch)."""
         b = self.batch_size if batch_size is None else batch_size
-        _check_positive_int("batch_size", b)
+        check_integer("batch_size", b, 1)
         check_key("key", key)
         return self._draw(KeyDraws(key), b)
 
@@ -192,7 +187,7 @@ class Task:
         (``draw_episodes(KeyDraws(key), n)`` is ``sample(key, n)``); a fixed-case task draws
         each episode's case uniformly from :meth:`cases`, with its own noise.
         """
-        _check_positive_int("n", n)
+        check_integer("n", n, 1)
         if not self.fixed_cases:
             return self._draw(draws, n)
         pick_draws, noise_draws = draws.split(2)
@@ -359,8 +354,8 @@ class CenterOut(Task):
     center_posture: tuple[float, float] = CENTER_POSTURE
 
     def __post_init__(self):
-        _check_positive_int("n_targets", self.n_targets)
-        _check_positive_int("batch_size", self.batch_size)  # a bad value is an error even if unused
+        check_integer("n_targets", self.n_targets, 1)
+        check_integer("batch_size", self.batch_size, 1)  # a bad value is an error even if unused
         object.__setattr__(self, "batch_size", self.n_targets)
         object.__setattr__(self, "center_posture", _check_posture(self.center_posture))
         super().__post_init__()
@@ -419,7 +414,7 @@ class Postural(Task):
     center_posture: tuple[float, float] = CENTER_POSTURE
 
     def __post_init__(self):
-        _check_positive_int("batch_size", self.batch_size)  # a bad value is an error even if unused
+        check_integer("batch_size", self.batch_size, 1)  # a bad value is an error even if unused
         object.__setattr__(self, "batch_size", 72)
         object.__setattr__(self, "center_posture", _check_posture(self.center_posture))
         super().__post_init__()

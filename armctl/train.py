@@ -19,9 +19,9 @@ import jax
 
 from armctl import optim, report, runs
 from armctl.arm_problem import arm_problem
+from armctl.checks import check_integer, check_number
 from armctl.config import RunConfig, check_options, option
 from armctl.optim import driver
-from armctl.optim.base import check_number
 from armctl.presets import PRESETS, preset_batch_refresh, preset_budget, task_fields
 from armctl.registry import controller_factory, controller_names, task_names, task_record
 from armctl.tasks import Task, make_task
@@ -111,10 +111,7 @@ class ArmConfig(RunConfig):
             ):
                 raise ValueError(f"hidden must be positive integers (layer sizes), got {self.hidden!r}")
             object.__setattr__(self, "hidden", hidden)
-        if not (isinstance(self.batch_refresh, int) and self.batch_refresh >= 1):
-            raise ValueError(
-                f"batch_refresh must be a positive integer (steps per batch), got {self.batch_refresh!r}"
-            )
+        check_integer("batch_refresh", self.batch_refresh, 1)  # steps per batch
         build_task(self)  # bad task, controller or optimizer options fail here, before any work
         build_controller(self)
         self.make_optimizer()

@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 from armctl.controllers.init import sparse_matrix
 
+from armctl.checks import check_integer
 from armctl.scan import remat_scan
 
 
@@ -52,8 +53,7 @@ def _normal(key: jax.Array, shape: tuple[int, ...], std: float) -> jnp.ndarray:
 
 def _check_sizes(model, **sizes) -> None:
     for name, value in sizes.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{type(model).__name__}.{name} must be a positive integer, got {value!r}")
+        check_integer(f"{type(model).__name__}.{name}", value, 1)
     if not (
         isinstance(model.init_std, (int, float)) and model.init_std > 0 and math.isfinite(model.init_std)
     ):

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from armctl.controllers.init import SPARSE_FAN_IN, sparse_matrix
 
+from armctl.checks import check_integer
 from armctl.scan import remat_scan
 
 
@@ -56,9 +57,7 @@ class RNN:
 
     def __post_init__(self):
         for name in ("n_in", "n_hidden", "n_out", "fan_in"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_integer(name, getattr(self, name), 1)
         for name in ("input_std", "weight_std", "recurrent_gain"):
             value = getattr(self, name)
             if not value >= 0:

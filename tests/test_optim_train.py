@@ -231,7 +231,7 @@ def test_batch_refresh_keeps_each_batch_for_k_steps():
     _, _, h1 = run(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=3)
     _, _, h1b = run(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=3, batch_refresh=1)
     assert h1["loss"] == h1b["loss"]
-    with pytest.raises(ValueError, match="batch_refresh must be a positive integer.*got 0"):
+    with pytest.raises(ValueError, match="batch_refresh must be an integer >= 1, got 0"):
         run(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=1, batch_refresh=0)
 
 

@@ -43,5 +43,5 @@ def test_remat_scan_keeps_fewer_activations():
 
 @pytest.mark.parametrize("block", [-1, 2.5, True])
 def test_remat_scan_rejects_bad_block(block):
-    with pytest.raises(ValueError, match="remat_block must be a nonnegative integer"):
+    with pytest.raises(ValueError, match="remat_block must be an integer >= 0"):
         remat_scan(lambda c, x: (c, x), 0.0, jnp.zeros(4), block)

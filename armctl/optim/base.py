@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -28,6 +27,7 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
+from armctl.checks import check_bool, check_choice, check_integer, check_number  # noqa: F401 (re-exported)
 from armctl.optim.sharding import AXIS, batch_mesh_of, batch_specs, shard_map
 
 TAP_NONLINEARITIES = ("tanh", "logistic", "linear")
@@ -111,66 +111,6 @@ def check_problem(problem) -> None:
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an armctl.optim.Problem, got {type(problem).__name__}")
     check_choice("tap_nonlinearity", problem.tap_nonlinearity, TAP_NONLINEARITIES)
-
-
-def _interval(low: float, high: float, low_closed: bool, high_closed: bool) -> str:
-    """The range in words: ``> 0``, ``>= 0`` or ``in (0, 1]``."""
-    if high == math.inf:
-        return f"{'>=' if low_closed else '>'} {low:g}"
-    return f"in {'[' if low_closed else '('}{low:g}, {high:g}{']' if high_closed else ')'}"
-
-
-def check_number(
-    name: str,
-    value,
-    low: float = -math.inf,
-    high: float = math.inf,
-    *,
-    low_closed: bool = False,
-    high_closed: bool = False,
-) -> float:
-    """``value`` as a float, once checked to be a finite real number in the interval from ``low``
-    to ``high`` (closed at an end when ``low_closed`` / ``high_closed``).
-
-    Integers pass (options arrive as JSON values, where ``1`` is as good as ``1.0``); booleans,
-    strings, NaN and infinities do not. Raises ``ValueError`` naming ``name``, the value and the
-    valid range.
-    """
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and math.isfinite(value)
-    if ok:
-        ok = (low <= value if low_closed else low < value) and (
-            value <= high if high_closed else value < high
-        )
-    if not ok:
-        raise ValueError(
-            f"{name} must be a finite number {_interval(low, high, low_closed, high_closed)}, got {value!r}"
-        )
-    return float(value)
-
-
-def check_integer(name: str, value, low: int, high: float = math.inf) -> int:
-    """``value`` as an int, once checked to be an integer (not a bool, not a float) in ``[low, high]``."""
-    if not (
-        isinstance(value, numbers.Integral)
-        and not isinstance(value, bool | np.bool_)
-        and low <= value <= high
-    ):
-        raise ValueError(f"{name} must be an integer {_interval(low, high, True, True)}, got {value!r}")
-    return int(value)
-
-
-def check_bool(name: str, value) -> bool:
-    """``value`` once checked to be ``True`` or ``False`` (not a string, not a number)."""
-    if not isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return bool(value)
-
-
-def check_choice(name: str, value, choices: tuple[str, ...]) -> str:
-    """``value`` once checked to be one of ``choices``."""
-    if not (isinstance(value, str) and value in choices):
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
-    return value
 
 
 def model_outputs(problem: Problem, params, batch):

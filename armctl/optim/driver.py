@@ -28,7 +28,7 @@ import jax
 import numpy as np
 
 from armctl.optim import parallel
-from armctl.optim.base import Optimizer, Problem, check_problem, is_finite, objective_jit
+from armctl.optim.base import Optimizer, Problem, check_integer, check_problem, is_finite, objective_jit
 
 #: Columns the driver itself writes for every step; the optimizer's ``info`` adds its own keys.
 COLUMNS = (
@@ -171,8 +171,7 @@ Condition = Callable[[Status], str | None]
 
 
 def _check_count(name: str, value) -> None:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        raise ValueError(f"{name} must be a nonnegative integer or None, got {value!r}")
+    check_integer(name, value, 0)
 
 
 def max_steps(n: int) -> Condition:
@@ -282,8 +281,7 @@ def run(
         conditions.insert(0, max_calls(max_function_calls))
     if not conditions:
         raise ValueError("give steps or max_function_calls or a stop condition (none would run forever)")
-    if not (isinstance(batch_refresh, int) and not isinstance(batch_refresh, bool) and batch_refresh >= 1):
-        raise ValueError(f"batch_refresh must be a positive integer (steps per batch), got {batch_refresh!r}")
+    check_integer("batch_refresh", batch_refresh, 1)  # steps per batch
     state = opt.init(params) if state is None else state
     history = History() if history is None else history
     if mesh is not None:

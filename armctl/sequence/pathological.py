@@ -43,7 +43,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from armctl.checks import check_key
+from armctl.checks import check_integer, check_key
 
 #: A continuous prediction is wrong when its absolute error exceeds this (thesis 4.4).
 CONTINUOUS_TOLERANCE = 0.04
@@ -251,8 +251,7 @@ def spec(name: str, T: int) -> Spec:
 def sample(name: str, key: jax.Array, T: int, batch_size: int) -> SequenceBatch:
     """``batch_size`` independent sequences of problem ``name`` with length parameter ``T``."""
     problem = _lookup(name, T)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_integer("batch_size", batch_size, 1)
     check_key("key", key)
     keys = jax.random.split(key, batch_size)
     return SequenceBatch(*jax.vmap(lambda k: problem.sequence(k, T))(keys))

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from armctl import plots, runs
+from armctl.checks import check_integer
 from armctl.config import CHECKPOINT_EVERY_HELP, RunConfig, option
 from armctl.controllers.lm import MODELS, make_model, n_params
 from armctl.optim import Problem, registry
@@ -81,17 +82,9 @@ class LMConfig(RunConfig):
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; expected one of {sorted(MODELS)}")
         for name in ("context", "predict", "eval_windows", "eval_every", "min_count"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, int)
-                or isinstance(value, bool)
-                or value < (0 if name == "context" else 1)
-            ):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_integer(name, getattr(self, name), 0 if name == "context" else 1)
         for name in ("batch_size", "hidden"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+            check_integer(name, getattr(self, name), 1, optional=True)
         if not isinstance(self.corpus, str):
             raise ValueError(f"corpus must be 'default' or a path, got {self.corpus!r}")
         self.make_optimizer()  # bad optimizer options fail here, before any work
@@ -197,8 +190,7 @@ def sample_text(
     the same key gives the same text."""
     if not prompt:
         raise ValueError("prompt must be a non-empty string (the model needs a first character)")
-    if not isinstance(length, int) or length < 1:
-        raise ValueError(f"length must be a positive integer, got {length!r}")
+    check_integer("length", length, 1)
     if not (temperature > 0 and math.isfinite(temperature)):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     ids = _sample_ids(model, params, jnp.asarray(alphabet.encode(prompt)), length, float(temperature), key)

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from armctl import checkpoint, optim, plots, runs
+from armctl.checks import check_integer
 from armctl.config import RunConfig, option
 from armctl.controllers.rnn import RNN
 from armctl.optim import losses, registry
@@ -151,9 +152,7 @@ class PathologicalConfig(RunConfig):
         super().__post_init__()
         pathological.spec(self.problem, self.T)  # validates the name and T
         for name in ("batch_size", "curvature_batch", "test_batch", "hidden"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_integer(name, getattr(self, name), 1)
         if self.curvature_batch > self.batch_size:
             raise ValueError(
                 f"curvature_batch ({self.curvature_batch}) must not exceed batch_size ({self.batch_size})"
