@@ -161,7 +161,7 @@ class ArmEnv(gym.Env):
             self._trace_step()
         self._ended = None
         self._path = [outcome.state] if self.render_mode else []
-        return np.array(obs, np.float32), self._info(outcome)
+        return core.finite_observation(np.asarray(obs)).astype(np.float32), self._info(outcome)
 
     def step(self, action):
         if self._state is None:
@@ -178,7 +178,8 @@ class ArmEnv(gym.Env):
             self._ended = f"after its horizon of {self.task.horizon} steps"
         if self.render_mode:
             self._path.append(outcome.state)
-        return np.array(obs, np.float32), float(reward), terminated, truncated, self._info(outcome)
+        obs = core.finite_observation(np.asarray(obs)).astype(np.float32)
+        return obs, float(reward), terminated, truncated, self._info(outcome)
 
     def _trace_step(self) -> None:
         # Traced on the current episode: only its shapes matter, and they are the task's.

@@ -91,8 +91,14 @@ def torque_for_acceleration(task: Task, acceleration: float) -> float:
 
 
 def thesis_reward(task: Task, outcome: StepOutcome, xp) -> Any:
-    """Minus the thesis's per-step cost: ``-(command_cost(u_t) + state_cost(x_{t+1}, x*, t+1))``."""
-    return -(outcome.command_cost + outcome.state_cost)
+    """Minus the thesis's per-step cost: ``-(command_cost(u_t) + state_cost(x_{t+1}, x*, t+1))``.
+
+    On the step whose state diverges (which ends the episode) the state cost is that of a state at
+    the edge of the plant's range instead, ``max_joint_speed^2`` (half the squared speed of both
+    joints at the limit, the velocity part of the terminal cost): the thesis's cost is nearly all
+    at the last step, and without it throwing the arm out of range would escape that cost."""
+    edge = task.arm.max_joint_speed**2
+    return -(outcome.command_cost + xp.where(outcome.diverged, edge, outcome.state_cost))
 
 
 def no_extras(task: Task, state: WorldState, delayed, target_hand: tuple, xp) -> tuple:
@@ -150,7 +156,11 @@ def reach_reward(task: Task, outcome: StepOutcome, xp) -> Any:
     """
     length = v1_length(task)
     a1, a2 = xp.components(outcome.action)
-    reward = -(outcome.hand_error_mm * (0.001 / length) + V1_ACTION_COST * (a1 * a1 + a2 * a2))
+    # A diverged state's hand may be anywhere (or nowhere: not finite): it counts as far as can be.
+    distance = xp.where(
+        outcome.diverged, 2.0 * task.arm.reach / length, outcome.hand_error_mm * (0.001 / length)
+    )
+    reward = -(distance + V1_ACTION_COST * (a1 * a1 + a2 * a2))
     # The end terms, computed (for one arm) only on the step that ends the episode.
     ends = (outcome.t >= task.horizon) | outcome.diverged
     return reward - xp.where_lazy(ends, lambda: _end_cost(task, outcome, length, xp), lambda: 0.0 * reward)
@@ -163,8 +173,9 @@ def _end_cost(task: Task, outcome: StepOutcome, length: float, xp):
     speed = V1_SPEED_COST * xp.sqrt(v1 * v1 + v2 * v2) * (task.horizon * task.arm.dt / length)
     worst_step = 2.0 * task.arm.reach / length + 2.0 * V1_ACTION_COST
     lost = (task.horizon - outcome.t) * worst_step
-    zero = 0.0 * speed
-    return xp.where(outcome.diverged, lost, zero) + xp.where(outcome.t >= task.horizon, speed, zero)
+    zero = 0.0 * lost  # not 0 * speed: a diverged state's speed may not be finite
+    at_horizon = (outcome.t >= task.horizon) & xp.logical_not(outcome.diverged)
+    return xp.where(outcome.diverged, lost, zero) + xp.where(at_horizon, speed, zero)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,6 +360,18 @@ def observation_bounds(version: EnvVersion, task: Task) -> tuple[np.ndarray, np.
     inf = np.full(plant.STATE_DIM, np.inf, np.float32)
     extras = np.array(version.extras_bounds, np.float32).reshape(-1, 2)
     return np.concatenate([-inf, lo, extras[:, 0]]), np.concatenate([inf, hi, extras[:, 1]])
+
+
+#: The largest finite float32: observations are float32, the state they come from is not bounded.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def finite_observation(obs):
+    """``obs`` with every entry within float32's finite range (NaN as 0). Only a state that left the
+    plant's range, on the step that ends its episode as diverged, has entries beyond it (an arm
+    pushed by an absurd disturbance): a step never returns a non-finite number."""
+    xp = namespace_of(obs)
+    return xp.clip(xp.nan_to_num(xp.asarray(obs), nan=0.0), -FLOAT32_MAX, FLOAT32_MAX)
 
 
 def controller_inputs(obs):

@@ -51,7 +51,14 @@ def packed_layout(obs_dim: int) -> dict[str, slice | int]:
 
 
 def _pack(obs, reward, outcome: core.StepOutcome) -> jnp.ndarray:
-    columns = [obs, reward, outcome.command_cost, outcome.state_cost, outcome.state, outcome.command]
+    columns = [
+        core.finite_observation(obs),
+        reward,
+        outcome.command_cost,
+        outcome.state_cost,
+        outcome.state,
+        outcome.command,
+    ]
     columns += [outcome.hand, outcome.target_hand, outcome.hand_error_mm, outcome.diverged, outcome.t]
     as_2d = lambda c: c.reshape(c.shape[0], -1).astype(jnp.float32)
     return jnp.concatenate([as_2d(c) for c in columns], axis=-1)

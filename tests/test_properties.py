@@ -163,3 +163,33 @@ def test_option_pairs_parse_or_refuse_naming_the_pair(pairs):
         assert "optimizer option" in str(err)
     else:
         assert len(options) == len(pairs)
+
+
+def test_an_absurd_disturbance_ends_the_episode_with_finite_numbers(envs):
+    # Found by the property above: a hand force of 2.8e38 N is finite, but the state it makes
+    # is beyond float32's range; the step ends the episode as diverged and still returns finite numbers.
+    env = envs["armctl/CenterOut-v1"]
+    env.reset(seed=0, options={"hand_force": [0.0, 2.7627934729372728e38]})
+    obs, reward, terminated, _, info = env.step(np.zeros(2, np.float32))
+    assert np.all(np.isfinite(obs)) and math.isfinite(reward) and terminated and info["diverged"]
+    vector = gym.make_vec("armctl/CenterOut-v1", num_envs=2)
+    vector.reset(seed=0)
+    vector.unwrapped._batch = vector.unwrapped._batch._replace(
+        hand_force=np.array([[0.0, 3e38], [0.0, 0.0]], np.float32)
+    )
+    obs, reward, terminated, _, _ = vector.step(np.zeros((2, 2), np.float32))
+    assert np.all(np.isfinite(obs)) and np.all(np.isfinite(reward)) and terminated[0] and not terminated[1]
+
+
+def test_throwing_the_arm_away_costs_at_least_the_edge_of_the_plants_range(envs):
+    # v0's reward is the thesis's cost, nearly all of it at the last step: the step that diverges
+    # pays the terminal cost of a state at the edge of the range, or ending early would escape it.
+    for env_id in ("armctl/DDN-v0", "armctl/DDN-v1"):
+        env = envs[env_id]
+        env.reset(seed=1, options={"hand_force": [0.0, 1e6]})
+        _, reward, terminated, _, info = env.step(np.zeros(2, np.float32))
+        assert terminated and info["diverged"] and math.isfinite(reward)
+        if env_id.endswith("v0"):
+            assert reward <= -(env.unwrapped.task.arm.max_joint_speed**2)
+        else:  # v1: the most a step can cost, for every step not lived
+            assert reward < -50
