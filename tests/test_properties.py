@@ -186,7 +186,7 @@ def test_throwing_the_arm_away_costs_at_least_the_edge_of_the_plants_range(envs)
     # pays the terminal cost of a state at the edge of the range, or ending early would escape it.
     for env_id in ("armctl/DDN-v0", "armctl/DDN-v1"):
         env = envs[env_id]
-        env.reset(seed=1, options={"hand_force": [0.0, 1e6]})
+        env.reset(seed=1, options={"hand_force": [0.0, 1e6], "onset": 0})
         _, reward, terminated, _, info = env.step(np.zeros(2, np.float32))
         assert terminated and info["diverged"] and math.isfinite(reward)
         if env_id.endswith("v0"):
