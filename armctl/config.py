@@ -1,39 +1,28 @@
-"""The configuration core every experiment embeds, and the command line derived from it.
+"""The configuration core every experiment embeds.
 
 :class:`RunConfig` holds what every run has: seed, optimizer name and options, budgets (totals
 over the whole run, resumed or not, in steps, function calls and minutes), precision, devices,
-rematerialization, checkpoint interval and output directory. The arm, pathological and
-language-model configs subclass it. Each field is declared once, with its default, help text
-and choices in the field's metadata (:func:`option`); :func:`add_arguments` derives the argparse
-arguments from the fields and :func:`given_arguments` reads back only those the user typed, so
-a default is never written twice and a resumed run can tell an explicit ``--seed 5`` from the
-default.
-
-Options dictionaries (``--optimizer-option KEY=VALUE``, ``--task-option KEY=VALUE``) are
-checked against the signature of the function they configure (:func:`check_options`) before any
-work: an unknown key, or a value of the wrong kind (``lambda_init=abc``, ``adapt_lambda=maybe``),
-raises ``ValueError`` naming it and what is valid.
+rematerialization, checkpoint interval and output directory, and the experiment interface every
+kind of run implements (its optimizer, :meth:`RunConfig.rebuild`, :meth:`RunConfig.evaluate_run`).
+The arm, pathological and language-model configs subclass it. Each field is declared once, with
+its default, help text and choices in the field's metadata (:func:`option`), from which the
+command line is derived (:mod:`armctl.commands.arguments`). Options dictionaries are checked by
+:mod:`armctl.options`.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import inspect
-import json
-import math
-import types
-import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import jax
 
-from armctl.checks import check_integer
+from armctl.checks import check_integer, check_number
 from armctl.optim import driver, registry
+from armctl.options import check_options, signature_parameters
 
-_NUMBER = (int, float)
 #: Help of ``checkpoint_every``, shared by the subclasses that change its default.
 CHECKPOINT_EVERY_HELP = (
     "write the checkpoint every this many steps and at the end (in a long run, at most every "
@@ -121,10 +110,8 @@ class RunConfig:
             raise ValueError(f"optimizer_options must be a dict of names, got {self.optimizer_options!r}")
         check_integer("steps", self.steps, 1, optional=True)
         check_integer("function_calls", self.function_calls, 1, optional=True)
-        if self.minutes is not None and not (
-            isinstance(self.minutes, _NUMBER) and math.isfinite(self.minutes) and self.minutes > 0
-        ):
-            raise ValueError(f"minutes must be a positive number or None, got {self.minutes!r}")
+        if self.minutes is not None:
+            check_number("minutes", self.minutes, 0)
         if self.precision not in ("float32", "float64"):
             raise ValueError(f"precision must be 'float32' or 'float64', got {self.precision!r}")
         check_integer("devices", self.devices, 1)
@@ -250,232 +237,3 @@ def field_default(cls: type[RunConfig], name: str):
     """The default of field ``name`` of ``cls``."""
     field = cls.__dataclass_fields__[name]
     return field.default_factory() if field.default is dataclasses.MISSING else field.default
-
-
-# ----- options dictionaries ---------------------------------------------------------------------
-
-
-def _kind(default, annotation) -> str | None:
-    """What a value must be, from a parameter's annotation and default: ``'bool'``,
-    ``'number'``, ``'int'``, ``'str'``, ``'2 numbers'`` ... or ``None`` (anything)."""
-    text = str(annotation)
-    if isinstance(default, bool) or "bool" in text:
-        return "bool"
-    if isinstance(default, tuple):
-        return f"{len(default)} numbers"
-    if "float" in text:
-        return "number"
-    for kind, python in (("int", int), ("number", float), ("str", str)):
-        if isinstance(default, python) or kind in text:
-            return kind
-    return None
-
-
-def _fits(value, kind: str | None, nullable: bool) -> bool:
-    if value is None:
-        return nullable
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, _NUMBER) and not isinstance(value, bool)
-    if kind == "str":
-        return isinstance(value, str)
-    if kind and kind.endswith("numbers"):
-        n = int(kind.split()[0])
-        return (
-            isinstance(value, list | tuple)
-            and len(value) == n
-            and all(_fits(v, "number", False) for v in value)
-        )
-    return True
-
-
-_DESCRIPTION = {
-    "bool": "true or false",
-    "int": "an integer",
-    "number": "a number",
-    "str": "a string",
-}
-
-
-def check_options(what: str, options: Mapping[str, Any], parameters: Mapping[str, tuple[Any, Any]]) -> None:
-    """Raise ``ValueError`` for an option that ``parameters`` (name -> (default, annotation)) does
-    not have, or whose value is not of its default's kind."""
-    unknown = sorted(set(options) - set(parameters))
-    if unknown:
-        raise ValueError(f"unknown {what} option(s) {unknown}; valid: {sorted(parameters)}")
-    for name, value in options.items():
-        default, annotation = parameters[name]
-        kind = _kind(default, annotation)
-        nullable = default is None or "None" in str(annotation)
-        if not _fits(value, kind, nullable):
-            expected = _DESCRIPTION.get(kind, f"a list of {kind}") + (" or null" if nullable else "")
-            raise ValueError(f"{what} option {name}={value!r}: expected {expected}")
-
-
-def signature_parameters(fn: Callable) -> dict[str, tuple[Any, Any]]:
-    """``name -> (default, annotation)`` of a function's keyword parameters (the default of a
-    required one is ``inspect.Parameter.empty``)."""
-    return {
-        p.name: (p.default, p.annotation)
-        for p in inspect.signature(fn).parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
-
-
-def parse_options(pairs: list[str], what: str) -> dict:
-    """``['a=1', 'b=x']`` -> ``{'a': 1, 'b': 'x'}``: values are JSON, or plain strings."""
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{what} option {pair!r} is not KEY=VALUE")
-        if key.strip() in options:
-            raise ValueError(f"{what} option {key.strip()!r} is given twice")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
-    return options
-
-
-# ----- argparse ----------------------------------------------------------------------------------
-
-
-def _choices(field: dataclasses.Field) -> tuple | None:
-    """A field's choices (those a registry gives are read now, plug-ins included)."""
-    choices = field.metadata.get("choices")
-    return tuple(choices()) if callable(choices) else choices
-
-
-def _flag(field: dataclasses.Field) -> str:
-    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
-
-
-def _scalar_type(hint) -> type:
-    """``int`` for ``int | None`` and so on."""
-    if typing.get_origin(hint) not in (typing.Union, types.UnionType):
-        return hint
-    return next(a for a in typing.get_args(hint) if a is not type(None))
-
-
-def _default_text(field: dataclasses.Field) -> str:
-    if field.default is dataclasses.MISSING or field.default is None:
-        return ""
-    value = field.default
-    if isinstance(value, tuple):
-        value = " ".join(map(str, value))
-    return f" (default: {value})"
-
-
-def _cli_fields(cls: type[RunConfig], skip: tuple[str, ...] = ()) -> list[dataclasses.Field]:
-    """The fields of ``cls`` that are command-line arguments."""
-    return [
-        f
-        for f in dataclasses.fields(cls)
-        if "help" in f.metadata and f.metadata.get("cli") is not False and f.name not in skip
-    ]
-
-
-def add_arguments(
-    parser: argparse.ArgumentParser,
-    cls: type[RunConfig],
-    *,
-    skip: tuple[str, ...] = (),
-    choices: Mapping[str, tuple] | None = None,
-    defaults: Mapping[str, Any] | None = None,
-    listable: bool = False,
-) -> None:
-    """One argument per field of ``cls`` that has help metadata (except ``skip``).
-
-    Every argument defaults to ``argparse.SUPPRESS``: the namespace holds only what was typed,
-    and :func:`given_arguments` returns it, so each default lives in the dataclass alone.
-    ``choices`` / ``defaults`` narrow a field for one command (the defaults shown in help and
-    used by :func:`given_arguments`); ``listable``: the fields marked ``listable`` take
-    comma-separated lists (a sweep).
-    """
-    hints = typing.get_type_hints(cls)
-    for field in _cli_fields(cls, skip):
-        meta = field.metadata
-        hint = _scalar_type(hints[field.name])
-        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS}
-        field_choices = (choices or {}).get(field.name) or _choices(field)
-        if field.name == "optimizer":
-            field_choices = field_choices or tuple(registry.OPTIMIZERS)
-        help_text = meta["help"]
-        if defaults and field.name in defaults:
-            help_text += f" (default: {defaults[field.name]})"
-        else:
-            help_text += _default_text(field)
-        if listable and meta.get("listable"):
-            kwargs["type"] = str
-            help_text += "; a comma-separated list for a sweep"
-            if field_choices:
-                help_text += f" from {', '.join(map(str, field_choices))}"
-        elif typing.get_origin(hint) is tuple:
-            parts = typing.get_args(hint)
-            kwargs.update(type=parts[0], nargs="+" if parts[-1] is Ellipsis else len(parts))
-        elif hint is dict:
-            kwargs.update(action="append", metavar=meta.get("metavar", "KEY=VALUE"))
-        elif hint is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        else:
-            kwargs.update(type=hint, choices=field_choices)
-        if "metavar" in meta and hint is not dict:
-            kwargs["metavar"] = meta["metavar"]
-        kwargs["help"] = help_text
-        if meta.get("positional"):
-            # argparse checks a positional's default against its choices: None marks "not given".
-            kwargs.update(nargs="?", default=None)
-            parser.add_argument(field.name, **kwargs)
-        else:
-            parser.add_argument(_flag(field), dest=field.name, **kwargs)
-
-
-def split_values(text: str, kind: type, name: str, allowed=None) -> list:
-    """``'a,b'`` -> ``[kind(a), kind(b)]`` for the option ``--name``: each of ``allowed`` (if given),
-    none twice; ``ValueError`` naming the option and the bad value otherwise."""
-    items = [x.strip() for x in text.split(",") if x.strip()]
-    try:
-        values = [kind(x) for x in items]
-    except ValueError:
-        raise ValueError(f"--{name}: expected comma-separated {kind.__name__} values, got {text!r}") from None
-    if not values:
-        raise ValueError(f"--{name}: expected comma-separated {kind.__name__} values, got {text!r}")
-    bad = [v for v in values if allowed is not None and v not in allowed]
-    if bad:
-        raise ValueError(f"--{name}: unknown value(s) {bad}; expected names from {list(allowed)}")
-    twice = sorted({str(v) for v in values if values.count(v) > 1})
-    if twice:
-        raise ValueError(f"--{name}: {', '.join(twice)} given twice in {text!r}")
-    return values
-
-
-def given_arguments(
-    args: argparse.Namespace,
-    cls: type[RunConfig],
-    *,
-    defaults: Mapping[str, Any] | None = None,
-    listable: bool = False,
-) -> dict[str, Any]:
-    """The config fields the user typed (plus the command's ``defaults`` for fields not typed),
-    converted: ``KEY=VALUE`` lists to dicts, pairs to tuples; with ``listable``, the listable
-    fields as lists."""
-    hints = typing.get_type_hints(cls)
-    given = dict(defaults or {})
-    for field in _cli_fields(cls):
-        if getattr(args, field.name, None) in (None, argparse.SUPPRESS):
-            continue
-        value = getattr(args, field.name)
-        hint = _scalar_type(hints[field.name])
-        if listable and field.metadata.get("listable"):
-            allowed = _choices(field) or (tuple(registry.OPTIMIZERS) if field.name == "optimizer" else None)
-            value = split_values(value, hint, field.name, allowed)
-        elif hint is dict:
-            value = parse_options(value, field.name.removesuffix("_options"))
-        elif typing.get_origin(hint) is tuple:
-            value = tuple(value)
-        given[field.name] = value
-    return given

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from armctl import checkpoint, plots, runs
-from armctl.config import check_options, signature_parameters
+from armctl.options import check_options, signature_parameters
 from armctl.tasks import CenterOut, make_task
 
 TASKS = ("center-out", "ddn", "postural")

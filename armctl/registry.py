@@ -75,7 +75,7 @@ class TaskRecord:
             (default: the task name in CamelCase).
         env_peak_acceleration: the joint acceleration (rad/s^2) that the v1 env's action 1 gives
             the arm at rest in the central posture: its torque scale
-            (:func:`armctl.envs.core.v1_torque_limit`).
+            (:func:`armctl.envs.versions.v1_torque_limit`).
     """
 
     cls: type

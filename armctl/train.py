@@ -20,8 +20,9 @@ import jax
 from armctl import optim, report, runs
 from armctl.arm_problem import arm_problem
 from armctl.checks import check_integer, check_number
-from armctl.config import RunConfig, check_options, option
+from armctl.config import RunConfig, option
 from armctl.optim import driver
+from armctl.options import check_options
 from armctl.presets import PRESETS, preset_batch_refresh, preset_budget, task_fields
 from armctl.registry import controller_factory, controller_names, task_names, task_record
 from armctl.tasks import Task, make_task

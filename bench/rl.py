@@ -19,7 +19,7 @@ error, beside the -v1 return and the peak command. Rows:
   where the episodes hold no hidden disturbance, online iLQR (:func:`armctl.baselines.online_ilqr`,
   re-planning from the delayed observation without knowing the disturbance) on DDN and postural.
 
-RL trains and is evaluated on the ``armctl/<Task>-v1`` ids (:data:`armctl.envs.core.V1`).
+RL trains and is evaluated on the ``armctl/<Task>-v1`` ids (:data:`armctl.envs.versions.V1`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
-from armctl.envs import core
+from armctl.envs import versions
 
 import armctl.gym_registration  # noqa: F401  (registers the env ids)
 from armctl.rollout import simulate
@@ -47,7 +47,7 @@ ALGOS = ("ppo", "sac")
 
 
 def make_env(task: str) -> gym.Env:
-    """The -v1 env of ``task`` (:data:`armctl.envs.core.V1`)."""
+    """The -v1 env of ``task`` (:data:`armctl.envs.versions.V1`)."""
     return gym.make(f"armctl/{ENV_NAMES[task]}-v1")
 
 
@@ -225,9 +225,9 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": rows,  # filled in as the runs finish
         "v1": {
             "torque_limits": {name: make_env(name).unwrapped.torque_limit for name in tasks},
-            "length_fraction": core.V1_LENGTH_FRACTION,
-            "action_cost": core.V1_ACTION_COST,
-            "speed_cost": core.V1_SPEED_COST,
+            "length_fraction": versions.V1_LENGTH_FRACTION,
+            "action_cost": versions.V1_ACTION_COST,
+            "speed_cost": versions.V1_SPEED_COST,
         },
         "evaluation": {"seed": EVAL_SEED, "episodes": episodes},
         "budgets": budgets,

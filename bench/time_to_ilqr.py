@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_json  # noqa: E402
 
-from armctl.config import parse_options  # noqa: E402
+from armctl.options import parse_options  # noqa: E402
 from armctl.runs import read_history  # noqa: E402
 from armctl.train import ArmConfig, train  # noqa: E402
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from armctl.envs import core, render
+from armctl.envs import checks, core, render, versions
 
 from armctl.tasks import GeneratorDraws, Task, TaskBatch
 from armctl.world import scalar_episode
@@ -28,17 +28,17 @@ class ArmEnv(gym.Env):
 
     Registered as ``armctl/CenterOut-v0``, ``armctl/Postural-v0``, ``armctl/DDN-v0`` and
     ``armctl/RandomReach-v0`` (the thesis's task, described below) and the same names with
-    ``-v1``, the version for model-free RL (:data:`armctl.envs.core.V1`: a dense reward, see
-    :func:`~armctl.envs.core.reach_reward`; three more observation columns, the target's hand
+    ``-v1``, the version for model-free RL (:data:`armctl.envs.versions.V1`: a dense reward, see
+    :func:`~armctl.envs.versions.reach_reward`; three more observation columns, the target's hand
     position minus the seen hand's in units of L and the share of the episode left; the horizon
-    terminates; per-task torque limits, :func:`~armctl.envs.core.v1_torque_limit`). A step is
+    terminates; per-task torque limits, :func:`~armctl.envs.versions.v1_torque_limit`). A step is
     :func:`armctl.envs.core.step`, the world step the differentiable rollout scans
     (:func:`armctl.world.env_step`), in Python floats (float64), traced once into straight-line
     Python (:func:`armctl.envs.core.compile_scalar_step`).
 
     ## Action Space
     ``Box(-1, 1, (2,), float32)``: shoulder and elbow torques divided by ``torque_limit``
-    (N m; default :func:`armctl.envs.core.default_torque_limit`, 0.91 N m for the monkey arm).
+    (N m; default :func:`armctl.envs.versions.default_torque_limit`, 0.91 N m for the monkey arm).
     Actions are clipped to [-1, 1]; the arm receives ``u (1 + xi_u) + d``, the task's
     multiplicative command noise and disturbance.
 
@@ -56,7 +56,7 @@ class ArmEnv(gym.Env):
 
     Targets are rest states (zero velocity). Before the episode the arm rested at its start
     state, so the first ``delay`` observations show it there. Later versions may append
-    columns (:attr:`armctl.envs.core.EnvVersion.observation_extras`).
+    columns (:attr:`armctl.envs.versions.EnvVersion.observation_extras`).
 
     ## Rewards
     v0: minus the thesis's per-step cost: at step t (0-based),
@@ -95,7 +95,7 @@ class ArmEnv(gym.Env):
     ``task`` (name or Task; ``task_options`` overrides its fields), ``torque_limit`` (N m),
     ``render_mode`` (``"rgb_array"``), ``render_backend`` (``"numpy"`` rasterizer or
     ``"mujoco"`` offscreen rendering of the MJCF model), ``render_size`` (pixels),
-    ``version`` (a key of :data:`armctl.envs.core.VERSIONS`).
+    ``version`` (a key of :data:`armctl.envs.versions.VERSIONS`).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 100}
@@ -110,7 +110,7 @@ class ArmEnv(gym.Env):
         render_size: int = 256,
         version: str = "v0",
     ):
-        self.version = core.env_version(version)
+        self.version = versions.env_version(version)
         self.task = core.resolve_task(task, task_options)
         self.torque_limit = core.resolve_torque_limit(self.version, self.task, torque_limit)
         if render_mode not in (None, *self.metadata["render_modes"]):
@@ -127,7 +127,7 @@ class ArmEnv(gym.Env):
         self._closed = False
         low, high = core.observation_bounds(self.version, self.task)
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (core.ACTION_DIM,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (versions.ACTION_DIM,), np.float32)
         self._batch: TaskBatch | None = None
         self._episode: TaskBatch | None = None  # the same episode in Python floats
         self._state = None
@@ -149,7 +149,7 @@ class ArmEnv(gym.Env):
         try:
             super().reset(seed=seed)
             drawn = self.task.draw_episodes(GeneratorDraws(self.np_random), 1)
-            batch = core.episode_from_options(self.task, drawn, options)
+            batch = checks.episode_from_options(self.task, drawn, options)
         except BaseException:
             self._np_random, self._np_random_seed = generator
             raise
@@ -168,7 +168,7 @@ class ArmEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if self._ended is not None:
             raise RuntimeError(f"the episode ended {self._ended}; call reset() to start another")
-        action = core.check_arm_action(action)
+        action = checks.check_arm_action(action)
         self._state, obs, reward, outcome, terminated, truncated = self._step(
             self._episode, self._state, action, self._target_hand
         )
@@ -197,7 +197,7 @@ class ArmEnv(gym.Env):
             self._trace_step()
 
     @staticmethod
-    def _info(outcome: core.StepOutcome) -> dict:
+    def _info(outcome: versions.StepOutcome) -> dict:
         # One array for the four vectors, handed out as views: a NumPy array per value would
         # cost more than the arm's step.
         vectors = np.array(outcome.state + outcome.command + outcome.hand + outcome.target_hand)

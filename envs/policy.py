@@ -7,7 +7,7 @@ from functools import partial
 import gymnasium as gym
 import jax
 import numpy as np
-from armctl.envs import core
+from armctl.envs import core, versions
 from armctl.envs.arm_env import ArmEnv
 
 from armctl.tasks import TaskBatch
@@ -69,7 +69,7 @@ def run_policy(controller, params, env_id_or_env: str | gym.Env, n_episodes: int
     metrics = task.metrics(np.stack(states), np.stack(commands), np.stack(targets))
     per_episode = {name: np.asarray(value).tolist() for name, value in metrics.items()}
     result = {f"mean_{name}": float(np.mean(value)) for name, value in per_episode.items()}
-    n_actions = sum(len(u) for u in commands) * core.ACTION_DIM
+    n_actions = sum(len(u) for u in commands) * versions.ACTION_DIM
     result.update(
         mean_return=float(np.mean(returns)),
         saturated_fraction=saturated / n_actions,

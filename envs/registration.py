@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 
 import gymnasium
-from armctl.envs.core import VERSIONS
+from armctl.envs.versions import VERSIONS
 
 from armctl.registry import TaskRecord, load_plugins, on_register_task, task_names
 

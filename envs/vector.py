@@ -9,7 +9,7 @@ import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
-from armctl.envs import core
+from armctl.envs import checks, core, versions
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
@@ -50,7 +50,7 @@ def packed_layout(obs_dim: int) -> dict[str, slice | int]:
     return layout
 
 
-def _pack(obs, reward, outcome: core.StepOutcome) -> jnp.ndarray:
+def _pack(obs, reward, outcome: versions.StepOutcome) -> jnp.ndarray:
     columns = [
         core.finite_observation(obs),
         reward,
@@ -70,12 +70,12 @@ def _draw(task: Task, n: int, seed) -> TaskBatch:
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def _start(version: core.EnvVersion, task: Task, batch: TaskBatch):
+def _start(version: versions.EnvVersion, task: Task, batch: TaskBatch):
     state, obs, outcome = core.start(version, task, batch)
     return state, _pack(obs, jnp.zeros_like(outcome.command_cost), outcome)
 
 
-def _step_packed(version: core.EnvVersion, task: Task, torque_limit, batch: TaskBatch, state, action):
+def _step_packed(version: versions.EnvVersion, task: Task, torque_limit, batch: TaskBatch, state, action):
     state, obs, reward, outcome = core.step(version, task, torque_limit, batch, state, action)
     return state, _pack(obs, reward, outcome)
 
@@ -93,7 +93,7 @@ def _where(mask, new, old):
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def _restart(version: core.EnvVersion, task: Task, batch: TaskBatch, fresh: TaskBatch, restart, state):
+def _restart(version: versions.EnvVersion, task: Task, batch: TaskBatch, fresh: TaskBatch, restart, state):
     """Arms where ``restart`` get the fresh episodes and their start state: ``(batch, state, packed)``,
     the packed rows describing the starts."""
     batch = _where(restart, fresh, batch)
@@ -145,7 +145,7 @@ class ArmVectorEnv(gym.vector.VectorEnv):
     ):
         if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
-        self.version = core.env_version(version)
+        self.version = versions.env_version(version)
         self.task = core.resolve_task(task, task_options)
         self.torque_limit = core.resolve_torque_limit(self.version, self.task, torque_limit)
         horizon = self.task.horizon
@@ -160,7 +160,7 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         self.max_episode_steps = int(max_episode_steps)
         low, high = core.observation_bounds(self.version, self.task)
         self.single_observation_space = gym.spaces.Box(low, high, dtype=np.float32)
-        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (core.ACTION_DIM,), np.float32)
+        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (versions.ACTION_DIM,), np.float32)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.render_mode = None
@@ -229,7 +229,7 @@ class ArmVectorEnv(gym.vector.VectorEnv):
     def step(self, actions):
         if self._batch is None:
             raise RuntimeError("call reset() before step()")
-        a = core.check_action(actions, self.action_space.shape)
+        a = checks.check_action(actions, self.action_space.shape)
         if not self._needs_reset.any():
             self._state, packed = _step(
                 self.version, self.task, self._torque_limit, self._batch, self._state, a

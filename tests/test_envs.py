@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from armctl.controllers import ArmController
 from armctl.controllers.table import CommandTable
-from armctl.envs import core
+from armctl.envs import core, versions
 from armctl.envs.arm_env import ArmEnv
 from armctl.envs.policy import replay_episodes, run_policy
 from armctl.envs.registration import ENV_IDS, quiet_v0_notice
@@ -390,7 +390,7 @@ def test_v1_diverging_costs_more_than_any_episode_that_lives():
     assert info["diverged"] and len(rewards) < task.horizon and finite(obs, *rewards)
     # Each step's cost is at most 2 reach / L + 2 c_a; the diverging step pays that for every
     # step not lived, so ending early is no way out of the per-step cost.
-    worst_step = 2 / core.V1_LENGTH_FRACTION + 2 * core.V1_ACTION_COST
+    worst_step = 2 / versions.V1_LENGTH_FRACTION + 2 * versions.V1_ACTION_COST
     assert sum(rewards) < -(task.horizon - len(rewards)) * worst_step
     env.reset(seed=0)
     nothing = sum(env.step(np.zeros(2, np.float32))[1] for _ in range(task.horizon))
@@ -446,7 +446,7 @@ def time_left(task, state, delayed, target_hand, xp):
     return ((task.horizon - state.t) / task.horizon,)
 
 
-RL_LIKE = core.EnvVersion(
+RL_LIKE = versions.EnvVersion(
     "test",
     reward=lambda task, outcome, xp: -outcome.hand_error_mm / 1000.0,
     observation_extras=time_left,
@@ -490,15 +490,15 @@ def v1_definition(task, batch, actions, torque_limit):
         a = np.clip(np.asarray(actions, np.float64), -1, 1)
         ref = simulate(CommandTable(task.horizon), jnp.asarray(a)[None] * torque_limit, task, batch64)
         states = np.asarray(ref.states[0])
-    length = core.V1_LENGTH_FRACTION * task.arm.reach
+    length = versions.V1_LENGTH_FRACTION * task.arm.reach
     target_hand = plant.forward_kinematics(task.arm, np.asarray(batch64.target[0, :2]))
     seen = states[np.maximum(np.arange(task.horizon + 1) - task.delay, 0)]
     offset = (target_hand - plant.forward_kinematics(task.arm, seen[:, :2])) / length
     time_left = (task.horizon - np.arange(task.horizon + 1)) / task.horizon
     distance = np.linalg.norm(plant.forward_kinematics(task.arm, states[1:, :2]) - target_hand, axis=-1)
-    rewards = -(distance / length + core.V1_ACTION_COST * np.sum(a * a, axis=-1))
+    rewards = -(distance / length + versions.V1_ACTION_COST * np.sum(a * a, axis=-1))
     speed = np.linalg.norm(plant.hand_velocity(task.arm, states[-1]))
-    rewards[-1] -= core.V1_SPEED_COST * speed * task.horizon * task.arm.dt / length
+    rewards[-1] -= versions.V1_SPEED_COST * speed * task.horizon * task.arm.dt / length
     return np.column_stack([offset, time_left]), rewards
 
 
@@ -550,7 +550,7 @@ def test_v1_doing_nothing_costs_one_per_step_and_the_torque_limits_fit_the_tasks
 # ----- the traced step ----------------------------------------------------------------------
 @pytest.mark.parametrize("version", ["v0", "v1", RL_LIKE], ids=lambda v: getattr(v, "name", v))
 def test_the_traced_step_returns_exactly_what_the_untraced_step_does(version):
-    version, rng, ends = core.env_version(version), np.random.default_rng(7), set()
+    version, rng, ends = versions.env_version(version), np.random.default_rng(7), set()
     for task in small_tasks():
         for torque_limit in (0.5, 40.0):  # 40 N m throws the arm out of the plant's range
             episode = scalar_episode(task.draw_episodes(GeneratorDraws(rng), 1))
@@ -594,7 +594,7 @@ def test_bad_actions_raise_naming_the_value_and_leave_the_episode_as_it_was():
 
 
 def test_a_version_deciding_by_the_numbers_in_python_steps_untraced_with_a_warning():
-    branchy = core.EnvVersion(
+    branchy = versions.EnvVersion(
         "branchy",
         reward=lambda task, outcome, xp: -1.0 if outcome.diverged else 0.0,
         torque_limit=lambda task: 40.0,

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import armctl  # noqa: F401  (registers the env ids)
-from armctl import checkpoint, config
+from armctl import checkpoint
 from armctl.commands import integer_list, positive_integer
 from armctl.commands.compare import per_optimizer
 from armctl.optim.base import Counters
+from armctl.options import parse_options
 
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -158,7 +159,7 @@ def test_list_and_per_optimizer_parsers_parse_or_refuse_clearly(text):
 @given(pairs=st.lists(st.text(alphabet='ab=1.x{}[]"', max_size=8), max_size=4))
 def test_option_pairs_parse_or_refuse_naming_the_pair(pairs):
     try:
-        options = config.parse_options(pairs, "optimizer")
+        options = parse_options(pairs, "optimizer")
     except ValueError as err:
         assert "optimizer option" in str(err)
     else:

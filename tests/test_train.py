@@ -290,7 +290,7 @@ def test_json_files_are_strict():
         (dict(task="juggling"), "unknown task 'juggling'"),
         (dict(optimizer="sgd-with-vibes"), "unknown optimizer 'sgd-with-vibes'"),
         (dict(steps=0), "steps must be an integer >= 1 or None, got 0"),
-        (dict(minutes=-1.0), "minutes must be a positive number"),
+        (dict(minutes=-1.0), "minutes must be a finite number > 0, got -1.0"),
         (dict(batch_refresh=0), "batch_refresh must be an integer >= 1, got 0"),
         (dict(task_options={"arm": "human"}), "task option 'arm' is a setting of its own: use --arm"),
         (dict(task_options={"center_posture": 1}), r"center_posture=1: expected a list of 2 numbers"),

@@ -1,7 +1,7 @@
 """One module per ``armctl`` subcommand (see :mod:`armctl.cli`), and what the training commands share.
 
 A training command's arguments are derived from its config class
-(:func:`armctl.config.add_arguments`), plus ``--resume RUN_DIR`` and ``--force``;
+(:func:`armctl.commands.arguments.add_arguments`), plus ``--resume RUN_DIR`` and ``--force``;
 :func:`config_from` turns the parsed arguments into the config to run.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from armctl import config as _config
 from armctl import runs
+from armctl.commands import arguments as _arguments
 
 
 def integer_at_least(minimum: int):
@@ -67,8 +67,9 @@ def integer_list(minimum: int):
 
 
 def add_run_arguments(parser, cls, **kwargs) -> None:
-    """The arguments of ``cls`` (see :func:`armctl.config.add_arguments`), ``--resume``, ``--force``."""
-    _config.add_arguments(parser, cls, **kwargs)
+    """The arguments of ``cls`` (:func:`armctl.commands.arguments.add_arguments`), ``--resume`` and
+    ``--force``."""
+    _arguments.add_arguments(parser, cls, **kwargs)
     parser.add_argument(
         "--resume",
         metavar="RUN_DIR",
@@ -82,9 +83,9 @@ def add_run_arguments(parser, cls, **kwargs) -> None:
 
 def config_from(args, cls, given: dict | None = None):
     """The config the arguments ask for (``given``: the typed values, default
-    :func:`armctl.config.given_arguments`): a new one, or with ``--resume`` the saved one with
-    the values given applied (checked against the run when it is resumed)."""
-    given = _config.given_arguments(args, cls) if given is None else given
+    :func:`armctl.commands.arguments.given_arguments`): a new one, or with ``--resume`` the saved
+    one with the values given applied (checked against the run when it is resumed)."""
+    given = _arguments.given_arguments(args, cls) if given is None else given
     if args.resume is None:
         return cls(**given)
     if "out" in given and given["out"] != args.resume:

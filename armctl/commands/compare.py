@@ -11,7 +11,7 @@ import dataclasses
 
 from armctl import compare, compare_seeds
 from armctl.commands import integer_list, positive_integer, positive_number
-from armctl.config import add_arguments, given_arguments
+from armctl.commands.arguments import add_arguments, given_arguments
 from armctl.train import ArmConfig
 
 #: Config fields that take one value for every optimizer or one per optimizer (``NAME=V,...``):
@@ -49,7 +49,7 @@ def per_optimizer(one):
 
 
 def split_per_optimizer(given: dict) -> tuple[dict, dict[str, dict]]:
-    """``given`` (as :func:`~armctl.config.given_arguments` read it) without the per-optimizer
+    """``given`` (as :func:`~armctl.commands.arguments.given_arguments` read it) without the per-optimizer
     values, and those values by optimizer. An optimizer's own budget replaces all of its
     budgets but the ones given for every optimizer (as any typed budget replaces the preset's
     default steps)."""

@@ -21,7 +21,8 @@ import argparse
 import json
 
 from armctl.commands import add_run_arguments, config_from, integer_list, positive_integer, positive_number
-from armctl.config import field_default, given_arguments, split_values
+from armctl.commands.arguments import given_arguments, split_values
+from armctl.config import field_default
 from armctl.sequence import campaign, model_file, pathological
 from armctl.sequence.train_pathological import PathologicalConfig, sweep, train
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from armctl import robustness
-from armctl.config import add_arguments, given_arguments
+from armctl.commands.arguments import add_arguments, given_arguments
 from armctl.train import ArmConfig
 
 #: The command's own defaults: a disturbed task.
