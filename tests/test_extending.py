@@ -25,7 +25,7 @@ from armctl.optim import registry as optimizers
 from armctl.tasks import CenterOut
 from armctl.train import ArmConfig
 
-TINY = ["--task-option", "n_targets=4", "--steps", "2"]
+TINY = ["--task-option", "batch_size=4", "--task-option", "horizon=10", "--steps", "2"]
 
 
 def test_the_registries_hold_the_built_ins_and_refuse_mistakes_by_name():
@@ -160,7 +160,7 @@ def test_a_failing_plugin_is_an_error_naming_it(tmp_path, monkeypatch):
         registry.load_plugins()
 
 
-@pytest.mark.parametrize("controller, hidden", [("gru", ["6"]), ("lstm", ["5", "4"]), ("thesis", ["6", "5"])])
+@pytest.mark.parametrize("controller, hidden", [("gru", ["6"]), ("lstm", ["5", "4"])])
 def test_a_run_records_its_controller_and_eval_and_resume_rebuild_it(controller, hidden, tmp_path, capsys):
     run_dir = tmp_path / controller
     argv = [
