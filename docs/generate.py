@@ -44,6 +44,48 @@ def _fig41_runs() -> str:
     return arms_table(_campaign_rows("fig4_1"))
 
 
+def _memory() -> str:
+    """The network's Lyapunov exponent where each campaign run first and last recorded it."""
+    lines = [
+        "| campaign | run | first recorded | last recorded | test error then |",
+        "|---|---|---|---|---|",
+    ]
+    for campaign in ("cheap", "fig4_1"):
+        for row in _campaign_rows(campaign):
+            path = ROOT / "docs" / "campaigns" / campaign / row["name"] / "history.json"
+            if not path.is_file():
+                continue
+            history = json.loads(path.read_text())
+            points = [
+                (m, x, e)
+                for m, x, e in zip(
+                    history["minibatches"], history.get("lyapunov", []), history["test_error"], strict=False
+                )
+                if x is not None
+            ]
+            if not points:
+                continue
+            (m0, x0, _), (m1, x1, e1) = points[0], points[-1]
+            first, last = f"{x0:.3f} at {m0:,.0f}", f"{x1:.3f} at {m1:,.0f}"
+            lines.append(f"| {campaign} | {row['name']} | {first} | {last} | {100 * e1:.1f} % |")
+    return "\n".join(lines)
+
+
+def _memory_at_init() -> str:
+    data = json.loads((ROOT / "docs" / "bench" / "memory_at_init.json").read_text())
+    lines = [
+        "| problem | T | init (input std / recurrent gain) | Lyapunov exponent per step, seeds | mean |",
+        "|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        values = ", ".join(f"{v:.3f}" for v in r["lyapunov"])
+        lines.append(
+            f"| {r['problem']} | {r['T']} | {r['input_std']:g} / {r['recurrent_gain']:g} | {values} | "
+            f"{sum(r['lyapunov']) / len(r['lyapunov']):.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def _throughput() -> str:
     data = json.loads((ROOT / "docs" / "bench" / "pathological_cpu.json").read_text())
     peak = data["matmul_peak_gflops"]
@@ -67,6 +109,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "pathological-cheap": _cheap,
     "pathological-fig41": _fig41,
     "pathological-fig41-runs": _fig41_runs,
+    "pathological-memory": _memory,
+    "pathological-memory-at-init": _memory_at_init,
     "pathological-throughput": _throughput,
 }
 
