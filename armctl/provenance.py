@@ -16,7 +16,8 @@ _SOURCE = Path(__file__).resolve().parent.parent
 
 def commit() -> str | None:
     """The git commit of armctl's source tree (``+dirty`` with uncommitted changes to tracked
-    files), or ``None`` when it is not a git checkout (an installed wheel)."""
+    files outside ``docs/``, where results live and change as runs go on), or ``None`` when it is
+    not a git checkout (an installed wheel)."""
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -25,7 +26,7 @@ def commit() -> str | None:
 
     try:
         head = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)docs"))
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if dirty else "")
