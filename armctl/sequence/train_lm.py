@@ -255,7 +255,11 @@ def evaluate(run_dir: str | Path, *, log: Callable = print) -> dict:
     report = write_report(config, loaded.params, loaded.history, loaded.extra, log=log)
     report["evaluation"] = evaluation
     runs.write_report(config.run_dir(), report)
-    log(f"{config.model}: valid {evaluation['valid_bpc']:.3f} bpc, test {evaluation['test_bpc']:.3f} bpc")
+    log(
+        f"{config.model}: whole validation split {evaluation['valid_bpc']:.3f} bpc, whole test split "
+        f"{evaluation['test_bpc']:.3f} bpc (training scored the first {config.eval_windows} "
+        "validation windows)"
+    )
     return report
 
 
@@ -339,7 +343,7 @@ def train(
         def describe(record: dict) -> str:
             text = f"train {to_bpc(record['loss']):.3f} bpc"
             if record.get("valid_bpc") is not None:
-                text += f"  valid {record['valid_bpc']:.3f} bpc"
+                text += f"  valid (first {config.eval_windows} windows) {record['valid_bpc']:.3f} bpc"
             if record.get("lambda") is not None:
                 text += f"  lambda {record['lambda']:.3g}  cg {record.get('cg_iters')}"
             return text
@@ -383,7 +387,7 @@ def write_report(config: LMConfig, params, history, extra: dict, *, log: Callabl
                 {
                     "bits per character": {
                         "train": (steps, [to_bpc(x) for x in history["loss"]]),
-                        "valid": (steps, valid),
+                        f"valid (first {config.eval_windows} windows)": (steps, valid),
                     }
                 },
                 xlabel="step",
@@ -397,15 +401,19 @@ def write_report(config: LMConfig, params, history, extra: dict, *, log: Callabl
         "steps": len(history),
         "wall_s": history["wall_time"][-1] if len(history) else 0.0,
         "train_bpc": to_bpc(history["loss"][-1]) if len(history) else None,
-        "last_valid_bpc": next((v for v in reversed(valid) if v is not None), None),
-        "best_valid_bpc": extra["best_valid_bpc"],
+        # On the first eval_windows validation windows, as training scores them; ``armctl eval``
+        # adds the whole validation and test splits under "evaluation": a different measurement.
+        "valid_windows": config.eval_windows,
+        "last_valid_windows_bpc": next((v for v in reversed(valid) if v is not None), None),
+        "best_valid_windows_bpc": extra["best_valid_bpc"],
         "function_calls": history["function_calls"][-1] if len(history) else 0,
         "figures": figures,
     }
     runs.write_report(run_dir, report)
     log(
         f"{config.model} with {config.optimizer}: {report['steps']} steps, best valid "
-        f"{report['best_valid_bpc']:.3f} bpc; report in {run_dir}"
+        f"{report['best_valid_windows_bpc']:.3f} bpc on the first {config.eval_windows} validation windows "
+        f"(armctl eval scores the whole split); report in {run_dir}"
     )
     return report
 
