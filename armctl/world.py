@@ -73,12 +73,22 @@ def transition(task: Task, batch: TaskBatch, x, u, t, xp=None):
     return xp.vector(q1 + xi_f1, q2 + xi_f2, dq1 + xi_f3, dq2 + xi_f4), xp.vector(*tau)
 
 
-def env_reset(task: Task, batch: TaskBatch) -> tuple[WorldState, Any]:
-    """Step 0 of the episodes: ``(state, obs)``, the observation being the start state."""
-    state = WorldState(
-        batch.x0, (batch.x0,) * (task.delay + 1), namespace_of(batch.x0).zeros_like(batch.onset)
-    )
+def env_reset(task: Task, batch: TaskBatch, line_length: int | None = None) -> tuple[WorldState, Any]:
+    """Step 0 of the episodes: ``(state, obs)``, the observation being the start state.
+
+    The delay line holds ``line_length`` states (default ``task.delay + 1``, what the delay
+    needs); a longer line lets ``task.delay`` be a traced value up to ``line_length - 1`` (the
+    functional env, :mod:`armctl.envs.functional`, vmaps over delays)."""
+    length = task.delay + 1 if line_length is None else line_length
+    state = WorldState(batch.x0, (batch.x0,) * length, namespace_of(batch.x0).zeros_like(batch.onset))
     return state, batch.x0
+
+
+def delayed(line: tuple, delay, xp):
+    """The state ``delay`` steps old: ``line[-1 - delay]`` (``delay`` an int, or traced)."""
+    if isinstance(delay, int):
+        return line[-1 - delay]
+    return xp.take(xp.stack(line), len(line) - 1 - delay, axis=0)
 
 
 def env_step(
@@ -94,7 +104,7 @@ def env_step(
     t = state.t + 1
     line = state.line[1:] + (x,)
     parts = StepParts(torque, task.command_cost(u, xp), task.state_cost(x, batch.target, t, xp))
-    return WorldState(x, line, t), line[0], parts
+    return WorldState(x, line, t), delayed(line, task.delay, xp), parts
 
 
 def diverged(arm: plant.ArmParams, x, xp=None):

@@ -61,10 +61,13 @@ def hand_and_error(task: Task, x, target_hand, xp) -> tuple:
     return xp.vector(hx, hy), 1000.0 * xp.sqrt((hx - target_hand[0]) ** 2 + (hy - target_hand[1]) ** 2)
 
 
-def start(version: EnvVersion, task: Task, batch: TaskBatch) -> tuple[WorldState, Any, StepOutcome]:
+def start(
+    version: EnvVersion, task: Task, batch: TaskBatch, line_length: int | None = None
+) -> tuple[WorldState, Any, StepOutcome]:
     """Step 0 of the episodes in ``batch``: ``(state, obs, outcome)``, the outcome describing
-    the start (no action yet: zero action, command and costs)."""
-    state, delayed = env_reset(task, batch)
+    the start (no action yet: zero action, command and costs). ``line_length``: see
+    :func:`armctl.world.env_reset`."""
+    state, delayed = env_reset(task, batch, line_length)
     xp = namespace_of(batch.x0)
     target_hand = hand_position(task, batch.target, xp)
     hand, error = hand_and_error(task, batch.x0, target_hand, xp)
