@@ -45,6 +45,9 @@ def registries():
     from armctl import registry
     from armctl.optim import registry as optimizers
 
+    import armctl.envs.registration  # noqa: F401  (the built-in ids, before the snapshot)
+
+    registry.task_names(), registry.controller_names()  # the built-ins, before the snapshot
     saved = [(d, dict(d)) for d in (registry._TASKS, registry._CONTROLLERS, optimizers._RECORDS)]
     ids = set(gymnasium.registry)
     yield
