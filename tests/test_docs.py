@@ -40,12 +40,11 @@ def test_the_documents_have_python_blocks():
 @pytest.fixture
 def registries():
     """Whatever a block registers (docs/EXTENDING.md's task, controller, optimizer) is gone after it."""
+    import armctl.envs.registration  # noqa: F401  (the built-in ids, before the snapshot)
     import gymnasium
 
     from armctl import registry
     from armctl.optim import registry as optimizers
-
-    import armctl.envs.registration  # noqa: F401  (the built-in ids, before the snapshot)
 
     registry.task_names(), registry.controller_names()  # the built-ins, before the snapshot
     saved = [(d, dict(d)) for d in (registry._TASKS, registry._CONTROLLERS, optimizers._RECORDS)]
