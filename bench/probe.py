@@ -4,8 +4,8 @@ Each case runs in a fresh process and an empty directory against one armctl inst
 (``--python`` is its interpreter, so an older armctl's venv is probed with the same cases), and its
 outcome is put in one class:
 
-* ``clear error``: refused with one line naming the bad value (CLI exit 1 or 2, no traceback;
-  Python: a ``ValueError``/``FileNotFoundError`` whose message holds the case's token);
+* ``clear error``: refused with an error line naming the bad value (CLI exit 1 or 2, no
+  traceback; Python: a ``ValueError``/``FileNotFoundError`` whose message holds the case's token);
 * ``correct``: what should work worked (and the case's check of the result passed);
 * ``silent wrong``: a wrong result without a word (success where an error was due, NaN, code run
   from a data file);
@@ -372,8 +372,8 @@ def classify(case: Case, python: str, timeout: float) -> tuple[str, str]:
         return "raw traceback", last
     if case.expect == "ok":
         return "unhelpful", last
-    one_line = len(err.splitlines()) <= 2  # argparse prints its usage line above its error
-    return ("clear error" if one_line and case.token.lower() in err.lower() else "unhelpful"), last
+    # The last line is the error (argparse prints its usage above it); it must name the problem.
+    return ("clear error" if "error" in last and case.token.lower() in last.lower() else "unhelpful"), last
 
 
 def _clear_python(err: str, case: Case) -> bool:
