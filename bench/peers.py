@@ -2,8 +2,8 @@
 
 Each function returns the peer's figures in armctl's units (seconds, env-steps per second) plus
 the command that produced them, so that the JSON of a benchmark says how to re-run the
-comparison. :func:`add_arguments` gives a benchmark the ``--motornet`` / ``--hessianfree`` /
-``--trajax`` options naming each peer's Python; a peer without one is skipped.
+comparison. :func:`add_arguments` gives a benchmark the ``--motornet`` / ``--motornet-jax`` /
+``--hessianfree`` / ``--trajax`` options naming each peer's Python; a peer without one is skipped.
 """
 
 from __future__ import annotations
@@ -62,6 +62,23 @@ def motornet(python: str, repeats: int = 5) -> dict:
     }
 
 
+def motornet_jax(python: str, repeats: int = 5) -> dict:
+    """MotorNet-JAX (the MotorJax branch of motornet-org/MotorNet): the same rollouts and training
+    step as :func:`motornet`, from its own script (same CLI and keys; its header says where the
+    JAX port must deviate)."""
+    env = {"NT": str(threads())}
+    script = ["motornet_jax_bench.py", "reacher_relu"]
+    bench = lambda batch, mode: run(python, [*script, str(batch), str(repeats), mode], env)
+    fwd = {b: bench(b, "fwd") for b in (64, 1024)}
+    train = bench(64, "train")
+    return {
+        "package": "motornet_jax (MotorJax branch), Reacher with ReLU muscles, GRU-100 policy, T = 100",
+        "env_steps_per_s": {str(b): r["env_steps_per_s"] for b, r in fwd.items()},
+        "train_step_s": {"64": train["median_s"]},
+        "runs": {**{f"fwd_{b}": r for b, r in fwd.items()}, "train_64": train},
+    }
+
+
 def hessianfree(python: str, repeats: int = 8, hf_runs: int = 3) -> dict:
     """hessianfree 0.4.0 on the RNN-100 addition setting: G v, forward, gradient, HF iteration."""
     env = {"OPENBLAS_NUM_THREADS": str(threads())}
@@ -98,7 +115,10 @@ def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
     """``--NAME PYTHON`` for each peer in ``names`` (and ``--trajax-src`` with trajax)."""
     for name in names:
         parser.add_argument(
-            f"--{name}", metavar="PYTHON", help=f"Python of a venv with {name} (bench/peer_scripts/README.md)"
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            metavar="PYTHON",
+            help=f"Python of a venv with {name} (bench/peer_scripts/README.md)",
         )
     if "trajax" in names:
         parser.add_argument("--trajax-src", metavar="DIR", help="a google/trajax source checkout")

@@ -1,14 +1,15 @@
 """Closed-loop rollout throughput: DDN-style arm (T = 100, delay 7, noise, disturbance) driven by the
 thesis's 2 x 100 controller.
 
-    python bench/rollout.py --out rollout.json [--quick] [--motornet PYTHON]
+    python bench/rollout.py --out rollout.json [--quick] [--motornet PYTHON] [--motornet-jax PYTHON]
 
 Prints and writes ``env_steps_per_s`` ({"64": .., "1024": ..}: batch x T / median wall time of a
 jitted forward rollout), ``train_step_s`` ({"64": ..}: the loss and its gradient as the optimizers
 take them), ``gflops`` (controller FLOPs per second at each batch), ``matmul_gflops`` (large
 float32 matmul, measured in the same run) and ``flop_fraction`` (batch-1024 rollout rate / peak).
-With ``--motornet`` (a venv's Python, see ``bench/peer_scripts/README.md``) MotorNet's rollout and
-training step are measured in the same run: ``peers.motornet`` and ``speedup_over_motornet``.
+With ``--motornet`` and ``--motornet-jax`` (a venv's Python each, see
+``bench/peer_scripts/README.md``) MotorNet's and MotorNet-JAX's rollout and training step are
+measured in the same run: ``peers.NAME`` and ``speedup_over_NAME``.
 With more than one JAX device (on CPU: ``XLA_FLAGS=--xla_force_host_platform_device_count=N``)
 ``data_parallel`` repeats the figures with every batch sharded over all of them.
 """
@@ -79,7 +80,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", help="write the JSON result here")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
     parser.add_argument("--seed", type=int, default=0)
-    peers.add_arguments(parser, "motornet")
+    peers.add_arguments(parser, "motornet", "motornet_jax")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 9
 
@@ -102,14 +103,15 @@ def main(argv=None) -> dict:
     print(f"matmul peak {peak:.1f} GFLOP/s; batch-1024 rollout reaches {result['flop_fraction']:.2%} of it")
     result["machine"] = machine_info()
     result["dtype"] = str(jnp.asarray(params["out"]["w"]).dtype)
-    if args.motornet:
-        peer = peers.motornet(args.motornet, 3 if args.quick else 5)
-        result["peers"] = {"motornet": peer}
-        rates, peer_rates = result["env_steps_per_s"], peer["env_steps_per_s"]
-        result["speedup_over_motornet"] = {
-            **{f"rollout_{b}": rates[b] / peer_rates[b] for b in ("64", "1024")},
-            "train_step_64": peer["train_step_s"]["64"] / result["train_step_s"]["64"],
-        }
+    for name in ("motornet", "motornet_jax"):
+        if getattr(args, name):
+            peer = getattr(peers, name)(getattr(args, name), 3 if args.quick else 5)
+            result.setdefault("peers", {})[name] = peer
+            rates, peer_rates = result["env_steps_per_s"], peer["env_steps_per_s"]
+            result[f"speedup_over_{name}"] = {
+                **{f"rollout_{b}": rates[b] / peer_rates[b] for b in ("64", "1024")},
+                "train_step_64": peer["train_step_s"]["64"] / result["train_step_s"]["64"],
+            }
     write_json(args.out, result)
     return result
 

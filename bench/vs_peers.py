@@ -1,7 +1,7 @@
 """armctl beside its peers, in one run: the table of issue #21.
 
-    python bench/vs_peers.py --out vs_peers.json [--motornet PY] [--hessianfree PY] \\
-        [--trajax PY --trajax-src DIR] [--processes N] [--quick]
+    python bench/vs_peers.py --out vs_peers.json [--motornet PY] [--motornet-jax PY] \\
+        [--hessianfree PY] [--trajax PY --trajax-src DIR] [--processes N] [--quick]
 
 Runs ``bench/rollout.py`` (closed-loop rollout and training step; MotorNet), ``bench/gn_product.py``
 (G v, gradient, HF iteration on the RNN-100 addition setting; hessianfree) and ``bench/ilqr.py``
@@ -63,7 +63,8 @@ def rows(ro: dict, gn: dict, il: dict, gp: dict | None = None) -> list[dict]:
     """The comparison table from the results of bench/rollout.py, gn_product.py and ilqr.py: each
     figure on one device and, where the scripts measured it, data-parallel over all devices; with
     ``gp`` (a ``gn_product.py --processes N`` result) also over N pinned processes."""
-    motornet, hessianfree = "MotorNet 0.3.0", "hessianfree 0.4.0"
+    hessianfree = "hessianfree 0.4.0"
+    rollout_peers = (("motornet", "MotorNet 0.3.0"), ("motornet_jax", "MotorNet-JAX"))
     size = gn["setting"]  # --quick measures a smaller RNN: the label says which
     setting = f"RNN {size['hidden']}, addition T = {size['T']}, batch {size['batch']}"
     table = []
@@ -71,29 +72,32 @@ def rows(ro: dict, gn: dict, il: dict, gp: dict | None = None) -> list[dict]:
         if r is None:
             continue
         n = n or r["devices"]
-        for b in ("64", "1024"):
+        # One row per peer that ran (one row without a peer when none did).
+        ran = [(key, label) for key, label in rollout_peers if _figure(ro, key) is not None] or [(None, None)]
+        for key, label in ran:
+            for b in ("64", "1024"):
+                table.append(
+                    _row(
+                        f"closed-loop rollout, batch {b}",
+                        r["env_steps_per_s"][b],
+                        "env-steps/s",
+                        label,
+                        _figure(ro, key, "env_steps_per_s", b) if key else None,
+                        rate=True,
+                        share=r["gflops"][b] / ro["matmul_gflops"],
+                        devices=n,
+                    )
+                )
             table.append(
                 _row(
-                    f"closed-loop rollout, batch {b}",
-                    r["env_steps_per_s"][b],
-                    "env-steps/s",
-                    motornet,
-                    _figure(ro, "motornet", "env_steps_per_s", b),
-                    rate=True,
-                    share=r["gflops"][b] / ro["matmul_gflops"],
+                    "training step, batch 64",
+                    r["train_step_s"]["64"],
+                    "s",
+                    label,
+                    _figure(ro, key, "train_step_s", "64") if key else None,
                     devices=n,
                 )
             )
-        table.append(
-            _row(
-                "training step, batch 64",
-                r["train_step_s"]["64"],
-                "s",
-                motornet,
-                _figure(ro, "motornet", "train_step_s", "64"),
-                devices=n,
-            )
-        )
     spread = gn.get("data_parallel")
     multi = (gp or {}).get("multi_process")
     for r, n in (
@@ -175,11 +179,11 @@ def main(argv=None) -> dict:
         default=1,
         help="also measure G v, gradient and HF iteration over this many pinned processes (gn_product.py)",
     )
-    peers.add_arguments(parser, "motornet", "hessianfree", "trajax")
+    peers.add_arguments(parser, "motornet", "motornet_jax", "hessianfree", "trajax")
     args = parser.parse_args(argv)
     quick = ["--quick"] if args.quick else []
     given = lambda name: [f"--{name.replace('_', '-')}", getattr(args, name)] if getattr(args, name) else []
-    ro = rollout.main(quick + given("motornet"))
+    ro = rollout.main(quick + given("motornet") + given("motornet_jax"))
     gn = gn_product.main(quick + ([] if args.quick else given("hessianfree")))
     gp = gn_product.main(quick + ["--processes", str(args.processes)]) if args.processes > 1 else None
     il = ilqr.main(quick + given("trajax") + given("trajax_src"))
