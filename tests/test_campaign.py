@@ -256,3 +256,18 @@ def test_model_files_hold_no_code_and_bad_ones_are_named(ended, tmp_path):
         model_file.load(tmp_path / "broken.npz")
     with pytest.raises(FileNotFoundError, match="no model file"):
         model_file.load(tmp_path / os.sep.join(["no", "such.npz"]))
+
+
+def test_a_run_whose_directory_is_in_use_is_refused_and_reported(tmp_path):
+    path = write(
+        tmp_path / "busy.toml", SMALL + '[[runs]]\nproblems = ["addition"]\nT = 10\nmax_minibatches = 3\n'
+    )
+    planned = campaign.read(path)
+    lock = runs.RunLock.acquire(planned[0].config.run_dir())  # another process writing it
+    lines = []
+    try:
+        (row,) = campaign.execute(planned, tmp_path / "busy", cores=[0], log=lines.append)
+    finally:
+        lock.release()
+    assert row["state"] == "new" and any("refused (see its log)" in line for line in lines)
+    assert "is in use" in (planned[0].config.run_dir() / "log.txt").read_text()

@@ -23,10 +23,10 @@ every other key is a :class:`PathologicalConfig` field. Each run has its run dir
 directories: :func:`execute` plans every run (:func:`armctl.runs.plan`: finished, unfinished or
 new), then trains the unfinished ones in the file's order, one process per core, each pinned to
 its core, until every run has succeeded or reached the bound, or until ``hours`` have passed.
-Then, or on Ctrl-C, every process checkpoints its last step and stops; the next call resumes each
-run where it stopped, with the numbers an uninterrupted run would have had. After every run that
-ends, ``results.json`` (every run's state: :func:`status`) and ``fig4_1.png`` (the finished runs,
-thesis fig. 4.1) are rewritten.
+Then, or on Ctrl-C or SIGTERM (``kill PID``), every process checkpoints its last step and stops;
+the next call resumes each run where it stopped, with the numbers an uninterrupted run would have
+had. After every run that ends, ``results.json`` (every run's state: :func:`status`) and
+``fig4_1.png`` (the finished runs, thesis fig. 4.1) are rewritten.
 """
 
 from __future__ import annotations
@@ -174,7 +174,8 @@ def _train_pinned(config_json: dict, resume: bool, core: int | None, log_path: s
     """A campaign's worker process: one run, on one core, its progress appended to ``log_path``.
 
     Exit codes: 0 the run ended (solved, failed or stopped by a budget), 130 interrupted (its
-    last completed step checkpointed), 1 diverged (the last good step checkpointed).
+    last completed step checkpointed), 1 diverged (the last good step checkpointed), 2 refused
+    before any work (another process holds its run directory, or its settings are refused).
     """
     # The campaign relays one SIGTERM to stop a run; a Ctrl-C in the terminal reaches the whole
     # process group, and a second interrupt could land in the middle of the checkpoint's write.
@@ -204,6 +205,9 @@ def _train_pinned(config_json: dict, resume: bool, core: int | None, log_path: s
         except runs.Diverged as err:
             print(err, file=log)
             sys.exit(1)
+        except ValueError as err:  # refused before any work: the run directory is in use ...
+            print(f"refused: {err}", file=log)
+            sys.exit(2)
 
 
 def _interrupt_once(signum, frame) -> None:
@@ -273,9 +277,12 @@ def execute(
         free.append(core)
         row = status(run)
         code = process.exitcode
-        outcome = {0: row["state"], 130: "interrupted, checkpointed", 1: "diverged"}.get(
-            code, f"ended with exit code {code} (see its log)"
-        )
+        outcome = {
+            0: row["state"],
+            130: "interrupted, checkpointed",
+            1: "diverged",
+            2: "refused (see its log)",
+        }.get(code, f"ended with exit code {code} (see its log)")
         best = row.get("best_test_error")
         log(
             f"{run.name}: {outcome} at {row.get('minibatches', 0):.0f} minibatches"
@@ -288,6 +295,9 @@ def execute(
             if process.is_alive():
                 process.terminate()  # SIGTERM: the worker checkpoints and exits (_interrupt_once)
 
+    # ``kill PID`` stops a campaign as Ctrl-C does (and works where Ctrl-C cannot: a process started
+    # in the background by a non-interactive shell ignores SIGINT).
+    previous = signal.signal(signal.SIGTERM, _interrupt_once)
     try:
         while queue or active:
             while queue and free and not interrupted:
@@ -309,6 +319,8 @@ def execute(
             process.join()
             reap(process)
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return merge(planned, out)
 
 
