@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "armctl.commands.ilqr",
     "armctl.commands.pathological",
     "armctl.commands.lm",
+    "armctl.commands.rl",
     "armctl.commands.upgrade",
 )
 

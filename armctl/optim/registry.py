@@ -75,6 +75,7 @@ _RECORDS: dict[str, OptimizerRecord] = {
             "arm": {"learning_rate": 3e-3, **_CLIPPED},
             "pathological": {"learning_rate": 1e-3, **_CLIPPED},
             "lm": {"learning_rate": 2e-3, **_CLIPPED},
+            "rl": {"learning_rate": 3e-4, "clip_norm": 0.5},  # PPO (armctl.ppo)
         },
     ),
     "momentum": OptimizerRecord(

@@ -1,0 +1,464 @@
+"""PPO compiled end to end on the functional envs (:mod:`armctl.envs.functional`), with MLP and GRU
+policies: ``armctl rl ppo ENV_ID --steps N --policy mlp|gru --seed S --out DIR``.
+
+One PPO update is one jitted call: ``num_envs`` envs stepped ``rollout_steps`` times under
+``lax.scan`` (the env resets itself when an episode ends), generalized advantage estimation, then
+``epochs`` passes of ``minibatches`` clipped-surrogate updates with Adam (Schulman et al. 2017; the
+layout of PureJaxRL). The GRU policy carries its hidden state through the rollout, zeroes it where an
+episode starts, and is trained on whole rollout sequences (minibatches of envs): it can remember what
+delayed feedback showed, which DDN's unseen disturbance needs.
+
+A run is a run directory like every armctl run (:mod:`armctl.runs`): config, a data-only checkpoint
+(parameters, Adam's state, the envs' states, the key), history and report, locked while written, and
+``--resume`` continues it to the same numbers an uninterrupted run reaches. Every ``eval_every`` env
+steps, and at the end, the deterministic policy (the Gaussian's mean) runs on ``eval_episodes``
+fixed episodes: ``final_hand_error_mm`` (the thesis's hand error at the horizon), ``thesis_cost``
+(the thesis's cost of the episode, command and state) and ``return`` (the version's reward).
+``--steps`` counts environment steps in all (every env's). Policies act in [-1, 1] (the action is
+the clipped mean plus noise; the log-probability is the unclipped Gaussian's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from armctl import plots, runs
+from armctl.checks import check_integer, check_number
+from armctl.config import RunConfig, option
+from armctl.envs import functional
+from armctl.optim.driver import History
+from armctl.optim.registry import defaults
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PPOConfig(RunConfig):
+    """A PPO run (plus :class:`~armctl.config.RunConfig`'s core: ``steps`` counts env steps; the
+    optimizer is Adam, its options the ``"rl"`` defaults beside it in :mod:`armctl.optim.registry`:
+    learning rate 3e-4, gradients clipped to norm 0.5)."""
+
+    EXPERIMENT = "rl"
+    COMMAND = "armctl rl ppo"
+
+    env_id: str = option("armctl/CenterOut-v1", "the env id (armctl/<Task>-v0 or -v1)", positional=True)
+    optimizer: str = option("adam", "the optimizer of the policy (Adam)", choices=("adam",))
+    policy: str = option("mlp", "mlp (feed-forward) or gru (recurrent: memory)", choices=("mlp", "gru"))
+    hidden: int = option(64, "units per hidden layer (mlp: two layers; gru: one GRU layer)")
+    num_envs: int = option(64, "envs stepped in parallel")
+    rollout_steps: int = option(64, "steps per env between two updates")
+    epochs: int = option(4, "passes over each rollout")
+    minibatches: int = option(4, "minibatches per pass (of envs, so that the GRU sees whole sequences)")
+    gamma: float = option(0.99, "discount")
+    gae_lambda: float = option(0.95, "GAE's lambda")
+    clip: float = option(0.2, "PPO's ratio clip")
+    entropy_coef: float = option(0.0, "entropy bonus")
+    value_coef: float = option(0.5, "value-loss weight")
+    initial_log_std: float = option(-0.5, "the Gaussian policy's initial log standard deviation")
+    eval_every: int = option(100_000, "env steps between two evaluations")
+    eval_episodes: int = option(20, "fixed evaluation episodes")
+    checkpoint_every: int = option(20, "write the checkpoint every this many updates and at the end")
+
+    def __post_init__(self):
+        if self.steps is None and self.function_calls is None and self.minutes is None:
+            object.__setattr__(self, "steps", 1_000_000)
+        super().__post_init__()
+        functional.make(self.env_id)  # an unknown id: ValueError listing them
+        for name in (
+            "hidden",
+            "num_envs",
+            "rollout_steps",
+            "epochs",
+            "minibatches",
+            "eval_every",
+            "eval_episodes",
+        ):
+            check_integer(name, getattr(self, name), 1)
+        if self.num_envs % self.minibatches:
+            raise ValueError(
+                f"num_envs ({self.num_envs}) must be a multiple of minibatches ({self.minibatches})"
+            )
+        for name, low, high in (("gamma", 0, 1), ("gae_lambda", 0, 1), ("clip", 0, 1)):
+            check_number(name, getattr(self, name), low, high, high_closed=True)
+        for name in ("entropy_coef", "value_coef"):
+            check_number(name, getattr(self, name), 0, low_closed=True)
+        check_number("initial_log_std", self.initial_log_std)
+
+    def default_out(self) -> Path:
+        name = self.env_id.replace("armctl/", "").replace("/", "-")
+        return Path("runs") / "rl" / f"ppo-{name}-{self.policy}-s{self.seed}"
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.rollout_steps
+
+    def rebuild(self, extra: dict):
+        return make_agent(self)
+
+    @classmethod
+    def evaluate_run(cls, run_dir, *, log: Callable[[str], None] = print) -> dict:
+        loaded = runs.load_run(run_dir, cls)
+        config, agent = loaded.config, loaded.model
+        with config.scope():
+            scores = _eval_fn(agent, config)(_as_jax(loaded.params))
+        return write_report(config, loaded.history, scores, log=log)
+
+
+# ----- the policies -----------------------------------------------------------------------------
+
+
+def _dense(key, n_in: int, n_out: int, scale: float = 1.0) -> dict:
+    """Orthogonal initialization (PPO's usual), zero bias."""
+    return {"w": jax.nn.initializers.orthogonal(scale)(key, (n_in, n_out)), "b": jnp.zeros(n_out)}
+
+
+def _apply_dense(p: dict, x):
+    return x @ p["w"] + p["b"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    """An actor-critic: a Gaussian policy on [-1, 1] actions and a value, from an MLP (two tanh
+    layers each) or a shared GRU layer. Hashable (a static argument of ``jit``)."""
+
+    kind: str
+    obs_dim: int
+    action_dim: int
+    hidden: int
+    initial_log_std: float
+
+    def init(self, key) -> dict:
+        k = jax.random.split(key, 6)
+        h = self.hidden
+        if self.kind == "mlp":
+            body = {
+                "pi": [_dense(k[0], self.obs_dim, h, math.sqrt(2)), _dense(k[1], h, h, math.sqrt(2))],
+                "v": [_dense(k[2], self.obs_dim, h, math.sqrt(2)), _dense(k[3], h, h, math.sqrt(2))],
+            }
+        else:
+            body = {
+                "gru_x": _dense(k[0], self.obs_dim, 3 * h),
+                "gru_h": _dense(k[1], h, 3 * h),
+            }
+        return {
+            **body,
+            "mean": _dense(k[4], h, self.action_dim, 0.01),
+            "value": _dense(k[5], h, 1, 1.0),
+            "log_std": jnp.full(self.action_dim, self.initial_log_std),
+        }
+
+    def initial_carry(self, n: int):
+        return jnp.zeros((n, self.hidden)) if self.kind == "gru" else jnp.zeros((n, 0))
+
+    def step(self, params: dict, carry, obs, starts):
+        """``(carry, mean, value)`` for one step of ``n`` envs; ``starts`` (n,) bool: a fresh
+        episode begins here (the GRU forgets the last)."""
+        if self.kind == "mlp":
+            x = obs
+            for layer in params["pi"]:
+                x = jnp.tanh(_apply_dense(layer, x))
+            v = obs
+            for layer in params["v"]:
+                v = jnp.tanh(_apply_dense(layer, v))
+            return carry, _apply_dense(params["mean"], x), _apply_dense(params["value"], v)[:, 0]
+        h = jnp.where(starts[:, None], 0.0, carry)
+        gx, gh = _apply_dense(params["gru_x"], obs), _apply_dense(params["gru_h"], h)
+        n = self.hidden
+        z = jax.nn.sigmoid(gx[:, :n] + gh[:, :n])
+        r = jax.nn.sigmoid(gx[:, n : 2 * n] + gh[:, n : 2 * n])
+        h = (1 - z) * jnp.tanh(gx[:, 2 * n :] + r * gh[:, 2 * n :]) + z * h
+        return h, _apply_dense(params["mean"], h), _apply_dense(params["value"], h)[:, 0]
+
+
+def make_agent(config: PPOConfig) -> Agent:
+    env, _ = functional.make(config.env_id)
+    return Agent(config.policy, env.obs_dim, env.action_dim, config.hidden, config.initial_log_std)
+
+
+def _log_prob(mean, log_std, action):
+    return jnp.sum(
+        -0.5 * ((action - mean) / jnp.exp(log_std)) ** 2 - log_std - 0.5 * math.log(2 * math.pi), axis=-1
+    )
+
+
+# ----- training ----------------------------------------------------------------------------------
+
+
+class Runner(NamedTuple):
+    """What the training loop carries from one update to the next (checkpointed whole)."""
+
+    opt_state: Any
+    env_state: Any
+    obs: Any
+    starts: Any
+    carry: Any
+    key: Any
+    updates: Any
+
+
+class Transition(NamedTuple):
+    obs: Any
+    starts: Any
+    action: Any
+    log_prob: Any
+    value: Any
+    reward: Any
+    done: Any
+
+
+def _optimizer(config: PPOConfig) -> optax.GradientTransformation:
+    options = {**defaults("adam", "rl"), **config.optimizer_options}
+    return optax.chain(
+        optax.clip_by_global_norm(options.get("clip_norm") or 1e9), optax.adam(options["learning_rate"])
+    )
+
+
+def _update_fn(config: PPOConfig):
+    """One PPO update, jitted: collect, advantages, epochs x minibatches of Adam steps."""
+    env, _ = functional.make(config.env_id)
+    agent, tx = make_agent(config), _optimizer(config)
+    n, steps = config.num_envs, config.rollout_steps
+    vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def collect(params, env_params, runner: Runner):
+        def one(c, _):
+            env_state, obs, starts, carry, key = c
+            key, k_act, k_env = jax.random.split(key, 3)
+            carry, mean, value = agent.step(params, carry, obs, starts)
+            action = mean + jnp.exp(params["log_std"]) * jax.random.normal(k_act, mean.shape)
+            log_prob = _log_prob(mean, params["log_std"], action)
+            obs_next, env_state, reward, done, _ = vstep(
+                jax.random.split(k_env, n), env_state, jnp.clip(action, -1.0, 1.0), env_params
+            )
+            return (env_state, obs_next, done, carry, key), Transition(
+                obs, starts, action, log_prob, value, reward, done
+            )
+
+        start = (runner.env_state, runner.obs, runner.starts, runner.carry, runner.key)
+        (env_state, obs, starts, carry, key), traj = jax.lax.scan(one, start, None, length=steps)
+        _, _, last_value = agent.step(params, carry, obs, starts)
+        return traj, (env_state, obs, starts, carry, key), last_value
+
+    def advantages(traj: Transition, last_value):
+        def back(c, t):
+            gae, next_value = c
+            delta = t.reward + config.gamma * next_value * (1 - t.done) - t.value
+            gae = delta + config.gamma * config.gae_lambda * (1 - t.done) * gae
+            return (gae, t.value), gae
+
+        _, adv = jax.lax.scan(back, (jnp.zeros_like(last_value), last_value), traj, reverse=True)
+        return adv, adv + traj.value
+
+    def loss_fn(params, carry0, traj: Transition, adv, returns):
+        def replay(carry, t):
+            carry, mean, value = agent.step(params, carry, t.obs, t.starts)
+            return carry, (mean, value)
+
+        _, (mean, value) = jax.lax.scan(replay, carry0, traj)
+        log_prob = _log_prob(mean, params["log_std"], traj.action)
+        ratio = jnp.exp(log_prob - traj.log_prob)
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        policy = -jnp.mean(jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - config.clip, 1 + config.clip) * adv))
+        value_loss = 0.5 * jnp.mean((value - returns) ** 2)
+        entropy = jnp.sum(params["log_std"] + 0.5 * math.log(2 * math.pi * math.e))
+        return policy + config.value_coef * value_loss - config.entropy_coef * entropy, (policy, value_loss)
+
+    @jax.jit
+    def update(params, env_params, runner: Runner):
+        carry0 = runner.carry
+        traj, (env_state, obs, starts, carry, key), last_value = collect(params, env_params, runner)
+        adv, returns = advantages(traj, last_value)
+        size = n // config.minibatches
+
+        def epoch(c, k):
+            params, opt_state = c
+            order = jax.random.permutation(k, n)
+
+            def minibatch(c, idx):
+                params, opt_state = c
+                pick = lambda a: jnp.take(a, idx, axis=1)  # time-major: envs on axis 1
+                (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                    params, carry0[idx], jax.tree_util.tree_map(pick, traj), pick(adv), pick(returns)
+                )
+                updates, opt_state = tx.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), (loss, *parts)
+
+            return jax.lax.scan(minibatch, (params, opt_state), order.reshape(config.minibatches, size))
+
+        key, k_epochs = jax.random.split(key)
+        (params, opt_state), (loss, policy, value) = jax.lax.scan(
+            epoch, (params, runner.opt_state), jax.random.split(k_epochs, config.epochs)
+        )
+        metrics = {"loss": loss.mean(), "policy_loss": policy.mean(), "value_loss": value.mean()}
+        metrics["train_return"] = traj.reward.sum() / jnp.maximum(traj.done.sum(), 1)
+        runner = Runner(opt_state, env_state, obs, starts, carry, key, runner.updates + 1)
+        return params, runner, metrics
+
+    return update
+
+
+def _as_jax(tree):
+    return jax.tree_util.tree_map(jnp.asarray, tree)
+
+
+def _eval_fn(agent: Agent, config: PPOConfig):
+    """The deterministic policy (the mean, clipped) on ``eval_episodes`` fixed episodes, jitted:
+    ``params -> scores``."""
+    env, env_params = functional.make(config.env_id)
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), 7), config.eval_episodes)
+    horizon, n = env.task.horizon, config.eval_episodes
+
+    @jax.jit
+    def run(params):
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
+
+        def one(c, t):
+            state, obs, carry, alive, totals = c
+            carry, mean, _ = agent.step(params, carry, obs, jnp.full(n, t == 0))
+            obs, state, reward, done, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                keys, state, jnp.clip(mean, -1.0, 1.0), env_params
+            )
+            cost = info["command_cost"] + info["state_cost"]
+            error = jnp.where(alive & done, info["hand_error_mm"], totals[2])
+            totals = (totals[0] + alive * reward, totals[1] + alive * cost, error)
+            return (state, obs, carry, alive & ~done, totals), None
+
+        zeros = jnp.zeros(n)
+        start = (state, obs, agent.initial_carry(n), jnp.ones(n, bool), (zeros, zeros, zeros))
+        (_, _, _, _, (ret, cost, error)), _ = jax.lax.scan(one, start, jnp.arange(horizon))
+        return ret, cost, error
+
+    def scores(params) -> dict:
+        ret, cost, error = (np.asarray(a, np.float64) for a in run(params))
+        return {
+            "return": float(ret.mean()),
+            "thesis_cost": float(cost.mean()),
+            "final_hand_error_mm": float(error.mean()),
+            "final_hand_error_mm_median": float(np.median(error)),
+        }
+
+    return scores
+
+
+def train(config: PPOConfig, *, resume: bool = False, force: bool = False, log: Callable = print) -> dict:
+    """Train until ``steps`` env steps (or ``minutes``); returns the report (also report.json)."""
+    with runs.opened(config, resume=resume, force=force) as saved, config.scope():
+        run_dir = config.run_dir()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        from armctl import checkpoint
+
+        checkpoint.atomic_write_json(run_dir / "config.json", config.to_json())
+        (run_dir / "report.json").unlink(missing_ok=True)
+        env, env_params = functional.make(config.env_id)
+        agent, tx = make_agent(config), _optimizer(config)
+        update, evaluate = _update_fn(config), _eval_fn(agent, config)
+        if saved is None:
+            k_init, k_env, k_run = jax.random.split(jax.random.key(config.seed), 3)
+            params = agent.init(k_init)
+            obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
+                jax.random.split(k_env, config.num_envs), env_params
+            )
+            runner = Runner(
+                tx.init(params),
+                env_state,
+                obs,
+                jnp.ones(config.num_envs, bool),
+                agent.initial_carry(config.num_envs),
+                k_run,
+                jnp.int32(0),
+            )
+            history = History()
+        else:
+            params, runner, history = _as_jax(saved.params), _as_jax(saved.state), saved.history
+            log(f"resuming {run_dir} after {int(runner.updates) * config.steps_per_update} env steps")
+        budget = (config.steps or math.inf) / config.steps_per_update
+        deadline = 60.0 * config.minutes if config.minutes else math.inf
+        wall = history["wall_time"][-1] if len(history) else 0.0
+        last_saved = int(runner.updates)
+        scores = None
+        try:
+            while int(runner.updates) < budget and wall < deadline:
+                t0 = time.perf_counter()
+                params, runner, metrics = update(params, env_params, runner)
+                done_steps = int(runner.updates) * config.steps_per_update
+                row = {k: float(v) for k, v in metrics.items()}
+                at_end = int(runner.updates) >= budget
+                if done_steps % config.eval_every < config.steps_per_update or at_end:
+                    scores = evaluate(params)
+                    row.update({f"eval_{k}": v for k, v in scores.items()})
+                wall += time.perf_counter() - t0
+                history.append(
+                    {
+                        "step": int(runner.updates) - 1,
+                        "accepted": True,
+                        "env_steps": done_steps,
+                        "step_time": time.perf_counter() - t0,
+                        "wall_time": wall,
+                        **row,
+                    }
+                )
+                if row.get("eval_final_hand_error_mm") is not None:
+                    log(
+                        f"{run_dir.name}: {done_steps:,} env steps, {wall:.0f} s: final hand error "
+                        f"{row['eval_final_hand_error_mm']:.2f} mm, return {row['eval_return']:.2f}"
+                    )
+                if int(runner.updates) - last_saved >= config.checkpoint_every:
+                    runs.save(run_dir, config, params, runner, history, {})
+                    last_saved = int(runner.updates)
+        except KeyboardInterrupt:
+            runs.save(run_dir, config, params, runner, history, {})
+            raise runs.Interrupted(
+                f"interrupted: {len(history)} updates are checkpointed in {run_dir / runs.CHECKPOINT}; "
+                f"resume with: {config.COMMAND} --resume {run_dir}"
+            ) from None
+        runs.save(run_dir, config, params, runner, history, {})
+        if scores is None or not len(history) or history.get("eval_return", [None])[-1] is None:
+            scores = evaluate(params)
+        return write_report(config, history, scores, log=log)
+
+
+def write_report(config: PPOConfig, history: History, scores: dict, *, log: Callable = print) -> dict:
+    run_dir = config.run_dir()
+    figures = []
+    if len(history):
+        evaluated = [
+            (s, e)
+            for s, e in zip(history["env_steps"], history.get("eval_final_hand_error_mm", []), strict=False)
+            if e is not None
+        ]
+        panels = {
+            "final hand error (mm)": {"evaluation": ([s for s, _ in evaluated], [e for _, e in evaluated])}
+        }
+        figures.append(
+            plots.training_curves(
+                run_dir / "progress.png",
+                panels,
+                xlabel="environment steps",
+                title=f"PPO ({config.policy}) on {config.env_id}, seed {config.seed}",
+            ).name
+        )
+    report = {
+        "config": config.to_json(),
+        "env_steps": history["env_steps"][-1] if len(history) else 0,
+        "updates": len(history),
+        "wall_s": history["wall_time"][-1] if len(history) else 0.0,
+        **scores,
+        "eval_episodes": config.eval_episodes,
+        "figures": figures,
+    }
+    runs.write_report(run_dir, report)
+    log(
+        f"PPO ({config.policy}) on {config.env_id}: {report['env_steps']:,} env steps in "
+        f"{report['wall_s']:.0f} s, "
+        f"final hand error {report['final_hand_error_mm']:.2f} mm (mean of {config.eval_episodes} episodes), "
+        f"thesis cost {report['thesis_cost']:.4g}; report in {run_dir}"
+    )
+    return report
