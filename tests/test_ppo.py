@@ -1,0 +1,88 @@
+"""PPO on the functional envs: it learns, a run resumes to the uninterrupted numbers, the GRU forgets
+where an episode starts, and bad settings are refused by name."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from armctl import runs
+from armctl.cli import main
+from armctl.ppo import Agent, PPOConfig, train
+
+SMALL = dict(num_envs=8, rollout_steps=16, minibatches=2, epochs=2, hidden=16, eval_episodes=4)
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ppo") / "co"
+    config = PPOConfig(
+        env_id="armctl/CenterOut-v1", steps=150_000, eval_every=50_000, num_envs=32, seed=0, out=str(out)
+    )
+    return out, train(config, log=quiet)
+
+
+def test_ppo_learns_center_out(learned):
+    out, report = learned
+    history = json.loads((out / "history.json").read_text())
+    errors = [e for e in history["eval_final_hand_error_mm"] if e is not None]
+    # Doing nothing leaves the hand one center-out radius (57 mm) from every target.
+    assert (
+        errors[0] < 57 and report["final_hand_error_mm"] < 20 and report["final_hand_error_mm"] == errors[-1]
+    )
+    assert report["env_steps"] >= 150_000 and report["thesis_cost"] > 0 and np.isfinite(report["return"])
+    assert (out / "progress.png").read_bytes()[:4] == b"\x89PNG"
+    assert (
+        runs.evaluate(out, log=quiet)["final_hand_error_mm"] == report["final_hand_error_mm"]
+    )  # armctl eval
+
+
+def test_a_resumed_run_reaches_the_uninterrupted_numbers(tmp_path):
+    base = dict(env_id="armctl/DDN-v1", policy="gru", eval_every=256, seed=3, **SMALL)
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train(PPOConfig(steps=4 * 128, out=str(straight), **base), log=quiet)
+    train(PPOConfig(steps=2 * 128, out=str(split), **base), log=quiet)
+    assert main(["rl", "ppo", "--resume", str(split), "--steps", str(4 * 128)]) == 0
+    a, b = runs.load_run(straight), runs.load_run(split)
+    assert a.history["loss"] == b.history["loss"] and a.history["eval_return"] == b.history["eval_return"]
+    for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_the_gru_forgets_where_an_episode_starts():
+    agent = Agent("gru", obs_dim=3, action_dim=2, hidden=5, initial_log_std=-0.5)
+    params = agent.init(jax.random.key(0))
+    obs = jnp.ones((2, 3))
+    carry, *_ = agent.step(params, agent.initial_carry(2), obs, jnp.array([True, True]))
+    again, mean, value = agent.step(params, carry, obs, jnp.array([True, False]))
+    fresh, *_ = agent.step(params, agent.initial_carry(2), obs, jnp.array([True, True]))
+    np.testing.assert_array_equal(again[0], fresh[0])  # a start: the previous episode is gone
+    assert not np.allclose(again[1], fresh[1])  # no start: it remembers
+    assert mean.shape == (2, 2) and value.shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(env_id="armctl/Juggle-v1"), "unknown env id 'armctl/Juggle-v1'"),
+        (dict(num_envs=10, minibatches=4), r"num_envs \(10\) must be a multiple of minibatches \(4\)"),
+        (dict(gamma=1.5), "gamma must be a finite number in"),
+        (dict(policy="transformer"), None),
+    ],
+)
+def test_bad_settings_are_refused_by_name(kwargs, message, capsys):
+    if message is None:
+        with pytest.raises(SystemExit):
+            main(["rl", "ppo", "armctl/DDN-v1", "--policy", kwargs["policy"]])
+        assert "invalid choice: 'transformer'" in capsys.readouterr().err
+        return
+    with pytest.raises(ValueError, match=message):
+        PPOConfig(**kwargs)
