@@ -104,6 +104,27 @@ def _throughput() -> str:
     return "\n".join(lines)
 
 
+def _ppo() -> str:
+    data = json.loads((ROOT / "docs" / "bench" / "ppo_cpu.json").read_text())
+    lines = [
+        "| env | policy | env steps | wall (s) | final hand error (mm): mean / median | thesis cost | return "
+        "| first within 1 mm |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["runs"]:
+        reached = (
+            f"{r['reached_target_at_env_steps']:,} steps, {r['reached_target_at_wall_s']:.0f} s"
+            if r["reached_target_at_env_steps"] is not None
+            else "-"
+        )
+        lines.append(
+            f"| {r['env_id']} | {r['policy']} | {r['env_steps']:,} | {r['wall_s']:.0f} | "
+            f"{r['final_hand_error_mm']:.2f} / {r['final_hand_error_mm_median']:.2f} | {r['thesis_cost']:.4g} | "
+            f"{r['return']:.1f} | {reached} |"
+        )
+    return "\n".join(lines)
+
+
 #: Each generated block: its name in docs/RESULTS.md and the function that writes it.
 BLOCKS: dict[str, Callable[[], str]] = {
     "pathological-cheap": _cheap,
@@ -112,6 +133,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "pathological-memory": _memory,
     "pathological-memory-at-init": _memory_at_init,
     "pathological-throughput": _throughput,
+    "ppo": _ppo,
 }
 
 
