@@ -119,8 +119,8 @@ def _ppo() -> str:
         )
         lines.append(
             f"| {r['env_id']} | {r['policy']} | {r['env_steps']:,} | {r['wall_s']:.0f} | "
-            f"{r['final_hand_error_mm']:.2f} / {r['final_hand_error_mm_median']:.2f} | {r['thesis_cost']:.4g} | "
-            f"{r['return']:.1f} | {reached} |"
+            f"{r['final_hand_error_mm']:.2f} / {r['final_hand_error_mm_median']:.2f} | "
+            f"{r['thesis_cost']:.4g} | {r['return']:.1f} | {reached} |"
         )
     return "\n".join(lines)
 
