@@ -216,15 +216,22 @@ class RunConfig:
             given = {**dict.fromkeys(self.BUDGETS), **budgets, **given}
         return dataclasses.replace(self, **given)
 
+    def settings_differ(self, other: RunConfig) -> list[tuple[str, Any, Any]]:
+        """``(field, this value, the other's)`` for every setting (not a budget, device count or
+        other :data:`RESUMABLE` field) in which the two configs of one kind differ."""
+        return [
+            (f.name, getattr(self, f.name), getattr(other, f.name))
+            for f in dataclasses.fields(self)
+            if f.name not in self.RESUMABLE and getattr(self, f.name) != getattr(other, f.name)
+        ]
+
     def check_resume(self, saved: RunConfig, run_dir) -> None:
         """Raise ``ValueError`` unless this config continues ``saved``: only budgets, devices,
         rematerialization, checkpoint interval and output directory may change."""
         if type(saved) is not type(self):
             raise ValueError(f"{run_dir} holds a {saved.EXPERIMENT!r} run, not a {self.EXPERIMENT!r} run")
         differ = [
-            f"{f.name}={getattr(self, f.name)!r} (the run has {getattr(saved, f.name)!r})"
-            for f in dataclasses.fields(self)
-            if f.name not in self.RESUMABLE and getattr(self, f.name) != getattr(saved, f.name)
+            f"{name}={mine!r} (the run has {theirs!r})" for name, mine, theirs in self.settings_differ(saved)
         ]
         if differ:
             raise ValueError(

@@ -170,22 +170,35 @@ def on_register_task(hook: Callable[[TaskRecord], None]) -> None:
         hook(entry)
 
 
+def _lookup(kind: str, table: dict, builtins: str, key):
+    """``table[key]``: the built-ins registered (their module ``builtins`` does it), then the
+    plug-ins if ``key`` is not there; ``ValueError`` listing what is."""
+    importlib.import_module(builtins)
+    if key not in table:
+        load_plugins()
+    if key not in table:
+        raise ValueError(f"unknown {kind} {key!r}; expected one of {sorted(table)}")
+    return table[key]
+
+
+def _names(table: dict, builtins: str) -> list[str]:
+    importlib.import_module(builtins)
+    load_plugins()
+    return list(table)
+
+
 def task_record(name: str) -> TaskRecord:
     """The record of task ``name`` (``_`` and case are forgiven); ``ValueError`` listing the tasks."""
-    importlib.import_module("armctl.tasks")  # the built-in tasks register themselves there
     key = name.lower().replace("_", "-") if isinstance(name, str) else name
-    if key not in _TASKS:
-        load_plugins()
-    if key not in _TASKS:
-        raise ValueError(f"unknown task {name!r}; expected one of {sorted(_TASKS)}")
-    return _TASKS[key]
+    try:
+        return _lookup("task", _TASKS, "armctl.tasks", key)
+    except ValueError:
+        raise ValueError(f"unknown task {name!r}; expected one of {sorted(_TASKS)}") from None
 
 
 def task_names() -> list[str]:
     """Every registered task, the plug-ins' included."""
-    importlib.import_module("armctl.tasks")
-    load_plugins()
-    return list(_TASKS)
+    return _names(_TASKS, "armctl.tasks")
 
 
 def register_controller(name: str, factory: Callable, *, replace: bool = False) -> None:
@@ -202,19 +215,12 @@ def register_controller(name: str, factory: Callable, *, replace: bool = False) 
 
 def controller_factory(name: str) -> Callable:
     """The factory registered as ``name``; ``ValueError`` listing the controllers."""
-    importlib.import_module("armctl.controllers")  # the built-in controllers register themselves there
-    if name not in _CONTROLLERS:
-        load_plugins()
-    if name not in _CONTROLLERS:
-        raise ValueError(f"unknown controller {name!r}; expected one of {sorted(_CONTROLLERS)}")
-    return _CONTROLLERS[name]
+    return _lookup("controller", _CONTROLLERS, "armctl.controllers", name)
 
 
 def controller_names() -> list[str]:
     """Every registered controller, the plug-ins' included."""
-    importlib.import_module("armctl.controllers")
-    load_plugins()
-    return list(_CONTROLLERS)
+    return _names(_CONTROLLERS, "armctl.controllers")
 
 
 _loaded_plugins: set[str] = set()

@@ -23,7 +23,6 @@ last good checkpoint and raises :class:`Diverged`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import json
 import os
@@ -138,9 +137,7 @@ def load(run_dir: str | os.PathLike, cls: type[RunConfig]) -> Saved:
     # A checkpoint copied into another run's directory would be reported (and resumed) as that run.
     listed = read_config(run_dir, cls)
     differ = [
-        f"{f.name}={getattr(config, f.name)!r} (config.json: {getattr(listed, f.name)!r})"
-        for f in dataclasses.fields(config)
-        if f.name not in cls.RESUMABLE and getattr(config, f.name) != getattr(listed, f.name)
+        f"{name}={mine!r} (config.json: {theirs!r})" for name, mine, theirs in config.settings_differ(listed)
     ]
     if differ:
         raise ValueError(

@@ -47,36 +47,32 @@ def run(python: str, args: list[str], env: dict | None = None) -> dict:
     return figures
 
 
-def motornet(python: str, repeats: int = 5) -> dict:
-    """MotorNet 0.3.0: forward rollouts at batch 64 and 1024 and one training step at batch 64."""
+def _motornet_like(python: str, script: str, package: str, repeats: int) -> dict:
+    """Forward rollouts at batch 64 and 1024 and one training step at batch 64 of a MotorNet
+    benchmark script (both MotorNets' scripts share the CLI and the keys)."""
     env = {"NT": str(threads())}
-    script = ["motornet_bench.py", "reacher_relu"]
-    bench = lambda batch, mode: run(python, [*script, str(batch), str(repeats), mode], env)
+    bench = lambda batch, mode: run(python, [script, "reacher_relu", str(batch), str(repeats), mode], env)
     fwd = {b: bench(b, "fwd") for b in (64, 1024)}
     train = bench(64, "train")
     return {
-        "package": "motornet 0.3.0 (torch), Reacher with ReLU muscles, GRU-100 policy, T = 100",
+        "package": package,
         "env_steps_per_s": {str(b): r["env_steps_per_s"] for b, r in fwd.items()},
         "train_step_s": {"64": train["median_s"]},
         "runs": {**{f"fwd_{b}": r for b, r in fwd.items()}, "train_64": train},
     }
+
+
+def motornet(python: str, repeats: int = 5) -> dict:
+    """MotorNet 0.3.0 (torch): the Reacher with ReLU muscles under a GRU-100 policy, T = 100."""
+    package = "motornet 0.3.0 (torch), Reacher with ReLU muscles, GRU-100 policy, T = 100"
+    return _motornet_like(python, "motornet_bench.py", package, repeats)
 
 
 def motornet_jax(python: str, repeats: int = 5) -> dict:
     """MotorNet-JAX (the MotorJax branch of motornet-org/MotorNet): the same rollouts and training
-    step as :func:`motornet`, from its own script (same CLI and keys; its header says where the
-    JAX port must deviate)."""
-    env = {"NT": str(threads())}
-    script = ["motornet_jax_bench.py", "reacher_relu"]
-    bench = lambda batch, mode: run(python, [*script, str(batch), str(repeats), mode], env)
-    fwd = {b: bench(b, "fwd") for b in (64, 1024)}
-    train = bench(64, "train")
-    return {
-        "package": "motornet_jax (MotorJax branch), Reacher with ReLU muscles, GRU-100 policy, T = 100",
-        "env_steps_per_s": {str(b): r["env_steps_per_s"] for b, r in fwd.items()},
-        "train_step_s": {"64": train["median_s"]},
-        "runs": {**{f"fwd_{b}": r for b, r in fwd.items()}, "train_64": train},
-    }
+    step from its own script (its header says where the JAX port must deviate)."""
+    package = "motornet_jax (MotorJax branch), Reacher with ReLU muscles, GRU-100 policy, T = 100"
+    return _motornet_like(python, "motornet_jax_bench.py", package, repeats)
 
 
 def hessianfree(python: str, repeats: int = 8, hf_runs: int = 3) -> dict:
