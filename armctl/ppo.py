@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from armctl import plots, runs
+from armctl import checkpoint, plots, runs
 from armctl.checks import check_integer, check_number
 from armctl.config import RunConfig, option
 from armctl.envs import functional
@@ -63,6 +63,12 @@ class PPOConfig(RunConfig):
     entropy_coef: float = option(0.0, "entropy bonus")
     value_coef: float = option(0.5, "value-loss weight")
     initial_log_std: float = option(-0.5, "the Gaussian policy's initial log standard deviation")
+    delays: tuple[int, ...] | None = option(
+        None,
+        "train one policy per feedback delay (steps), all in one jitted call (vmapped over the "
+        "env's parameters), e.g. 0 2 4 6 8 10 12 14; default: the task's delay",
+        metavar="D",
+    )
     eval_every: int = option(100_000, "env steps between two evaluations")
     eval_episodes: int = option(20, "fixed evaluation episodes")
     checkpoint_every: int = option(20, "write the checkpoint every this many updates and at the end")
@@ -91,6 +97,13 @@ class PPOConfig(RunConfig):
         for name in ("entropy_coef", "value_coef"):
             check_number(name, getattr(self, name), 0, low_closed=True)
         check_number("initial_log_std", self.initial_log_std)
+        if self.delays is not None:
+            object.__setattr__(self, "delays", tuple(self.delays))
+            horizon = functional.make(self.env_id)[0].task.horizon
+            if not self.delays or len(set(self.delays)) != len(self.delays):
+                raise ValueError(f"delays must be distinct step counts, got {self.delays!r}")
+            for d in self.delays:
+                check_integer("delay", d, 0, horizon - 1)
 
     def default_out(self) -> Path:
         name = self.env_id.replace("armctl/", "").replace("/", "-")
@@ -98,7 +111,24 @@ class PPOConfig(RunConfig):
 
     @property
     def steps_per_update(self) -> int:
-        return self.num_envs * self.rollout_steps
+        """Env steps of one update, over every setting's envs."""
+        return self.num_envs * self.rollout_steps * self.settings
+
+    @property
+    def settings(self) -> int:
+        """Policies trained side by side (one per delay)."""
+        return 1 if self.delays is None else len(self.delays)
+
+    def env_and_params(self):
+        """The functional env and the params of every setting, stacked on a leading axis."""
+        env, params = functional.make(self.env_id)
+        if self.delays is not None:
+            # The delay line must hold the longest delay trained (and the task's own).
+            env, params = functional.make(self.env_id, max_delay=max(*self.delays, env.task.delay))
+        stacked = _broadcast(params, self.settings)
+        if self.delays is not None:
+            stacked = stacked._replace(delay=jnp.asarray(self.delays, jnp.int32))
+        return env, stacked
 
     def rebuild(self, extra: dict):
         return make_agent(self)
@@ -107,8 +137,9 @@ class PPOConfig(RunConfig):
     def evaluate_run(cls, run_dir, *, log: Callable[[str], None] = print) -> dict:
         loaded = runs.load_run(run_dir, cls)
         config, agent = loaded.config, loaded.model
+        env, env_params = config.env_and_params()
         with config.scope():
-            scores = _eval_fn(agent, config)(_as_jax(loaded.params))
+            scores = _eval_fn(agent, config, env)(_as_jax(loaded.params), env_params)
         return write_report(config, loaded.history, scores, log=log)
 
 
@@ -221,9 +252,9 @@ def _optimizer(config: PPOConfig) -> optax.GradientTransformation:
     )
 
 
-def _update_fn(config: PPOConfig):
-    """One PPO update, jitted: collect, advantages, epochs x minibatches of Adam steps."""
-    env, _ = functional.make(config.env_id)
+def _update_fn(config: PPOConfig, env):
+    """One PPO update of every setting, jitted: collect, advantages, epochs x minibatches of Adam
+    steps, vmapped over the settings (their params, policies and envs on a leading axis)."""
     agent, tx = make_agent(config), _optimizer(config)
     n, steps = config.num_envs, config.rollout_steps
     vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
@@ -271,7 +302,6 @@ def _update_fn(config: PPOConfig):
         entropy = jnp.sum(params["log_std"] + 0.5 * math.log(2 * math.pi * math.e))
         return policy + config.value_coef * value_loss - config.entropy_coef * entropy, (policy, value_loss)
 
-    @jax.jit
     def update(params, env_params, runner: Runner):
         carry0 = runner.carry
         traj, (env_state, obs, starts, carry, key), last_value = collect(params, env_params, runner)
@@ -302,22 +332,25 @@ def _update_fn(config: PPOConfig):
         runner = Runner(opt_state, env_state, obs, starts, carry, key, runner.updates + 1)
         return params, runner, metrics
 
-    return update
+    return jax.jit(jax.vmap(update))
+
+
+def _broadcast(tree, settings: int):
+    """``tree`` repeated on a new leading axis of ``settings``: every setting starts the same."""
+    return jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (settings, *jnp.shape(a))), tree)
 
 
 def _as_jax(tree):
     return jax.tree_util.tree_map(jnp.asarray, tree)
 
 
-def _eval_fn(agent: Agent, config: PPOConfig):
-    """The deterministic policy (the mean, clipped) on ``eval_episodes`` fixed episodes, jitted:
-    ``params -> scores``."""
-    env, env_params = functional.make(config.env_id)
+def _eval_fn(agent: Agent, config: PPOConfig, env):
+    """The deterministic policy (the mean, clipped) on ``eval_episodes`` fixed episodes, every
+    setting's policy in its own env, jitted: ``(params, env_params) -> [scores per setting]``."""
     keys = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), 7), config.eval_episodes)
     horizon, n = env.task.horizon, config.eval_episodes
 
-    @jax.jit
-    def run(params):
+    def run(params, env_params):
         obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
 
         def one(c, t):
@@ -336,68 +369,79 @@ def _eval_fn(agent: Agent, config: PPOConfig):
         (_, _, _, _, (ret, cost, error)), _ = jax.lax.scan(one, start, jnp.arange(horizon))
         return ret, cost, error
 
-    def scores(params) -> dict:
-        ret, cost, error = (np.asarray(a, np.float64) for a in run(params))
-        return {
-            "return": float(ret.mean()),
-            "thesis_cost": float(cost.mean()),
-            "final_hand_error_mm": float(error.mean()),
-            "final_hand_error_mm_median": float(np.median(error)),
-        }
+    run_all = jax.jit(jax.vmap(run))
+
+    def scores(params, env_params) -> list[dict]:
+        ret, cost, error = (np.asarray(a, np.float64) for a in run_all(params, env_params))
+        return [
+            {
+                "return": float(ret[i].mean()),
+                "thesis_cost": float(cost[i].mean()),
+                "final_hand_error_mm": float(error[i].mean()),
+                "final_hand_error_mm_median": float(np.median(error[i])),
+            }
+            for i in range(ret.shape[0])
+        ]
 
     return scores
 
 
+def _per_setting(config: PPOConfig, values: list):
+    """One value per setting, or the one value of a single-setting run."""
+    return values[0] if config.delays is None else list(values)
+
+
 def train(config: PPOConfig, *, resume: bool = False, force: bool = False, log: Callable = print) -> dict:
-    """Train until ``steps`` env steps (or ``minutes``); returns the report (also report.json)."""
+    """Train until ``steps`` env steps (or ``minutes``); returns the report (also report.json).
+    Every setting (one per delay of ``delays``) trains its own policy from the same initialization
+    on the same env randomness, all in one jitted call per update."""
     with runs.opened(config, resume=resume, force=force) as saved, config.scope():
         run_dir = config.run_dir()
         run_dir.mkdir(parents=True, exist_ok=True)
-        from armctl import checkpoint
-
         checkpoint.atomic_write_json(run_dir / "config.json", config.to_json())
         (run_dir / "report.json").unlink(missing_ok=True)
-        env, env_params = functional.make(config.env_id)
+        env, env_params = config.env_and_params()
         agent, tx = make_agent(config), _optimizer(config)
-        update, evaluate = _update_fn(config), _eval_fn(agent, config)
+        update, evaluate = _update_fn(config, env), _eval_fn(agent, config, env)
+        settings = config.settings
         if saved is None:
             k_init, k_env, k_run = jax.random.split(jax.random.key(config.seed), 3)
-            params = agent.init(k_init)
-            obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-                jax.random.split(k_env, config.num_envs), env_params
-            )
+            params = _broadcast(agent.init(k_init), settings)
+            reset = jax.vmap(jax.vmap(env.reset, in_axes=(0, None)), in_axes=(None, 0))
+            obs, env_state = reset(jax.random.split(k_env, config.num_envs), env_params)
             runner = Runner(
-                tx.init(params),
+                jax.vmap(tx.init)(params),
                 env_state,
                 obs,
-                jnp.ones(config.num_envs, bool),
-                agent.initial_carry(config.num_envs),
-                k_run,
-                jnp.int32(0),
+                jnp.ones((settings, config.num_envs), bool),
+                _broadcast(agent.initial_carry(config.num_envs), settings),
+                jnp.broadcast_to(k_run, (settings,)),
+                jnp.zeros(settings, jnp.int32),
             )
             history = History()
         else:
             params, runner, history = _as_jax(saved.params), _as_jax(saved.state), saved.history
-            log(f"resuming {run_dir} after {int(runner.updates) * config.steps_per_update} env steps")
+            log(f"resuming {run_dir} after {len(history) * config.steps_per_update:,} env steps")
         budget = (config.steps or math.inf) / config.steps_per_update
         deadline = 60.0 * config.minutes if config.minutes else math.inf
         wall = history["wall_time"][-1] if len(history) else 0.0
-        last_saved = int(runner.updates)
+        last_saved = len(history)
         scores = None
         try:
-            while int(runner.updates) < budget and wall < deadline:
+            while len(history) < budget and wall < deadline:
                 t0 = time.perf_counter()
                 params, runner, metrics = update(params, env_params, runner)
-                done_steps = int(runner.updates) * config.steps_per_update
-                row = {k: float(v) for k, v in metrics.items()}
-                at_end = int(runner.updates) >= budget
-                if done_steps % config.eval_every < config.steps_per_update or at_end:
-                    scores = evaluate(params)
-                    row.update({f"eval_{k}": v for k, v in scores.items()})
+                done_steps = (len(history) + 1) * config.steps_per_update
+                row = {k: _per_setting(config, np.asarray(v).tolist()) for k, v in metrics.items()}
+                if done_steps % config.eval_every < config.steps_per_update or len(history) + 1 >= budget:
+                    scores = evaluate(params, env_params)
+                    row.update(
+                        {f"eval_{k}": _per_setting(config, [sc[k] for sc in scores]) for k in scores[0]}
+                    )
                 wall += time.perf_counter() - t0
                 history.append(
                     {
-                        "step": int(runner.updates) - 1,
+                        "step": len(history),
                         "accepted": True,
                         "env_steps": done_steps,
                         "step_time": time.perf_counter() - t0,
@@ -405,14 +449,12 @@ def train(config: PPOConfig, *, resume: bool = False, force: bool = False, log: 
                         **row,
                     }
                 )
-                if row.get("eval_final_hand_error_mm") is not None:
-                    log(
-                        f"{run_dir.name}: {done_steps:,} env steps, {wall:.0f} s: final hand error "
-                        f"{row['eval_final_hand_error_mm']:.2f} mm, return {row['eval_return']:.2f}"
-                    )
-                if int(runner.updates) - last_saved >= config.checkpoint_every:
+                if "eval_return" in row:
+                    errors = ", ".join(f"{s['final_hand_error_mm']:.2f}" for s in scores)
+                    log(f"{run_dir.name}: {done_steps:,} env steps, {wall:.0f} s: hand error {errors} mm")
+                if len(history) - last_saved >= config.checkpoint_every:
                     runs.save(run_dir, config, params, runner, history, {})
-                    last_saved = int(runner.updates)
+                    last_saved = len(history)
         except KeyboardInterrupt:
             runs.save(run_dir, config, params, runner, history, {})
             raise runs.Interrupted(
@@ -420,45 +462,55 @@ def train(config: PPOConfig, *, resume: bool = False, force: bool = False, log: 
                 f"resume with: {config.COMMAND} --resume {run_dir}"
             ) from None
         runs.save(run_dir, config, params, runner, history, {})
-        if scores is None or not len(history) or history.get("eval_return", [None])[-1] is None:
-            scores = evaluate(params)
+        if scores is None:
+            scores = evaluate(params, env_params)
         return write_report(config, history, scores, log=log)
 
 
-def write_report(config: PPOConfig, history: History, scores: dict, *, log: Callable = print) -> dict:
+def write_report(config: PPOConfig, history: History, scores: list[dict], *, log: Callable = print) -> dict:
+    """report.json and progress.png; ``scores``: the last evaluation, one per setting. A run with
+    ``delays`` reports each setting under ``per_delay``; a single setting's numbers are top level."""
     run_dir = config.run_dir()
     figures = []
     if len(history):
-        evaluated = [
-            (s, e)
-            for s, e in zip(history["env_steps"], history.get("eval_final_hand_error_mm", []), strict=False)
-            if e is not None
-        ]
-        panels = {
-            "final hand error (mm)": {"evaluation": ([s for s, _ in evaluated], [e for _, e in evaluated])}
-        }
+        labels = ["evaluation"] if config.delays is None else [f"delay {d}" for d in config.delays]
+        curves = {}
+        for i, label in enumerate(labels):
+            points = [
+                (s, e if config.delays is None else e[i])
+                for s, e in zip(
+                    history["env_steps"], history.get("eval_final_hand_error_mm", []), strict=False
+                )
+                if e is not None
+            ]
+            curves[label] = ([s for s, _ in points], [e for _, e in points])
         figures.append(
             plots.training_curves(
                 run_dir / "progress.png",
-                panels,
+                {"final hand error (mm)": curves},
                 xlabel="environment steps",
                 title=f"PPO ({config.policy}) on {config.env_id}, seed {config.seed}",
             ).name
         )
+    results = (
+        scores[0]
+        if config.delays is None
+        else {"per_delay": [{"delay": d, **sc} for d, sc in zip(config.delays, scores, strict=True)]}
+    )
     report = {
         "config": config.to_json(),
         "env_steps": history["env_steps"][-1] if len(history) else 0,
         "updates": len(history),
         "wall_s": history["wall_time"][-1] if len(history) else 0.0,
-        **scores,
+        **results,
         "eval_episodes": config.eval_episodes,
         "figures": figures,
     }
     runs.write_report(run_dir, report)
+    errors = ", ".join(f"{sc['final_hand_error_mm']:.2f}" for sc in scores)
     log(
         f"PPO ({config.policy}) on {config.env_id}: {report['env_steps']:,} env steps in "
-        f"{report['wall_s']:.0f} s, "
-        f"final hand error {report['final_hand_error_mm']:.2f} mm (mean of {config.eval_episodes} episodes), "
-        f"thesis cost {report['thesis_cost']:.4g}; report in {run_dir}"
+        f"{report['wall_s']:.0f} s, final hand error {errors} mm (mean of {config.eval_episodes} episodes"
+        f"{'' if config.delays is None else ', per delay ' + str(list(config.delays))}); report in {run_dir}"
     )
     return report
