@@ -63,6 +63,12 @@ class PPOConfig(RunConfig):
     entropy_coef: float = option(0.0, "entropy bonus")
     value_coef: float = option(0.5, "value-loss weight")
     initial_log_std: float = option(-0.5, "the Gaussian policy's initial log standard deviation")
+    normalize_rewards: bool = option(
+        False,
+        "divide rewards by a running standard deviation of the discounted return (SB3's "
+        "VecNormalize, PureJaxRL's NormalizeVecReward), so that the value loss does not swamp the "
+        "policy's gradient in a shared GRU",
+    )
     delays: tuple[int, ...] | None = option(
         None,
         "train one policy per feedback delay (steps), all in one jitted call (vmapped over the "
@@ -103,7 +109,7 @@ class PPOConfig(RunConfig):
             if not self.delays or len(set(self.delays)) != len(self.delays):
                 raise ValueError(f"delays must be distinct step counts, got {self.delays!r}")
             for d in self.delays:
-                check_integer("delay", d, 0, horizon - 1)
+                check_integer("delays", d, 0, horizon - 1)
 
     def default_out(self) -> Path:
         name = self.env_id.replace("armctl/", "").replace("/", "-")
@@ -233,6 +239,29 @@ class Runner(NamedTuple):
     carry: Any
     key: Any
     updates: Any
+    reward_stats: Any
+
+
+class RewardStats(NamedTuple):
+    """Running statistics of each env's discounted return, for ``normalize_rewards``."""
+
+    returns: Any  # (num_envs,): the discounted return so far of each env's episode
+    count: Any
+    mean: Any
+    var: Any
+
+
+def _reward_stats(n: int) -> RewardStats:
+    # SB3's starting point: a tiny count and unit variance, so the first rewards are barely scaled.
+    return RewardStats(jnp.zeros(n), jnp.float32(1e-4), jnp.float32(0.0), jnp.float32(1.0))
+
+
+def _merge(stats: RewardStats, returns) -> RewardStats:
+    """``stats`` updated with a batch of returns (Chan et al.'s parallel variance)."""
+    n = returns.size
+    delta, total = returns.mean() - stats.mean, stats.count + n
+    m2 = stats.var * stats.count + returns.var() * n + delta**2 * stats.count * n / total
+    return RewardStats(returns, total, stats.mean + delta * n / total, m2 / total)
 
 
 class Transition(NamedTuple):
@@ -241,8 +270,9 @@ class Transition(NamedTuple):
     action: Any
     log_prob: Any
     value: Any
-    reward: Any
+    reward: Any  # as trained on (scaled when normalize_rewards)
     done: Any
+    env_reward: Any  # as the env paid it
 
 
 def _optimizer(config: PPOConfig) -> optax.GradientTransformation:
@@ -261,7 +291,7 @@ def _update_fn(config: PPOConfig, env):
 
     def collect(params, env_params, runner: Runner):
         def one(c, _):
-            env_state, obs, starts, carry, key = c
+            env_state, obs, starts, carry, key, stats = c
             key, k_act, k_env = jax.random.split(key, 3)
             carry, mean, value = agent.step(params, carry, obs, starts)
             action = mean + jnp.exp(params["log_std"]) * jax.random.normal(k_act, mean.shape)
@@ -269,14 +299,19 @@ def _update_fn(config: PPOConfig, env):
             obs_next, env_state, reward, done, _ = vstep(
                 jax.random.split(k_env, n), env_state, jnp.clip(action, -1.0, 1.0), env_params
             )
-            return (env_state, obs_next, done, carry, key), Transition(
-                obs, starts, action, log_prob, value, reward, done
+            scaled = reward
+            if config.normalize_rewards:
+                stats = _merge(stats, stats.returns * config.gamma + reward)
+                stats = stats._replace(returns=stats.returns * (1 - done))
+                scaled = reward / jnp.sqrt(stats.var + 1e-8)
+            return (env_state, obs_next, done, carry, key, stats), Transition(
+                obs, starts, action, log_prob, value, scaled, done, reward
             )
 
-        start = (runner.env_state, runner.obs, runner.starts, runner.carry, runner.key)
-        (env_state, obs, starts, carry, key), traj = jax.lax.scan(one, start, None, length=steps)
+        start = (runner.env_state, runner.obs, runner.starts, runner.carry, runner.key, runner.reward_stats)
+        (env_state, obs, starts, carry, key, stats), traj = jax.lax.scan(one, start, None, length=steps)
         _, _, last_value = agent.step(params, carry, obs, starts)
-        return traj, (env_state, obs, starts, carry, key), last_value
+        return traj, (env_state, obs, starts, carry, key, stats), last_value
 
     def advantages(traj: Transition, last_value):
         def back(c, t):
@@ -304,7 +339,7 @@ def _update_fn(config: PPOConfig, env):
 
     def update(params, env_params, runner: Runner):
         carry0 = runner.carry
-        traj, (env_state, obs, starts, carry, key), last_value = collect(params, env_params, runner)
+        traj, (env_state, obs, starts, carry, key, stats), last_value = collect(params, env_params, runner)
         adv, returns = advantages(traj, last_value)
         size = n // config.minibatches
 
@@ -328,8 +363,8 @@ def _update_fn(config: PPOConfig, env):
             epoch, (params, runner.opt_state), jax.random.split(k_epochs, config.epochs)
         )
         metrics = {"loss": loss.mean(), "policy_loss": policy.mean(), "value_loss": value.mean()}
-        metrics["train_return"] = traj.reward.sum() / jnp.maximum(traj.done.sum(), 1)
-        runner = Runner(opt_state, env_state, obs, starts, carry, key, runner.updates + 1)
+        metrics["train_return"] = traj.env_reward.sum() / jnp.maximum(traj.done.sum(), 1)
+        runner = Runner(opt_state, env_state, obs, starts, carry, key, runner.updates + 1, stats)
         return params, runner, metrics
 
     return jax.jit(jax.vmap(update))
@@ -417,6 +452,7 @@ def train(config: PPOConfig, *, resume: bool = False, force: bool = False, log: 
                 _broadcast(agent.initial_carry(config.num_envs), settings),
                 jnp.broadcast_to(k_run, (settings,)),
                 jnp.zeros(settings, jnp.int32),
+                _broadcast(_reward_stats(config.num_envs), settings),
             )
             history = History()
         else:

@@ -297,10 +297,10 @@ def episode(batch: TaskBatch, i: int) -> TaskBatch:
 def task_dynamics(task: Task, episode_batch: TaskBatch) -> Callable:
     """``dynamics(x, u, t)`` of one episode: the true-state part of the world step
     :func:`~armctl.world.env_step`. iLQR reads the true state, not the delayed observation, so the
-    step gets a one-slot delay line (whatever the task's delay, the state it returns is the same)."""
+    step gets a delay line of copies of ``x`` (whatever it holds, the state it returns is the same)."""
 
     def dynamics(x, u, t):
-        return env_step(task, episode_batch, WorldState(x, (x,), t), u)[0].x
+        return env_step(task, episode_batch, WorldState(x, (x,) * (task.delay + 1), t), u)[0].x
 
     return dynamics
 

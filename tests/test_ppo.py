@@ -12,7 +12,7 @@ import pytest
 
 from armctl import runs
 from armctl.cli import main
-from armctl.ppo import Agent, PPOConfig, train
+from armctl.ppo import Agent, PPOConfig, _merge, _reward_stats, train
 
 SMALL = dict(num_envs=8, rollout_steps=16, minibatches=2, epochs=2, hidden=16, eval_episodes=4)
 
@@ -46,7 +46,7 @@ def test_ppo_learns_center_out(learned):
 
 
 def test_a_resumed_run_reaches_the_uninterrupted_numbers(tmp_path):
-    base = dict(env_id="armctl/DDN-v1", policy="gru", eval_every=256, seed=3, **SMALL)
+    base = dict(env_id="armctl/DDN-v1", policy="gru", eval_every=256, seed=3, normalize_rewards=True, **SMALL)
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(PPOConfig(steps=4 * 128, out=str(straight), **base), log=quiet)
     train(PPOConfig(steps=2 * 128, out=str(split), **base), log=quiet)
@@ -55,6 +55,15 @@ def test_a_resumed_run_reaches_the_uninterrupted_numbers(tmp_path):
     assert a.history["loss"] == b.history["loss"] and a.history["eval_return"] == b.history["eval_return"]
     for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params), strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+def test_the_reward_statistics_are_those_of_all_returns_seen():
+    returns = np.random.default_rng(0).normal(3.0, 2.0, size=(5, 16)).astype(np.float32)
+    stats = _reward_stats(16)
+    for batch in returns:
+        stats = _merge(stats, jnp.asarray(batch))
+    # The prior (count 1e-4, variance 1) weighs 1e-4 / 80 of the result.
+    np.testing.assert_allclose([stats.mean, stats.var], [returns.mean(), returns.var()], rtol=1e-4)
 
 
 def test_the_gru_forgets_where_an_episode_starts():
@@ -108,7 +117,9 @@ def test_one_call_trains_a_policy_per_delay_as_separate_runs_would(tmp_path):
     assert same["return"] == pytest.approx(single["return"], rel=2e-2)
 
 
-@pytest.mark.parametrize("delays, message", [((2, 2), "delays must be distinct"), ((0, 999), "delay must be")])
+@pytest.mark.parametrize(
+    "delays, message", [((2, 2), "delays must be distinct"), ((0, 999), "delays must be")]
+)
 def test_bad_delays_are_refused_by_name(delays, message):
     with pytest.raises(ValueError, match=message):
         PPOConfig(env_id="armctl/DDN-v1", delays=delays)
