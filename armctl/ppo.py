@@ -142,10 +142,10 @@ class PPOConfig(RunConfig):
     @classmethod
     def evaluate_run(cls, run_dir, *, log: Callable[[str], None] = print) -> dict:
         loaded = runs.load_run(run_dir, cls)
-        config, agent = loaded.config, loaded.model
+        config = loaded.config
         env, env_params = config.env_and_params()
         with config.scope():
-            scores = _eval_fn(agent, config, env)(_as_jax(loaded.params), env_params)
+            scores = _compiled(config, env)[1](_as_jax(loaded.params), env_params, config.seed)
         return write_report(config, loaded.history, scores, log=log)
 
 
@@ -379,13 +379,19 @@ def _as_jax(tree):
     return jax.tree_util.tree_map(jnp.asarray, tree)
 
 
+def evaluation_keys(seed: int, episodes: int) -> jax.Array:
+    """The keys of a run's evaluation episodes (``env.reset(key, params)`` draws each): fixed by
+    the seed, apart from the training's keys."""
+    return jax.random.split(jax.random.fold_in(jax.random.key(seed), 7), episodes)
+
+
 def _eval_fn(agent: Agent, config: PPOConfig, env):
-    """The deterministic policy (the mean, clipped) on ``eval_episodes`` fixed episodes, every
-    setting's policy in its own env, jitted: ``(params, env_params) -> [scores per setting]``."""
-    keys = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), 7), config.eval_episodes)
+    """The deterministic policy (the mean, clipped) on ``eval_episodes`` episodes fixed by the
+    seed, every setting's policy in its own env, jitted: ``(params, env_params, seed) -> [scores
+    per setting]``."""
     horizon, n = env.task.horizon, config.eval_episodes
 
-    def run(params, env_params):
+    def run(params, env_params, keys):
         obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
 
         def one(c, t):
@@ -404,10 +410,11 @@ def _eval_fn(agent: Agent, config: PPOConfig, env):
         (_, _, _, _, (ret, cost, error)), _ = jax.lax.scan(one, start, jnp.arange(horizon))
         return ret, cost, error
 
-    run_all = jax.jit(jax.vmap(run))
+    run_all = jax.jit(jax.vmap(run, in_axes=(0, 0, None)))
 
-    def scores(params, env_params) -> list[dict]:
-        ret, cost, error = (np.asarray(a, np.float64) for a in run_all(params, env_params))
+    def scores(params, env_params, seed: int) -> list[dict]:
+        keys = evaluation_keys(seed, n)
+        ret, cost, error = (np.asarray(a, np.float64) for a in run_all(params, env_params, keys))
         return [
             {
                 "return": float(ret[i].mean()),
@@ -419,6 +426,25 @@ def _eval_fn(agent: Agent, config: PPOConfig, env):
         ]
 
     return scores
+
+
+#: Fields that do not change what an update or an evaluation computes (budgets, the seed: its
+#: keys are arguments, where the output goes).
+_NOT_COMPILED = ("out", "steps", "function_calls", "minutes", "seed", "eval_every", "checkpoint_every")
+#: The jitted update and evaluation of the last few configs, by what they compile from: a resumed
+#: run, a sweep over seeds or budgets, or the tests' repeated runs in one process compile once.
+_COMPILED: dict[str, tuple[Callable, Callable]] = {}
+
+
+def _compiled(config: PPOConfig, env) -> tuple[Callable, Callable]:
+    """``(update, evaluate)`` of ``config``, reused when an earlier config compiled the same."""
+    neutral = {k: v for k, v in config.to_json().items() if k not in _NOT_COMPILED}
+    key = repr(sorted(neutral.items()))
+    if key not in _COMPILED:
+        if len(_COMPILED) >= 4:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = (_update_fn(config, env), _eval_fn(make_agent(config), config, env))
+    return _COMPILED[key]
 
 
 def _per_setting(config: PPOConfig, values: list):
@@ -437,7 +463,7 @@ def train(config: PPOConfig, *, resume: bool = False, force: bool = False, log: 
         (run_dir / "report.json").unlink(missing_ok=True)
         env, env_params = config.env_and_params()
         agent, tx = make_agent(config), _optimizer(config)
-        update, evaluate = _update_fn(config, env), _eval_fn(agent, config, env)
+        update, evaluate = _compiled(config, env)
         settings = config.settings
         if saved is None:
             k_init, k_env, k_run = jax.random.split(jax.random.key(config.seed), 3)
@@ -470,7 +496,7 @@ def train(config: PPOConfig, *, resume: bool = False, force: bool = False, log: 
                 done_steps = (len(history) + 1) * config.steps_per_update
                 row = {k: _per_setting(config, np.asarray(v).tolist()) for k, v in metrics.items()}
                 if done_steps % config.eval_every < config.steps_per_update or len(history) + 1 >= budget:
-                    scores = evaluate(params, env_params)
+                    scores = evaluate(params, env_params, config.seed)
                     row.update(
                         {f"eval_{k}": _per_setting(config, [sc[k] for sc in scores]) for k in scores[0]}
                     )
@@ -499,7 +525,7 @@ def train(config: PPOConfig, *, resume: bool = False, force: bool = False, log: 
             ) from None
         runs.save(run_dir, config, params, runner, history, {})
         if scores is None:
-            scores = evaluate(params, env_params)
+            scores = evaluate(params, env_params, config.seed)
         return write_report(config, history, scores, log=log)
 
 

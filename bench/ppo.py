@@ -1,13 +1,13 @@
 """PPO on the functional envs (``armctl rl ppo``), one run per entry, into one JSON for RESULTS.
 
     python bench/ppo.py --out docs/bench/ppo_cpu.json \\
-        --runs CenterOut-v1:mlp:1000000,DDN-v1:gru:3000000 [--epochs 10 --minibatches 16]
+        --runs CenterOut-v1:mlp:1000000,DDN-v1:gru:3000000:normalize [--epochs 10 --minibatches 16]
 
-Each entry ``ENV:POLICY:STEPS`` trains a fresh run in a scratch directory (seed ``--seed``) and
-records its report: the deterministic policy's ``final_hand_error_mm`` (mean over the fixed
-evaluation episodes), ``thesis_cost``, ``return``, the ``env_steps`` and the ``wall_s`` of the
-training loop (compilation included), and the first ``env_steps`` and ``wall_s`` at which the error
-was at most ``--target-mm``, if it got there.
+Each entry ``ENV:POLICY:STEPS[:normalize]`` (``normalize``: ``--normalize-rewards``) trains a fresh
+run in a scratch directory (seed ``--seed``) and records its report: the deterministic policy's
+``final_hand_error_mm`` (mean over the fixed evaluation episodes), ``thesis_cost``, ``return``, the
+``env_steps`` and the ``wall_s`` of the training loop (compilation included), and the first
+``env_steps`` and ``wall_s`` at which the error was at most ``--target-mm``, if it got there.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from armctl import provenance, runs, xla_cpu  # noqa: E402
 from armctl.ppo import PPOConfig, train  # noqa: E402
 
 
-def one(env: str, policy: str, steps: int, args) -> dict:
+def one(env: str, policy: str, steps: int, normalize_rewards: bool, args) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         config = PPOConfig(
             env_id=f"armctl/{env}",
@@ -34,6 +34,7 @@ def one(env: str, policy: str, steps: int, args) -> dict:
             epochs=args.epochs,
             minibatches=args.minibatches,
             eval_every=args.eval_every,
+            normalize_rewards=normalize_rewards,
             out=str(Path(scratch) / "run"),
         )
         report = train(config, log=print)
@@ -48,6 +49,7 @@ def one(env: str, policy: str, steps: int, args) -> dict:
     return {
         "env_id": config.env_id,
         "policy": policy,
+        "normalize_rewards": normalize_rewards,
         "steps": steps,
         **{
             k: report[k]
@@ -77,8 +79,10 @@ def main() -> None:
     xla_cpu.prefer_single_threaded_ops()
     rows = []
     for entry in args.runs.split(","):
-        env, policy, steps = entry.split(":")
-        rows.append(one(env, policy, int(steps), args))
+        env, policy, steps, *flags = entry.split(":")
+        if flags not in ([], ["normalize"]):
+            parser.error(f"--runs entry {entry!r}: expected ENV:POLICY:STEPS or ENV:POLICY:STEPS:normalize")
+        rows.append(one(env, policy, int(steps), flags == ["normalize"], args))
     write_json(args.out, {**provenance.stamp(), "machine": machine_info(), "runs": rows})
 
 

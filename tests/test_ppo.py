@@ -17,6 +17,10 @@ from armctl.ppo import Agent, PPOConfig, _merge, _reward_stats, train
 SMALL = dict(num_envs=8, rollout_steps=16, minibatches=2, epochs=2, hidden=16, eval_episodes=4)
 
 
+#: A small GRU run on DDN that two tests share (``train`` reuses its compiled update).
+RESUMED = dict(env_id="armctl/DDN-v1", policy="gru", eval_every=256, seed=3, normalize_rewards=True, **SMALL)
+
+
 def quiet(*_):
     pass
 
@@ -46,7 +50,7 @@ def test_ppo_learns_center_out(learned):
 
 
 def test_a_resumed_run_reaches_the_uninterrupted_numbers(tmp_path):
-    base = dict(env_id="armctl/DDN-v1", policy="gru", eval_every=256, seed=3, normalize_rewards=True, **SMALL)
+    base = RESUMED
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(PPOConfig(steps=4 * 128, out=str(straight), **base), log=quiet)
     train(PPOConfig(steps=2 * 128, out=str(split), **base), log=quiet)
@@ -100,7 +104,7 @@ def test_bad_settings_are_refused_by_name(kwargs, message, capsys):
 def test_one_call_trains_a_policy_per_delay_as_separate_runs_would(tmp_path):
     """``delays``: the setting with the task's own delay follows the single-setting run (same init,
     same env randomness); the other setting differs, and each is reported under its delay."""
-    base = dict(env_id="armctl/DDN-v1", steps=2 * 128, eval_every=256, seed=1, **SMALL)
+    base = dict(steps=2 * 128, **RESUMED)  # "single" is the resume test's split run: compiled once
     single = train(PPOConfig(out=str(tmp_path / "single"), **base), log=quiet)
     task_delay = runs.load_run(tmp_path / "single").config.env_and_params()[0].task.delay
     both = train(PPOConfig(delays=(task_delay, 0), out=str(tmp_path / "both"), **base), log=quiet)
