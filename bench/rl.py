@@ -12,6 +12,8 @@ error, beside the -v1 return and the peak command. Rows:
 - ``zero``: the do-nothing policy (the return RL has to beat);
 - ``ppo`` / ``sac``: ``PPO("MlpPolicy", env)`` / ``SAC("MlpPolicy", env)`` on one -v1 env, trained for
   the given env steps, evaluated with the deterministic policy; wall time is the ``learn`` call;
+- ``recurrent-ppo``: sb3-contrib's ``RecurrentPPO("MlpLstmPolicy", env)`` (a policy with memory,
+  ``--ppo-steps``), its LSTM state carried through each evaluation episode;
 - ``ahf``: the RNN of a run directory made with ``armctl train`` (``--ahf-run TASK=DIR``), run
   through :func:`armctl.rollout.simulate` (unclipped torques, as trained); steps are the arm
   steps its training simulated, ``calls x batch x T``, counting every function call as one pass;
@@ -43,7 +45,7 @@ from armctl.tasks import Task, TaskBatch
 
 ENV_NAMES = {"center-out": "CenterOut", "random-reach": "RandomReach", "ddn": "DDN", "postural": "Postural"}
 EVAL_SEED = 20240
-ALGOS = ("ppo", "sac")
+ALGOS = ("ppo", "sac", "recurrent-ppo")
 
 
 def make_env(task: str) -> gym.Env:
@@ -76,12 +78,14 @@ def scores(task: Task, states, commands, target, returns=None) -> dict:
     return out
 
 
-def run_policy(act, env: gym.Env, batch: TaskBatch) -> dict:
-    """Play ``act(obs) -> action`` on every episode of ``batch`` in ``env``: the thesis scores of
-    the episodes that reach the horizon, the v1 return of all, and how many diverged (the
-    policy threw the arm out of the plant's range; the thesis metrics are undefined there)."""
+def run_policy(policy, env: gym.Env, batch: TaskBatch) -> dict:
+    """Play every episode of ``batch`` in ``env`` with ``act = policy()`` (a fresh ``act(obs) ->
+    action`` per episode, so that a recurrent policy starts from its initial state): the thesis
+    scores of the episodes that reach the horizon, the v1 return of all, and how many diverged
+    (the policy threw the arm out of the plant's range; the thesis metrics are undefined there)."""
     states, commands, returns, lived = [], [], [], []
     for i in range(batch.size):
+        act = policy()
         obs, info = env.reset(options={"batch": one_episode(batch, i)})
         xs, us, ret, done = [info["state"]], [], 0.0, False
         while not done:
@@ -103,22 +107,47 @@ def run_policy(act, env: gym.Env, batch: TaskBatch) -> dict:
     return {**out, "diverged": batch.size - len(lived)}
 
 
+def recurrent_policy(model):
+    """``policy()`` of a recurrent SB3 model (sb3-contrib's RecurrentPPO): each episode's ``act``
+    carries the LSTM state from step to step, starting from zeros."""
+
+    def policy():
+        state, start = None, np.ones(1, bool)
+
+        def act(obs):
+            nonlocal state, start
+            action, state = model.predict(obs, state=state, episode_start=start, deterministic=True)
+            start = np.zeros(1, bool)
+            return action
+
+        return act
+
+    return policy
+
+
 def train_sb3(algo: str, task: str, steps: int, seed: int, evaluations: int, evaluate):
-    """Train SB3's algorithm with its default hyperparameters on one -v1 env for ``steps`` env
+    """Train the algorithm with its default hyperparameters on one -v1 env for ``steps`` env
     steps, in ``evaluations`` equal parts; after each part yield ``(env steps, seconds of
-    learning so far, evaluate(policy))``, the policy being the deterministic one."""
+    learning so far, evaluate(policy))``, the policy being the deterministic one. ``ppo`` and
+    ``sac`` are SB3's with ``MlpPolicy``, ``recurrent-ppo`` sb3-contrib's with ``MlpLstmPolicy``."""
     from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.logger import Logger
 
-    cls = {"ppo": PPO, "sac": SAC}[algo]
-    model = cls("MlpPolicy", make_env(task), seed=seed, device="cpu")
+    if algo == "recurrent-ppo":
+        from sb3_contrib import RecurrentPPO
+
+        model = RecurrentPPO("MlpLstmPolicy", make_env(task), seed=seed, device="cpu")
+        policy = recurrent_policy(model)
+    else:
+        model = {"ppo": PPO, "sac": SAC}[algo]("MlpPolicy", make_env(task), seed=seed, device="cpu")
+        policy = lambda: lambda obs: model.predict(obs, deterministic=True)[0]  # noqa: E731
     model.set_logger(Logger(None, []))  # the default one leaves an empty /tmp/SB3-* per learn()
     seconds = 0.0
     for part in range(1, evaluations + 1):
         start = time.perf_counter()
         model.learn(steps * part // evaluations - model.num_timesteps, reset_num_timesteps=False)
         seconds += time.perf_counter() - start
-        yield model.num_timesteps, seconds, evaluate(lambda obs: model.predict(obs, deterministic=True)[0])
+        yield model.num_timesteps, seconds, evaluate(policy)
 
 
 def ilqr_row(task: Task, batch: TaskBatch) -> dict:
@@ -214,7 +243,11 @@ def main(argv: list[str] | None = None) -> dict:
                 f"--ahf-run must be TASK=DIR with a task of {sorted(ENV_NAMES)} and a run dir, got {spec!r}"
             )
         ahf_runs[task] = Path(run_dir)
-    budgets = {"ppo": 2048 if args.quick else args.ppo_steps, "sac": 200 if args.quick else args.sac_steps}
+    budgets = {
+        "ppo": 2048 if args.quick else args.ppo_steps,
+        "recurrent-ppo": 256 if args.quick else args.ppo_steps,
+        "sac": 200 if args.quick else args.sac_steps,
+    }
     episodes = 4 if args.quick else args.episodes
 
     import torch
@@ -244,11 +277,11 @@ def main(argv: list[str] | None = None) -> dict:
         batch = evaluation_episodes(task, episodes)
         if args.quick:
             batch = jax.tree_util.tree_map(lambda a: a[:4], batch)
-        zero = run_policy(lambda obs: np.zeros(2, np.float32), env, batch)
+        zero = run_policy(lambda: lambda obs: np.zeros(2, np.float32), env, batch)
         rows.append({"task": name, "method": "zero", **zero})
         for algo in algos:
             curve = []
-            evaluate = lambda act, env=env, batch=batch: run_policy(act, env, batch)  # noqa: E731
+            evaluate = lambda policy, env=env, batch=batch: run_policy(policy, env, batch)  # noqa: E731
             for steps, seconds, row in train_sb3(
                 algo, name, budgets[algo], args.seed, args.evaluations, evaluate
             ):

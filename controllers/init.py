@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -14,6 +16,9 @@ def gaussian_matrix(key: jax.Array, n_in: int, n_out: int, gain: float = 1.0) ->
     return gain * jax.random.normal(key, (n_in, n_out)) / jnp.sqrt(n_in)
 
 
+# Jitted: run op by op its dozen small operations each compile for every new shape (seconds for
+# a network's three matrices); as one program they compile once per shape.
+@functools.partial(jax.jit, static_argnames=("n_in", "n_out", "fan_in"))
 def sparse_matrix(
     key: jax.Array,
     n_in: int,

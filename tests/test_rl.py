@@ -1,7 +1,9 @@
 """The Stable-Baselines3 adapter (armctl.envs.sb3): SB3's VecEnv conventions on the native vector env,
 seeds, errors, and a tiny PPO.learn through it. Needs the rl extra (pip install 'armctl[rl]')."""
 
+import sys
 import warnings
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -196,3 +198,23 @@ def test_ppo_learns_through_the_adapter_without_nans():
     assert len(model.ep_info_buffer) == rollouts * n_steps * NUM_ENVS // HORIZON
     action, _ = model.predict(venv.reset(), deterministic=True)
     assert action.shape == (NUM_ENVS, 2)
+
+
+def test_bench_rl_scores_a_recurrent_policy_from_its_initial_state_each_episode():
+    """bench/rl.py's RecurrentPPO (sb3-contrib) trains through the -v1 id and is scored with its LSTM
+    state carried within an episode and reset at the next."""
+    pytest.importorskip("sb3_contrib")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import rl as bench_rl
+
+    env = bench_rl.make_env("ddn")
+    batch = bench_rl.evaluation_episodes(env.unwrapped.task, 2)
+    ((steps, seconds, (scores, policy)),) = bench_rl.train_sb3(
+        "recurrent-ppo", "ddn", 128, 0, 1, lambda policy: (bench_rl.run_policy(policy, env, batch), policy)
+    )
+    assert steps >= 128 and seconds > 0 and np.isfinite(scores["return"])
+    a, b = policy(), policy()
+    obs, _ = env.reset(options={"batch": bench_rl.one_episode(batch, 0)})
+    first = [a(obs) for _ in range(3)]
+    np.testing.assert_array_equal(b(obs), first[0])  # a fresh episode starts from the initial state
+    assert not np.array_equal(first[0], first[1])  # the state moves within an episode
