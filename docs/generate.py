@@ -107,20 +107,75 @@ def _throughput() -> str:
 def _ppo() -> str:
     data = json.loads((ROOT / "docs" / "bench" / "ppo_cpu.json").read_text())
     lines = [
-        "| env | policy | env steps | wall (s) | final hand error (mm): mean / median | thesis cost | return "
-        "| first within 1 mm |",
-        "|---|---|---|---|---|---|---|---|",
+        "| env | policy | rewards | env steps | wall (s) | final hand error (mm): mean / median "
+        "| thesis cost | return | first within 1 mm |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["runs"]:
+        rewards = "normalized" if r["normalize_rewards"] else "raw"
         reached = (
             f"{r['reached_target_at_env_steps']:,} steps, {r['reached_target_at_wall_s']:.0f} s"
             if r["reached_target_at_env_steps"] is not None
             else "-"
         )
         lines.append(
-            f"| {r['env_id']} | {r['policy']} | {r['env_steps']:,} | {r['wall_s']:.0f} | "
+            f"| {r['env_id']} | {r['policy']} | {rewards} | {r['env_steps']:,} | {r['wall_s']:.0f} | "
             f"{r['final_hand_error_mm']:.2f} / {r['final_hand_error_mm_median']:.2f} | "
             f"{r['thesis_cost']:.4g} | {r['return']:.1f} | {reached} |"
+        )
+    return "\n".join(lines)
+
+
+def _ppo_delays() -> str:
+    data = json.loads((ROOT / "docs" / "bench" / "ppo_delays_cpu.json").read_text())
+    methods = list(dict.fromkeys(r["method"] for r in data["rows"]))
+    delays = sorted({r["delay"] for r in data["rows"]})
+    error = {(r["method"], r["delay"]): r["final_hand_error_mm"] for r in data["rows"]}
+    ms = 1000 * data["dt"]
+    lines = [
+        "| delay (steps / ms) | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
+    for d in delays:
+        mark = " (the env's)" if d == data["task_delay"] else ""
+        cells = " | ".join(f"{error[(m, d)]:.1f}" for m in methods)
+        lines.append(f"| {d} / {d * ms:.0f}{mark} | {cells} |")
+    # A PPO row's wall time is its whole run (every delay at once); iLQR's rows are one delay each.
+    walls = {m: max(r["wall_s"] for r in data["rows"] if r["method"] == m) for m in methods}
+    walls["online iLQR"] = sum(r["wall_s"] for r in data["rows"] if r["method"] == "online iLQR")
+    steps = {r["method"]: r["env_steps"] for r in data["rows"] if "env_steps" in r}
+    lines.append("")
+    lines.append(
+        f"Final hand error (mm), mean of {data['episodes']} evaluation episodes ({data['env_id']}, seed "
+        f"{data['seed']}). Wall time of all delays together: "
+        + ", ".join(
+            f"{m} {walls[m]:.0f} s" + (f" ({steps[m]:,} env steps per delay)" if m in steps else "")
+            for m in methods
+        )
+        + "."
+    )
+    return "\n".join(lines)
+
+
+def _rl_recurrent() -> str:
+    runs = [
+        json.loads((ROOT / "docs" / "bench" / f"rl_recurrent_ppo_{task}.json").read_text())
+        for task in ("ddn", "postural")
+    ]
+    lines = [
+        "| task | controller | env steps | wall (s) | final hand error (mm) | thesis cost | v1 return "
+        "| diverged |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for episodes, r in ((run["evaluation"]["episodes"], r) for run in runs for r in run["rows"]):
+        name = {"zero": "zero action", "recurrent-ppo": "RecurrentPPO (LSTM)"}[r["method"]]
+        steps = f"{r['env_steps']:,}" if "env_steps" in r else ""
+        wall = f"{r['seconds']:.0f}" if "seconds" in r else ""
+        pairs = (("final_error_mm", ".1f"), ("cost", ".3g"))
+        error, cost = ("-" if r[k] is None else format(r[k], spec) for k, spec in pairs)  # None: all diverged
+        lines.append(
+            f"| {r['task']} | {name} | {steps} | {wall} | {error} | {cost} "
+            f"| {r['return']:.1f} | {r['diverged']} of {episodes} |"
         )
     return "\n".join(lines)
 
@@ -134,6 +189,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "pathological-memory-at-init": _memory_at_init,
     "pathological-throughput": _throughput,
     "ppo": _ppo,
+    "ppo-delays": _ppo_delays,
+    "rl-recurrent": _rl_recurrent,
 }
 
 
