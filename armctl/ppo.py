@@ -83,7 +83,7 @@ class PPOConfig(RunConfig):
         if self.steps is None and self.function_calls is None and self.minutes is None:
             object.__setattr__(self, "steps", 1_000_000)
         super().__post_init__()
-        functional.make(self.env_id)  # an unknown id: ValueError listing them
+        env, _ = functional.make(self.env_id)  # an unknown id: ValueError listing them
         for name in (
             "hidden",
             "num_envs",
@@ -105,7 +105,7 @@ class PPOConfig(RunConfig):
         check_number("initial_log_std", self.initial_log_std)
         if self.delays is not None:
             object.__setattr__(self, "delays", tuple(self.delays))
-            horizon = functional.make(self.env_id)[0].task.horizon
+            horizon = env.task.horizon
             if not self.delays or len(set(self.delays)) != len(self.delays):
                 raise ValueError(f"delays must be distinct step counts, got {self.delays!r}")
             for d in self.delays:

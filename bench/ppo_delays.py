@@ -18,12 +18,10 @@ import argparse
 import dataclasses
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
 from armctl.envs import functional  # noqa: E402
 from common import machine_info, write_json  # noqa: E402
 
@@ -62,29 +60,25 @@ def ppo_rows(env_id: str, policy: str, steps: int, delays: tuple[int, ...], args
 
 
 def ilqr_rows(env_id: str, delays: tuple[int, ...], args) -> list[dict]:
-    """Online iLQR on the PPO runs' evaluation episodes, one task delay at a time."""
-    from armctl.baselines import online_ilqr
+    """Online iLQR (bench/rl.py's iLQR row) on the PPO runs' evaluation episodes, one task delay
+    at a time."""
+    from rl import ilqr_row
 
     env, params = functional.make(env_id)
     _, states = jax.vmap(env.reset, in_axes=(0, None))(evaluation_keys(args.seed, args.episodes), params)
-    batch = states.episode
     rows = []
     for delay in delays:
-        task = dataclasses.replace(env.task, delay=delay)
-        start = time.perf_counter()
-        rollout = online_ilqr(task, batch)
-        with jax.enable_x64(True):  # score the float64 plan's states in float64
-            metrics = task.metrics(rollout.states, rollout.commands, batch.target)
+        row = ilqr_row(dataclasses.replace(env.task, delay=delay), states.episode)
         rows.append(
             {
-                "method": "online iLQR",
+                "method": row["method"],
                 "delay": delay,
-                "final_hand_error_mm": float(np.mean(metrics["final_error_mm"])),
-                "thesis_cost": float(np.mean(metrics["cost"])),
-                "wall_s": time.perf_counter() - start,
+                "final_hand_error_mm": row["final_error_mm"],
+                "thesis_cost": row["cost"],
+                "wall_s": row["seconds"],
             }
         )
-        print(f"online iLQR, delay {delay}: {rows[-1]['final_hand_error_mm']:.2f} mm")
+        print(f"{row['method']}, delay {delay}: {row['final_error_mm']:.2f} mm")
     return rows
 
 
