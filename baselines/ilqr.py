@@ -39,7 +39,7 @@ from jax.scipy.linalg import cho_factor, cho_solve
 
 from armctl.rollout import Rollout
 from armctl.tasks import CenterOut, Task, TaskBatch
-from armctl.world import WorldState, env_reset, env_step
+from armctl.world import env_reset, env_step, transition
 
 #: Bump when a change to the solver changes its results, to invalidate cached reference losses.
 SOLVER_VERSION = 1
@@ -296,11 +296,11 @@ def episode(batch: TaskBatch, i: int) -> TaskBatch:
 
 def task_dynamics(task: Task, episode_batch: TaskBatch) -> Callable:
     """``dynamics(x, u, t)`` of one episode: the true-state part of the world step
-    :func:`~armctl.world.env_step`. iLQR reads the true state, not the delayed observation, so the
-    step gets a delay line of copies of ``x`` (whatever it holds, the state it returns is the same)."""
+    :func:`~armctl.world.env_step`, its :func:`~armctl.world.transition` (iLQR reads the true
+    state, so it needs neither the delay line nor the delayed observation)."""
 
     def dynamics(x, u, t):
-        return env_step(task, episode_batch, WorldState(x, (x,) * (task.delay + 1), t), u)[0].x
+        return transition(task, episode_batch, x, u, t)[0]
 
     return dynamics
 
