@@ -34,6 +34,7 @@ def one(env: str, policy: str, steps: int, normalize_rewards: bool, args) -> dic
             epochs=args.epochs,
             minibatches=args.minibatches,
             eval_every=args.eval_every,
+            eval_episodes=args.episodes,
             normalize_rewards=normalize_rewards,
             out=str(Path(scratch) / "run"),
         )
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--minibatches", type=int, default=16)
     parser.add_argument("--eval-every", type=int, default=250_000)
     parser.add_argument("--target-mm", type=float, default=1.0)
+    parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes")
     parser.add_argument("--out")
     args = parser.parse_args()
     xla_cpu.prefer_single_threaded_ops()

@@ -27,6 +27,7 @@ RL trains and is evaluated on the ``armctl/<Task>-v1`` ids (:data:`armctl.envs.v
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -67,6 +68,7 @@ def scores(task: Task, states, commands, target, returns=None) -> dict:
     """Means of the thesis metrics (cost, final hand error) and the peak command |u| (N m)."""
     with jax.enable_x64(True):  # the env's states are float64: score them so
         m = task.metrics(jnp.asarray(states), jnp.asarray(commands), jnp.asarray(target))
+        m = {k: np.asarray(v) for k, v in m.items()}  # averaged outside the context, in float64
     out = {
         "cost": float(np.mean(m["cost"])),
         "final_error_mm": float(np.mean(m["final_error_mm"])),
@@ -167,8 +169,7 @@ def ahf_row(task: Task, batch: TaskBatch, run_dir: Path) -> dict:
 
     config, setup, params, history, _ = runs.load_run(run_dir, ArmConfig)
     trained = setup.task
-    shape_of = lambda t: (t.name, t.horizon, t.delay, t.arm)  # what the controller was trained for
-    if shape_of(trained) != shape_of(task):
+    if dataclasses.replace(trained, batch_size=task.batch_size) != task:  # trained for other episodes
         raise ValueError(f"{run_dir} trained {trained!r}, which does not match the evaluated {task!r}")
     from armctl.baselines.ilqr import cast_batch
 
@@ -184,6 +185,19 @@ def ahf_row(task: Task, batch: TaskBatch, run_dir: Path) -> dict:
         seconds=float(history["wall_time"][-1]),
     )
     return row
+
+
+def ahf_runs_of(parser: argparse.ArgumentParser, specs: list[str]) -> dict[str, Path]:
+    """The ``--ahf-run TASK=DIR`` options as ``{task: run dir}``; a bad one is a usage error."""
+    runs = {}
+    for spec in specs:
+        task, sep, run_dir = spec.partition("=")
+        if not sep or task not in ENV_NAMES or not Path(run_dir, "report.json").exists():
+            parser.error(
+                f"--ahf-run must be TASK=DIR with a task of {sorted(ENV_NAMES)} and a run dir, got {spec!r}"
+            )
+        runs[task] = Path(run_dir)
+    return runs
 
 
 def write_json(path: Path, result: dict) -> None:
@@ -235,14 +249,7 @@ def main(argv: list[str] | None = None) -> dict:
     for a in algos:
         if a not in ALGOS:
             parser.error(f"unknown algorithm {a!r}; expected some of {list(ALGOS)}")
-    ahf_runs = {}
-    for spec in args.ahf_run:
-        task, sep, run_dir = spec.partition("=")
-        if not sep or task not in ENV_NAMES or not Path(run_dir, "report.json").exists():
-            parser.error(
-                f"--ahf-run must be TASK=DIR with a task of {sorted(ENV_NAMES)} and a run dir, got {spec!r}"
-            )
-        ahf_runs[task] = Path(run_dir)
+    ahf_runs = ahf_runs_of(parser, args.ahf_run)
     budgets = {
         "ppo": 2048 if args.quick else args.ppo_steps,
         "recurrent-ppo": 256 if args.quick else args.ppo_steps,
