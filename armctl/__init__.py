@@ -2,9 +2,11 @@
 
 The rooms: the plant (:mod:`armctl.plant`) and the tasks (:mod:`armctl.tasks`), the one world step
 (:mod:`armctl.world`) and the differentiable rollout (:mod:`armctl.rollout`); the optimizer core
-(:mod:`armctl.optim`); the runs (:mod:`armctl.config`, :mod:`armctl.runs`) of the three kinds of
-experiment (:mod:`armctl.experiments`); the extension points (:mod:`armctl.registry`:
-``register_task``, ``register_controller``, ``register_optimizer``; docs/EXTENDING.md); the
+(:mod:`armctl.optim`); the runs (:mod:`armctl.config`, :mod:`armctl.runs`) of the four kinds of
+experiment (:mod:`armctl.experiments`: the arm, :mod:`armctl.arm_experiment`; the pathological
+problems and language models, :mod:`armctl.sequence`; PPO, :mod:`armctl.ppo`); the extension
+points (:mod:`armctl.registry`: ``register_task``, ``register_controller``,
+``register_optimizer``; docs/EXTENDING.md); the
 Gymnasium envs (:mod:`armctl.envs`), controllers (:mod:`armctl.controllers`) and iLQR
 (:mod:`armctl.baselines`); the command line (:mod:`armctl.cli`, one module per command in
 :mod:`armctl.commands`).

@@ -22,13 +22,13 @@ import jax
 import numpy as np
 
 from armctl import checkpoint, plots, runs
+from armctl.arm_experiment import ArmConfig, train
 from armctl.loading import evaluation_rollout
 from armctl.optim.registry import OPTIMIZERS
 from armctl.registry import load_plugins, task_record
 from armctl.report import evaluation_losses, ilqr_states, reference_loss
 from armctl.rollout import simulate
 from armctl.tasks import CenterOut, Task
-from armctl.train import ArmConfig, train
 
 #: Fraction of the call count over which :func:`loss_near_calls` averages.
 EQUAL_CALLS_WINDOW = 0.1

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from armctl import checkpoint, plots, runs
+from armctl import checkpoint, plots, provenance, runs
+from armctl.arm_experiment import ArmConfig
 from armctl.compare import (
     EQUAL_CALLS_WINDOW,
     check_optimizers,
@@ -38,7 +39,6 @@ from armctl.compare import (
 )
 from armctl.registry import task_record
 from armctl.report import evaluation_losses
-from armctl.train import ArmConfig
 
 #: Ratios to iLQR counted in the robustness columns.
 NEAR_ILQR = (1.01, 1.001)
@@ -121,9 +121,12 @@ def at_own_end(histories: dict, window: float) -> dict:
     at each optimizer's own budget (the thesis's DDN pair is AHF at 100k calls, L-BFGS at 25k)."""
     table = {}
     for name, by_seed in histories.items():
-        per_seed = {seed: loss_near_calls(c, v, c[-1], window) for seed, (c, v) in by_seed.items()}
+        # A run that diverged at its first step has no end to read: None, as a run that never got there.
+        per_seed = {
+            seed: loss_near_calls(c, v, c[-1], window) if len(c) else None for seed, (c, v) in by_seed.items()
+        }
         cell = {
-            "calls": {seed: int(c[-1]) for seed, (c, _) in by_seed.items()},
+            "calls": {seed: int(c[-1]) if len(c) else None for seed, (c, _) in by_seed.items()},
             "per_seed": per_seed,
             "loss": _stats(list(per_seed.values())),
         }
@@ -177,19 +180,27 @@ def compare_seeds(
     plans = {key: runs.plan(config, force=force) for key, config in configs.items()}
     histories: dict[str, dict[int, tuple]] = {name: {} for name in optimizers}
     reports = {}
+    # A run that diverges is an outcome to count (a failure), not a reason to lose the others:
+    # its steps up to the last good one stay in its history, and a re-run tries it again.
+    diverged: dict[str, list[str]] = {name: [] for name in optimizers}
     for (name, seed), config in configs.items():
         log(f"=== {name}, seed {seed} ===")
-        reports[name, seed] = train_or_reuse(config, plans[name, seed], force=force, log=log)
+        try:
+            reports[name, seed] = train_or_reuse(config, plans[name, seed], force=force, log=log)
+        except runs.Diverged as error:
+            log(f"{name}, seed {seed}: {error}")
+            diverged[name].append(str(seed))
         history = runs.read_history(config.run_dir())
         histories[name][seed] = (history["function_calls"], evaluation_losses(history))
     deterministic = task_record(base.task).view.ilqr_reference
-    reference = reports[optimizers[0], seeds[0]]["ilqr_loss"] if deterministic else None
+    reference = next((r["ilqr_loss"] for r in reports.values()), None) if deterministic else None
     if at_calls is None:
-        at_calls = [min(r["function_calls"] for r in reports.values())]
+        at_calls = [min((r["function_calls"] for r in reports.values()), default=1)]
     # A deterministic task's loss at N calls is the last one reached; a stochastic task's jumps
     # between batches, so its level is the mean over the last tenth of the calls.
     window = 0.0 if deterministic else EQUAL_CALLS_WINDOW
     summary = {
+        **provenance.stamp(),
         "task": base.task,
         "preset": base.preset,
         "seeds": seeds,
@@ -206,16 +217,22 @@ def compare_seeds(
                     "final_loss": reports[name, seed]["loss"],
                 }
                 for seed in seeds
+                if (name, seed) in reports
             }
             for name in optimizers
         },
+        "diverged": diverged,
         "batch_refresh": {name: configs[name, seeds[0]].batch_refresh for name in optimizers},
         "overrides": overrides,
         "config": base.to_json(),
     }
     plots.loss_bands(
         out / "compare_seeds.png",
-        {name: band(list(by_seed.values())) for name, by_seed in histories.items()},
+        {  # a run that diverged at its first step has no curve
+            name: band(curves)
+            for name, by_seed in histories.items()
+            if (curves := [c for c in by_seed.values() if len(c[0])])
+        },
         reference=reference,
         title=f"{base.task} ({base.preset}): median and range over seeds {seeds}",
     )
@@ -259,13 +276,20 @@ def format_seed_table(summary: dict) -> str:
             lines.append("  ".join(parts + _over_first(cell)))
     lines.append("at each run's own end")
     for name, cell in summary["at_own_end"].items():
-        parts = [f"  {name:8s} loss {_cell(cell['loss'])} at {_span(cell['calls'].values())} calls"]
+        ends = [c for c in cell["calls"].values() if c is not None]
+        parts = [f"  {name:8s} loss {_cell(cell['loss'])}" + (f" at {_span(ends)} calls" if ends else "")]
         lines.append("  ".join(parts + _over_first(cell)))
     for name, by_seed in summary["runs"].items():
+        diverged = summary.get("diverged", {}).get(name)
+        note = f", diverged: seeds {', '.join(diverged)}" if diverged else ""
+        if not by_seed:
+            lines.append(f"  {name}: no run finished{note}")
+            continue
         walls = _span([round(r["wall_s"]) for r in by_seed.values()])
         kept = summary["batch_refresh"][name]
         lines.append(
             f"  {name}: calls {_span([r['calls'] for r in by_seed.values()])}, wall {walls} s per run"
             + (f", each batch kept {kept} steps" if kept > 1 else "")
+            + note
         )
     return "\n".join(lines)

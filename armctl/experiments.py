@@ -1,7 +1,8 @@
-"""The built-in kinds of run, one config class each: the arm controllers (:class:`armctl.train.ArmConfig`),
-the pathological problems (:class:`armctl.sequence.train_pathological.PathologicalConfig`) and the
-character-level language models (:class:`armctl.sequence.train_lm.LMConfig`), and PPO on the
-functional envs (:class:`armctl.ppo.PPOConfig`).
+"""The built-in kinds of run, one config class each: the arm controllers
+(:class:`armctl.arm_experiment.ArmConfig`), the pathological problems
+(:class:`armctl.sequence.pathological_experiment.PathologicalConfig`), the character-level
+language models (:class:`armctl.sequence.lm_experiment.LMConfig`) and PPO on the functional envs
+(:class:`armctl.ppo.PPOConfig`).
 
 Each implements the experiment interface of :class:`armctl.config.RunConfig` (its optimizer with
 the experiment's defaults, :meth:`~armctl.config.RunConfig.rebuild`,
@@ -9,9 +10,9 @@ the experiment's defaults, :meth:`~armctl.config.RunConfig.rebuild`,
 :func:`armctl.runs.evaluate` serve every kind. Importing this module defines them.
 """
 
+from armctl.arm_experiment import ArmConfig
 from armctl.ppo import PPOConfig
-from armctl.sequence.train_lm import LMConfig
-from armctl.sequence.train_pathological import PathologicalConfig
-from armctl.train import ArmConfig
+from armctl.sequence.lm_experiment import LMConfig
+from armctl.sequence.pathological_experiment import PathologicalConfig
 
 __all__ = ["ArmConfig", "LMConfig", "PPOConfig", "PathologicalConfig"]

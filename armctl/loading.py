@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from armctl import report, runs
-from armctl.train import ArmConfig, cast, evaluation_batch
+from armctl.arm_experiment import ArmConfig, cast, evaluation_batch
 
 
 def evaluation_rollout(run_dir: str | Path):

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from armctl import checkpoint, plant, plots, report, runs
+from armctl.arm_experiment import ArmConfig, build_task, evaluation_batch, train
 from armctl.baselines import online_ilqr
 from armctl.rollout import simulate
-from armctl.train import ArmConfig, build_task, evaluation_batch, train
 
 #: Task options that switch a task's disturbances and noise off.
 UNDISTURBED = {

@@ -11,7 +11,7 @@ A run directory holds::
     report.json      the experiment's final numbers (strict JSON, like every file here)
     *.png            figures, listed in report.json
 
-Lifecycle (:func:`prepare`, then :func:`train`): every check that can fail on user input runs
+Lifecycle (:func:`prepare`, then :func:`checkpointed_minimize`): every check that can fail on user input runs
 before any work (the output path, an existing run that would be overwritten without ``force``,
 a resumed run whose settings differ); budgets are totals over the whole run, and every step's
 data key derives from the step's index, so a run interrupted (Ctrl-C, kill -9) and resumed
@@ -364,7 +364,7 @@ def read_history(run_dir: str | os.PathLike) -> dict:
     return json.loads((Path(run_dir) / "history.json").read_text())
 
 
-def train(
+def checkpointed_minimize(
     config: RunConfig,
     problem: optim.Problem,
     opt: optim.Optimizer,
@@ -411,7 +411,7 @@ def train(
             last_saved = len(history)
 
     try:
-        result = driver.run(
+        result = driver.minimize(
             problem,
             opt,
             params,

@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_json  # noqa: E402
 
+from armctl.arm_experiment import ArmConfig  # noqa: E402
 from armctl.compare import compare  # noqa: E402
-from armctl.train import ArmConfig  # noqa: E402
 
 
 def main(argv=None) -> dict:

@@ -16,7 +16,7 @@ reported alongside for reference (it counts the scan body once, i.e. about 1/T o
     python bench/gn_product.py --quick --out gn.json    # smoke run (small sizes)
 
 ``library_rnn`` times the same three on the model the pathological problems train
-(:class:`armctl.controllers.rnn.RNN` on the addition problem: outputs at every step, masked loss,
+(:class:`armctl.sequence.rnn.SparseTanhRNN` on the addition problem: outputs at every step, masked loss,
 taps; with and without structural damping). With ``--hessianfree`` (a venv's Python, see
 ``bench/peer_scripts/README.md``) the peer runs the same setting in the same run: ``peers`` and
 ``speedup_over_hessianfree`` (its gradient reuses a cached forward pass, so armctl's gradient is
@@ -62,7 +62,7 @@ from armctl.optim.base import (
 )
 from armctl.optim.gn import _apply  # noqa: E402
 from armctl.sequence import pathological  # noqa: E402
-from armctl.sequence.train_pathological import make_problem, model_for  # noqa: E402
+from armctl.sequence.pathological_experiment import make_problem, model_for  # noqa: E402
 
 
 def rnn_problem(hidden: int) -> Problem:
@@ -109,7 +109,7 @@ def library_rnn(hidden: int, steps: int, batch_size: int, repeats: int) -> dict:
         for mu in (0.0, 0.3)
     }
     return {
-        "model": f"armctl.controllers.rnn.RNN({model.n_in}, {hidden}, {model.n_out}), addition",
+        "model": f"armctl.sequence.rnn.SparseTanhRNN({model.n_in}, {hidden}, {model.n_out}), addition",
         "objective_s": median_time(lambda: objective_jit(problem, params, batch), repeats=repeats),
         "grad_s": median_time(lambda: value_and_grad_jit(problem, params, batch), repeats=repeats),
         **{name: median_time(lambda gnp=gnp: gnp(v), repeats=repeats) for name, gnp in products.items()},

@@ -1,5 +1,5 @@
 """How fast the pathological problems' networks forget at initialization: the top Lyapunov exponent
-(:meth:`armctl.controllers.rnn.RNN.lyapunov_exponent`, the mean log growth per step of a change of
+(:meth:`armctl.sequence.rnn.SparseTanhRNN.lyapunov_exponent`, the mean log growth per step of a change of
 the hidden state) of the thesis's network, for each problem, ``T``, initialization scales and seed,
 on the first 100 sequences of the run's test set (the sequences a run records it on).
 
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_json  # noqa: E402
 
 from armctl import provenance, xla_cpu  # noqa: E402
-from armctl.sequence.train_pathological import (  # noqa: E402
+from armctl.sequence.pathological_experiment import (  # noqa: E402
     LYAPUNOV_SEQUENCES,
     PathologicalConfig,
     _keys,

@@ -1,6 +1,6 @@
 """Throughput of the pathological runs: counted minibatches per second, against the product's cost.
 
-For each ``T``, a real run (``armctl.sequence.train_pathological.train``: HF with structural
+For each ``T``, a real run (``armctl.sequence.pathological_experiment.train``: HF with structural
 damping, the preset's batches, the test set scored every 10 minibatches, checkpoints) trains for
 ``--steps`` HF iterations in a scratch directory; its history gives the counted minibatches
 (Martens & Sutskever's unit: 1000 sequences per gradient or curvature product) per second of
@@ -42,7 +42,7 @@ from armctl import provenance, runs, xla_cpu  # noqa: E402
 from armctl.optim import gauss_newton_product  # noqa: E402
 from armctl.optim.base import value_and_grad_jit  # noqa: E402
 from armctl.sequence import pathological  # noqa: E402
-from armctl.sequence.train_pathological import (  # noqa: E402
+from armctl.sequence.pathological_experiment import (  # noqa: E402
     PathologicalConfig,
     data_source,
     make_problem,

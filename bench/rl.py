@@ -165,7 +165,7 @@ def ilqr_row(task: Task, batch: TaskBatch) -> dict:
 
 def ahf_row(task: Task, batch: TaskBatch, run_dir: Path) -> dict:
     from armctl import runs
-    from armctl.train import ArmConfig
+    from armctl.arm_experiment import ArmConfig
 
     config, setup, params, history, _ = runs.load_run(run_dir, ArmConfig)
     trained = setup.task

@@ -61,11 +61,11 @@ def remat_memory(model: str, length: int, block: int) -> int:
     import jax
     import jax.numpy as jnp
     from armctl.controllers import ArmController
-    from armctl.controllers.lm import make_model
 
     from armctl.arm_problem import arm_problem
     from armctl.optim.base import objective
     from armctl.optim.losses import softmax_cross_entropy
+    from armctl.sequence.char_models import make_model
     from armctl.tasks import RandomReach
 
     if model == "lm":

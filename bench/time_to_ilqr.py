@@ -28,9 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_json  # noqa: E402
 
+from armctl.arm_experiment import ArmConfig, train  # noqa: E402
 from armctl.options import parse_options  # noqa: E402
 from armctl.runs import read_history  # noqa: E402
-from armctl.train import ArmConfig, train  # noqa: E402
 
 
 def parse_settings(text: str) -> list[tuple[str, dict]]:

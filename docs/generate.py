@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -180,6 +181,163 @@ def _rl_recurrent() -> str:
     return "\n".join(lines)
 
 
+def _rl_table() -> str:
+    data = json.loads((ROOT / "docs" / "bench" / "rl_table_cpu.json").read_text())
+    lines = [
+        "| task | controller | env steps | wall (s) | final hand error (mm) | thesis cost |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        name = r["method"] + (" (normalized rewards)" if r.get("normalize_rewards") else "")
+        steps = f"{r['env_steps']:,}" if "env_steps" in r else ""
+        wall = f"{r['seconds']:.0f}" if "seconds" in r else ""
+        lines.append(
+            f"| {r['task']} | {name} | {steps} | {wall} | {r['final_hand_error_mm']:.2f} "
+            f"| {r['thesis_cost']:.3g} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Mean of {data['episodes']} evaluation episodes per task (seed {data['seed']}), the same episodes "
+        f"for every controller; {data['machine']['cpu_model']}, {data['machine']['cpu_count']} cores."
+    )
+    return "\n".join(lines)
+
+
+#: The claims' test (docs/claims.toml): confidence level and bootstrap resamples.
+CLAIMS_LEVEL, CLAIMS_RESAMPLES = 0.95, 10_000
+
+
+def per_seed(data: dict, optimizer: str, calls: int) -> dict[str, float]:
+    """``{seed: value}`` of ``optimizer`` at ``calls`` in a seeds JSON of docs/bench: the loss
+    over iLQR's of its ``rows`` (``seeds_center_out_100k.json``) or the loss of its ``table``."""
+    if "rows" in data:
+        rows = (r for r in data["rows"] if r["optimizer"] == optimizer)
+        return {str(r["seed"]): r["ratio_to_ilqr"][str(calls)] for r in rows}
+    return dict(data["table"][str(calls)][optimizer]["per_seed"])
+
+
+def median_interval(values, level: float = CLAIMS_LEVEL, resamples: int = CLAIMS_RESAMPLES):
+    """The percentile-bootstrap interval of the median of ``values`` (resampling them with
+    replacement; NumPy's PCG64 seeded 0, inverted-CDF quantiles, so the ends are medians that a
+    resample can have)."""
+    import numpy as np
+
+    x = np.asarray(values, float)
+    medians = np.median(np.random.default_rng(0).choice(x, (resamples, x.size)), axis=1)
+    low, high = np.quantile(medians, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
+    return float(low), float(high)
+
+
+def verdict(claim: dict, low: float, high: float) -> str:
+    """The declared rule of docs/claims.toml on the interval ``[low, high]``."""
+    if "above" in claim:
+        t = claim["above"]
+        return "reproduced" if low > t else "contradicted" if high < t else "not reproduced"
+    if "below" in claim:
+        t = claim["below"]
+        return "reproduced" if high < t else "contradicted" if low > t else "not reproduced"
+    a, b = claim["within"]
+    if a <= low and high <= b:
+        return "reproduced"
+    return "contradicted" if high < a or low > b else "not reproduced"
+
+
+def on_claims_side(claim: dict, value: float) -> bool:
+    if "above" in claim:
+        return value > claim["above"]
+    if "below" in claim:
+        return value < claim["below"]
+    return claim["within"][0] <= value <= claim["within"][1]
+
+
+def fisher_one_sided(a: int, n1: int, b: int, n2: int) -> float:
+    """P(X <= a) for X hypergeometric: ``a`` of ``n1`` runs fail against ``b`` of ``n2``, the
+    one-sided Fisher exact test that the first fails less often."""
+    from math import comb
+
+    k, n = a + b, n1 + n2
+    return sum(comb(k, x) * comb(n - k, n1 - x) for x in range(a + 1)) / comb(n, n1)
+
+
+def failure_row(claim: dict, data: dict) -> dict:
+    """A ``failures`` claim on a compare --seeds JSON: failing seeds per optimizer and the test."""
+    spec = claim["failures"]
+    counts = {}
+    for name in (spec["fewer"], spec["more"]):
+        losses = per_seed(data, name, spec["calls"])
+        diverged = set(data.get("diverged", {}).get(name, []))  # seeds whose run diverged
+        failed = [
+            s
+            for s, v in losses.items()
+            if s in diverged or v is None or v / data["ilqr_loss"] > spec["limit"]
+        ]
+        counts[name] = (len(failed), len(losses))
+    (a, n1), (b, n2) = counts[spec["fewer"]], counts[spec["more"]]
+    p, p_opposite = fisher_one_sided(a, n1, b, n2), fisher_one_sided(b, n2, a, n1)
+    result = "reproduced" if p <= 0.05 else "contradicted" if p_opposite <= 0.05 else "not reproduced"
+    return {"counts": counts, "p": p, "verdict": result}
+
+
+def claim_row(claim: dict) -> dict:
+    """One claim of docs/claims.toml tested on its data: per-seed values, the interval, how many
+    seeds are on the claim's side, the verdict."""
+    path = ROOT / "docs" / "bench" / claim.get("file", "-")
+    if not path.is_file():  # no data (yet): the claim stays declared, untested
+        return {"values": {}, "interval": None, "agree": 0, "verdict": "not tested"}
+    data = json.loads(path.read_text())
+    if "failures" in claim:
+        return failure_row(claim, data)
+    top = per_seed(data, **claim["numerator"])
+    bottom = per_seed(data, **claim["denominator"]) if "denominator" in claim else None
+    values = {s: v / bottom[s] if bottom else v for s, v in top.items() if v is not None}
+    interval = median_interval(list(values.values()))
+    agree = sum(on_claims_side(claim, v) for v in values.values())
+    return {"values": values, "interval": interval, "agree": agree, "verdict": verdict(claim, *interval)}
+
+
+def _claims() -> str:
+    import tomllib
+
+    claims = tomllib.loads((ROOT / "docs" / "claims.toml").read_text())["claims"]
+    lines = [
+        "| thesis claim | thesis (section) | quantity, per seed | test | seeds | median [95 % CI] "
+        "| seeds on the claim's side | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in claims:
+        r = claim_row(c)
+        if "failures" in c and r["verdict"] != "not tested":
+            counts = " ; ".join(f"{name}: {a} of {n} fail" for name, (a, n) in r["counts"].items())
+            lines.append(
+                f'| {c["claim"]} | "{c["quote"]}" ({c["where"]}) | {c["quantity"]} | one-sided Fisher '
+                f"exact at 0.05 | {counts} | p = {r['p']:.3g} | - | **{r['verdict']}** |"
+            )
+            continue
+        test = (
+            f"CI > {c['above']:g}"
+            if "above" in c
+            else f"CI < {c['below']:g}"
+            if "below" in c
+            else f"CI in [{c['within'][0]:g}, {c['within'][1]:g}]"
+            if "within" in c
+            else "-"
+        )
+        if r["interval"] is None:
+            cells = "- | - | - |"
+        else:
+            values = list(r["values"].values())
+            low, high = r["interval"]
+            cells = (
+                f"{', '.join(f'{v:.4f}' for v in values)} | {statistics.median(values):.4f} "
+                f"[{low:.4f}, {high:.4f}] | {r['agree']} of {len(values)} |"
+            )
+        lines.append(
+            f'| {c["claim"]} | "{c["quote"]}" ({c["where"]}) | {c["quantity"]} | {test} | {cells} '
+            f"**{r['verdict']}** |"
+        )
+    return "\n".join(lines)
+
+
 #: Each generated block: its name in docs/RESULTS.md and the function that writes it.
 BLOCKS: dict[str, Callable[[], str]] = {
     "pathological-cheap": _cheap,
@@ -191,6 +349,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "ppo": _ppo,
     "ppo-delays": _ppo_delays,
     "rl-recurrent": _rl_recurrent,
+    "claims": _claims,
 }
 
 

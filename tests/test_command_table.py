@@ -18,7 +18,7 @@ def test_hf_on_a_free_command_table_matches_ilqr_within_a_tenth_of_a_percent():
         ilqr_cost = np.asarray(solve_task(task, batch).cost)
         table = CommandTable(task.horizon)
         problem = arm_problem(table, task)
-        params, _, history = optim.run(
+        params, _, history = optim.minimize(
             problem,
             optim.hf(lambda_init=1e-3, max_cg=200),
             table.init_params(batch_size=batch.size),

@@ -73,6 +73,28 @@ def test_compare_writes_fig_6_2_table_and_paths(tmp_path, capsys):
     assert "seed=1 (the run has 0)" in capsys.readouterr().err
 
 
+def test_a_diverging_seed_is_counted_not_fatal(tmp_path):
+    """compare --seeds records a run that diverges (a failure to count) and summarizes the rest."""
+    from armctl.arm_experiment import ArmConfig
+    from armctl.compare_seeds import compare_seeds, format_seed_table
+
+    base = ArmConfig(
+        task="center-out",
+        steps=2,
+        hidden=(6, 6),
+        task_options={"n_targets": 3, "horizon": 12},
+    )
+    diverging = {"gd": {"optimizer_options": {"learning_rate": 1e200, "clip_norm": None}}}  # at step 1
+    summary = compare_seeds(
+        base, ["gd", "lbfgs"], [0], tmp_path / "seeds", overrides=diverging, log=lambda *a: None
+    )
+    assert summary["diverged"] == {"gd": ["0"], "lbfgs": []}
+    assert set(summary["runs"]["gd"]) == set() and set(summary["runs"]["lbfgs"]) == {"0"}
+    assert summary["ilqr_loss"] > 0  # the reference comes from a run that finished
+    assert json.loads((tmp_path / "seeds" / "seeds.json").read_text())["diverged"]["gd"] == ["0"]
+    assert "gd: no run finished, diverged: seeds 0" in format_seed_table(summary)
+
+
 def test_compare_over_seeds_writes_bands_and_the_seed_table(tmp_path, capsys):
     out = tmp_path / "seeds"
     args = [
@@ -370,8 +392,8 @@ def test_thesis_presets_give_the_thesis_budgets_and_batch_refresh_where_it_state
     """Thesis 6.7.2-6.7.3: postural AHF 75k calls, L-BFGS 15k; DDN AHF 100k, L-BFGS 25k with its
     batch refreshed every 25 updates. A typed budget or batch refresh wins; ``quick``, other
     optimizers and center-out keep the preset's steps and a fresh batch every step."""
+    from armctl.arm_experiment import ArmConfig
     from armctl.commands.compare import preset_overrides
-    from armctl.train import ArmConfig
 
     def protocol(**fields):
         c = ArmConfig(**fields)
@@ -437,7 +459,7 @@ def test_thesis_scale_preset_pushes_the_arm_as_far_as_fig_6_3_during_the_delay()
     the central posture, the postural force's push during the feedback delay, over the 8 force
     directions, spans fig. 6.3's 0.02 rad at the shoulder and 0.08 rad at the elbow (to 15 %);
     DDN's disturbance std is the rms joint torque of that force (to 30 %)."""
-    from armctl.train import ArmConfig, build_task
+    from armctl.arm_experiment import ArmConfig, build_task
     from armctl.world import env_reset, env_step
 
     task = build_task(ArmConfig(task="postural", preset="thesis-scale"))

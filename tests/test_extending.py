@@ -20,10 +20,10 @@ from armctl.controllers.gated import GatedController
 
 import armctl
 from armctl import registry, runs
+from armctl.arm_experiment import ArmConfig
 from armctl.cli import main
 from armctl.optim import registry as optimizers
 from armctl.tasks import CenterOut
-from armctl.train import ArmConfig
 
 TINY = ["--task-option", "batch_size=4", "--task-option", "horizon=10", "--steps", "2"]
 

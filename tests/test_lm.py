@@ -11,16 +11,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from armctl.controllers import lm
 from jax.flatten_util import ravel_pytree
 
+from armctl.sequence import char_models
 from armctl.sequence import text as T
 
 MODEL_NAMES = ("rnn", "mrnn", "lstm", "mlstm")
 
 
 def tiny_model(name: str, vocab: int = 5, hidden: int = 3):
-    return lm.make_model(name, vocab, hidden)
+    return char_models.make_model(name, vocab, hidden)
 
 
 def masked_nll(model, params, batch: T.TextBatch) -> jnp.ndarray:
@@ -183,18 +183,18 @@ def test_apply_from_continues_a_sequence(name):
 
 def test_default_models_have_about_200k_parameters():
     for name in MODEL_NAMES:
-        model = lm.make_model(name, 101)
-        count = lm.n_params(jax.eval_shape(model.init_params, jax.random.key(0)))
+        model = char_models.make_model(name, 101)
+        count = char_models.n_params(jax.eval_shape(model.init_params, jax.random.key(0)))
         assert 180_000 < count < 230_000, (name, count)
 
 
 def test_model_rejects_bad_sizes():
     with pytest.raises(ValueError, match="hidden"):
-        lm.LSTM(vocab=5, hidden=0)
+        char_models.LSTM(vocab=5, hidden=0)
     with pytest.raises(ValueError, match="init_std"):
-        lm.MRNN(vocab=5, init_std=-1.0)
+        char_models.MRNN(vocab=5, init_std=-1.0)
     with pytest.raises(ValueError, match="unknown model 'gru'"):
-        lm.make_model("gru", 5)
+        char_models.make_model("gru", 5)
 
 
 # ----- Gauss-Newton products, evaluation, training ---------------------------------------------
@@ -203,7 +203,7 @@ def test_gauss_newton_product_matches_explicit_matrices(name):
     """G v + lam mu J_t^T H_D J_t v + lam v from the optimizer core equals the product with
     J^T H J built from an explicit Jacobian (jacfwd) and loss Hessian (jax.hessian)."""
     from armctl.optim import gauss_newton_product
-    from armctl.sequence.train_lm import lm_problem
+    from armctl.sequence.lm_experiment import lm_problem
 
     with jax.enable_x64(True):
         model = tiny_model(name, vocab=4, hidden=2)
@@ -230,7 +230,7 @@ def test_gauss_newton_product_matches_explicit_matrices(name):
 
 
 def test_uniform_model_scores_log2_of_the_alphabet_size():
-    from armctl.sequence.train_lm import bits_per_character
+    from armctl.sequence.lm_experiment import bits_per_character
 
     model = tiny_model("lstm", vocab=13, hidden=4)
     params = model.init_params(jax.random.key(0))
@@ -284,7 +284,7 @@ def trained_run(tmp_path_factory):
 
 def test_tiny_model_learns_a_short_periodic_string(trained_run, capsys):
     from armctl.cli import main
-    from armctl.sequence.train_lm import evaluate
+    from armctl.sequence.lm_experiment import evaluate
 
     run_dir, _ = trained_run
     result = evaluate(run_dir)["evaluation"]
@@ -304,7 +304,7 @@ def test_tiny_model_learns_a_short_periodic_string(trained_run, capsys):
 
 def test_sampling_is_reproducible_by_seed(trained_run, capsys):
     from armctl.cli import main
-    from armctl.sequence.train_lm import sample_run
+    from armctl.sequence.lm_experiment import sample_run
 
     run_dir, _ = trained_run
     a = sample_run(run_dir, "hello", length=36, temperature=1.0, seed=3)
@@ -329,7 +329,7 @@ def test_checkpoint_is_atomic_and_a_corrupt_one_raises(trained_run, tmp_path):
     import shutil
 
     from armctl.runs import CHECKPOINT, load_run
-    from armctl.sequence.train_lm import alphabet_of, params_of
+    from armctl.sequence.lm_experiment import alphabet_of, params_of
 
     run_dir, _ = trained_run
     assert not [f for f in os.listdir(run_dir) if ".tmp" in f]  # no temporary file left behind
@@ -366,7 +366,7 @@ def test_resume_reproduces_the_uninterrupted_run_and_refuses_other_settings(trai
 
 
 def test_rematerialized_scan_gives_identical_values_and_gradients():
-    from armctl.controllers.lm import make_model
+    from armctl.sequence.char_models import make_model
 
     model = make_model("mlstm", 7, hidden=6)
     params = model.init_params(jax.random.key(0))

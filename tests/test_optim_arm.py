@@ -7,7 +7,7 @@ import pytest
 from armctl.controllers.arm import ArmController
 
 from armctl.arm_problem import arm_problem
-from armctl.optim import ahf, gauss_newton_product, objective, run
+from armctl.optim import ahf, gauss_newton_product, minimize, objective
 from armctl.tasks import CenterOut
 
 
@@ -41,7 +41,7 @@ def test_arm_problem_matches_task_loss_and_is_cached(setup):
 def test_ahf_lowers_center_out_loss_monotonically(setup):
     controller, task, batch, params = setup
     problem = arm_problem(controller, task)
-    _, state, hist = run(
+    _, state, hist = minimize(
         problem, ahf(max_cg=30), params, lambda key: batch, jax.random.PRNGKey(0), steps=4, eval_batch=batch
     )
     start = float(objective(problem, params, batch))

@@ -22,11 +22,11 @@ from armctl.optim import (
     lbfgs,
     losses,
     make,
+    minimize,
     momentum,
     ncg,
     nesterov,
     objective,
-    run,
 )
 from armctl.optim.second_order import LAMBDA_RANGE, levenberg_marquardt
 
@@ -91,7 +91,7 @@ RNN_EVAL = _rnn_batch(jax.random.PRNGKey(999))
 
 
 def _train(problem, opt, params, sample, steps, eval_batch, key=0):
-    return run(problem, opt, params, sample, jax.random.PRNGKey(key), steps=steps, eval_batch=eval_batch)
+    return minimize(problem, opt, params, sample, jax.random.PRNGKey(key), steps=steps, eval_batch=eval_batch)
 
 
 # ----- HF / AHF ------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def test_same_seed_same_history_and_resume_from_numpy_checkpoint():
     p_np, s_np = pickle.loads(blob)
     h_res = History.from_json(h_half.to_json())
     key = jax.random.PRNGKey(3)
-    p_c, _, h_c = run(
+    p_c, _, h_c = minimize(
         RNN, opt, p_np, _rnn_batch, key, steps=4, eval_batch=RNN_EVAL, state=s_np, history=h_res
     )
     assert strip(h_c) == strip(h_a) and len(h_c) == 4
@@ -196,7 +196,7 @@ def test_run_callback_budget_and_validation():
     seen = []
     callback = lambda step, p, s, rec: seen.append((step, rec["function_calls"]))
     key = jax.random.PRNGKey(0)
-    _, state, hist = run(
+    _, state, hist = minimize(
         LEAST_SQUARES, gd(0.05), LS_PARAMS, _ls_batch, key, max_function_calls=5, callback=callback
     )
     assert seen == [(i, i + 1) for i in range(5)] and len(hist) == 5 and hist["eval_loss"] == [None] * 5
@@ -205,9 +205,9 @@ def test_run_callback_budget_and_validation():
     with pytest.raises(ValueError, match="unknown History columns"):
         History({"steps": [1]})
     with pytest.raises(ValueError, match="steps or max_function_calls"):
-        run(LEAST_SQUARES, gd(0.1), LS_PARAMS, _ls_batch, jax.random.PRNGKey(0))
+        minimize(LEAST_SQUARES, gd(0.1), LS_PARAMS, _ls_batch, jax.random.PRNGKey(0))
     with pytest.raises(TypeError, match="Optimizer"):
-        run(LEAST_SQUARES, "adam", LS_PARAMS, _ls_batch, jax.random.PRNGKey(0), steps=1)
+        minimize(LEAST_SQUARES, "adam", LS_PARAMS, _ls_batch, jax.random.PRNGKey(0), steps=1)
 
 
 def test_batch_refresh_keeps_each_batch_for_k_steps():
@@ -220,7 +220,7 @@ def test_batch_refresh_keeps_each_batch_for_k_steps():
         return _ls_batch(key)
 
     key = jax.random.PRNGKey(5)
-    _, _, hist = run(LEAST_SQUARES, lbfgs(), LS_PARAMS, sample, key, steps=7, batch_refresh=3)
+    _, _, hist = minimize(LEAST_SQUARES, lbfgs(), LS_PARAMS, sample, key, steps=7, batch_refresh=3)
     same = [[bool(np.array_equal(a, b)) for b in seen] for a in seen]
     assert [same[0][i] for i in range(7)] == [True, True, True, False, False, False, False]
     assert same[3][4] and same[3][5] and not same[3][6]
@@ -228,11 +228,11 @@ def test_batch_refresh_keeps_each_batch_for_k_steps():
         assert hist["loss"][i + 1] == hist["new_loss"][i]  # the same objective at the same parameters
     assert hist["loss"][3] != pytest.approx(hist["new_loss"][2], rel=1e-6)
     # batch_refresh=1 is the default: a fresh batch every step, the same history as before
-    _, _, h1 = run(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=3)
-    _, _, h1b = run(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=3, batch_refresh=1)
+    _, _, h1 = minimize(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=3)
+    _, _, h1b = minimize(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=3, batch_refresh=1)
     assert h1["loss"] == h1b["loss"]
     with pytest.raises(ValueError, match="batch_refresh must be an integer >= 1, got 0"):
-        run(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=1, batch_refresh=0)
+        minimize(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=1, batch_refresh=0)
 
 
 def test_curvature_batch_is_an_evenly_spaced_share_of_every_leaf():

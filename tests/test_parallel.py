@@ -18,8 +18,8 @@ SCRIPT = textwrap.dedent(
     import json, sys
     import jax
     from armctl import optim
-    from armctl.sequence import train_pathological as tp
-    from armctl.train import ArmConfig, train
+    from armctl.sequence import pathological_experiment as tp
+    from armctl.arm_experiment import ArmConfig, train
     from armctl.optim import parallel
 
     assert len(jax.devices()) == 4, jax.devices()
@@ -44,7 +44,7 @@ SCRIPT = textwrap.dedent(
                                         optimizer_options={"curvature_fraction": 0.25}, hidden=16)
             model = tp.model_for("addition", 10, 16)
             with jax.enable_x64(True):
-                _, _, hist = optim.run(
+                _, _, hist = optim.minimize(
                     tp.make_problem("addition", 10, model), cfg.make_optimizer(),
                     model.init_params(jax.random.key(0)), tp.data_source(cfg), jax.random.key(1), steps=4,
                     mesh=parallel.mesh_for(devices),
@@ -54,8 +54,8 @@ SCRIPT = textwrap.dedent(
                 "final": hist["new_loss"][-1],
             }
     # Language-model evaluation, sharded in chunks padded to a multiple of the devices.
-    from armctl.sequence.train_lm import bits_per_character
-    from armctl.controllers.lm import make_model
+    from armctl.sequence.lm_experiment import bits_per_character
+    from armctl.sequence.char_models import make_model
     lm = make_model("mlstm", 7, hidden=6)
     lm_params, ids = lm.init_params(jax.random.key(0)), jax.random.randint(jax.random.key(1), (301,), 0, 7)
     out["bpc"] = [bits_per_character(lm, lm_params, ids, 5, 10, chunk=8, mesh=mesh)
@@ -170,7 +170,7 @@ GN_SCRIPT = textwrap.dedent(
     from armctl.optim.base import value_and_grad_jit
     from armctl.optim.gn import ShardedLinear
     from armctl.sequence import pathological
-    from armctl.sequence.train_pathological import make_problem, model_for
+    from armctl.sequence.pathological_experiment import make_problem, model_for
 
     jax.config.update("jax_enable_x64", True)
     model = model_for("addition", 12, 16)

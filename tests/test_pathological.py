@@ -12,7 +12,7 @@ import pytest
 from armctl import optim, runs
 from armctl.cli import main
 from armctl.sequence import pathological as P
-from armctl.sequence import train_pathological as TP
+from armctl.sequence import pathological_experiment as TP
 
 N = 2000  # sequences per generator check: enough to hit the ends of every range
 
@@ -320,16 +320,16 @@ def test_hf_thesis_cg_stop_is_an_option():
 
 
 def test_float64_training_is_scoped_to_the_run(monkeypatch, tmp_path):
-    from armctl.controllers.rnn import RNN
+    from armctl.sequence.rnn import SparseTanhRNN
 
-    dtypes, init = [], RNN.init_params
+    dtypes, init = [], SparseTanhRNN.init_params
 
     def recording(self, key):
         params = init(self, key)
         dtypes.append(params["w_rec"].dtype)
         return params
 
-    monkeypatch.setattr(RNN, "init_params", recording)
+    monkeypatch.setattr(SparseTanhRNN, "init_params", recording)
     cfg = config(
         "memorization_5bit", 3, hidden=8, precision="float64", max_minibatches=0.05, out=str(tmp_path)
     )

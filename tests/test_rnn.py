@@ -1,10 +1,11 @@
-"""The plain tanh RNN: sparse initialization, recurrence, causality and BPTT gradients."""
+"""The plain tanh RNN (SparseTanhRNN): sparse initialization, recurrence, causality and BPTT gradients."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from armctl.controllers.rnn import RNN
+
+from armctl.sequence.rnn import SparseTanhRNN
 
 
 def reference_apply(params, inputs):
@@ -22,7 +23,7 @@ def reference_apply(params, inputs):
 
 
 def test_sparse_initialization_follows_the_thesis():
-    net = RNN(2, 100, 3)
+    net = SparseTanhRNN(2, 100, 3)
     params = net.init_params(jax.random.key(0))
     # 15 nonzero incoming weights per hidden unit and per output unit; all inputs when n_in < 15.
     assert np.all(np.count_nonzero(params["w_rec"], axis=0) == 15)
@@ -30,7 +31,7 @@ def test_sparse_initialization_follows_the_thesis():
     assert np.all(np.count_nonzero(params["w_in"], axis=0) == 2)
     assert np.all(params["h0"] == 0)
     # Variance 1 for the input weights, 1/15 for the recurrent/output weights and the biases.
-    big = RNN(100, 400, 50).init_params(jax.random.key(1))
+    big = SparseTanhRNN(100, 400, 50).init_params(jax.random.key(1))
     nz = lambda w: np.asarray(w)[np.asarray(w) != 0]
     assert np.std(nz(big["w_in"])) == pytest.approx(1.0, rel=0.05)
     assert np.std(nz(big["w_rec"])) == pytest.approx(1 / np.sqrt(15), rel=0.05)
@@ -41,8 +42,8 @@ def test_sparse_initialization_follows_the_thesis():
 
 def test_input_std_and_recurrent_gain_scale_the_initialization():
     key = jax.random.key(7)
-    base = RNN(2, 400, 1).init_params(key)
-    scaled = RNN(2, 400, 1, input_std=0.3, recurrent_gain=1.2).init_params(key)
+    base = SparseTanhRNN(2, 400, 1).init_params(key)
+    scaled = SparseTanhRNN(2, 400, 1, input_std=0.3, recurrent_gain=1.2).init_params(key)
     # Same sparsity pattern and draws, only the two scales change.
     np.testing.assert_allclose(scaled["w_in"], 0.3 * np.asarray(base["w_in"]), rtol=1e-6)
     np.testing.assert_allclose(scaled["w_rec"], 1.2 * np.asarray(base["w_rec"]), rtol=1e-6)
@@ -55,7 +56,7 @@ def test_input_std_and_recurrent_gain_scale_the_initialization():
 
 
 def test_apply_matches_the_explicit_recurrence():
-    net = RNN(3, 7, 2)
+    net = SparseTanhRNN(3, 7, 2)
     params = net.init_params(jax.random.key(2))
     params["h0"] = 0.3 * jax.random.normal(jax.random.key(3), (7,))
     inputs = jax.random.normal(jax.random.key(4), (4, 9, 3))
@@ -68,7 +69,7 @@ def test_apply_matches_the_explicit_recurrence():
 
 def test_outputs_are_causal():
     # Padding after a sequence's end must not change the outputs up to its end.
-    net = RNN(2, 20, 1)
+    net = SparseTanhRNN(2, 20, 1)
     params = net.init_params(jax.random.key(5))
     x = jax.random.uniform(jax.random.key(6), (2, 12, 2))
     y = x.at[:, 8:].set(0.0)
@@ -78,7 +79,7 @@ def test_outputs_are_causal():
 
 def test_gradient_matches_finite_differences_float64():
     with jax.enable_x64(True):
-        net = RNN(2, 10, 2)
+        net = SparseTanhRNN(2, 10, 2)
         params = net.init_params(jax.random.key(7))
         params["h0"] = 0.1 * jnp.ones(10)
         inputs = jax.random.uniform(jax.random.key(8), (3, 15, 2), jnp.float64)
@@ -115,14 +116,14 @@ def test_gradient_matches_finite_differences_float64():
 
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="n_hidden"):
-        RNN(2, 0, 1)
+        SparseTanhRNN(2, 0, 1)
     with pytest.raises(ValueError, match="n_in"):
-        RNN(2.5, 10, 1)
+        SparseTanhRNN(2.5, 10, 1)
     with pytest.raises(ValueError, match="input_std"):
-        RNN(2, 10, 1, input_std=-1.0)
+        SparseTanhRNN(2, 10, 1, input_std=-1.0)
     with pytest.raises(ValueError, match="recurrent_gain"):
-        RNN(2, 10, 1, recurrent_gain=float("nan"))
-    net = RNN(2, 10, 1)
+        SparseTanhRNN(2, 10, 1, recurrent_gain=float("nan"))
+    net = SparseTanhRNN(2, 10, 1)
     with pytest.raises(ValueError, match=r"\(B, T, 2\)"):
         net.apply(net.init_params(jax.random.key(0)), jnp.zeros((3, 5, 4)))
 
@@ -130,7 +131,7 @@ def test_bad_arguments_raise():
 def test_lyapunov_exponent_is_the_log_spectral_radius_of_a_near_linear_network():
     # Tiny inputs keep tanh in its linear range (1 - h^2 = 1): the tangent is multiplied by a
     # scaled orthogonal W_rec^T every step, so its log growth per step is exactly log(scale).
-    model = RNN(2, 30, 1)
+    model = SparseTanhRNN(2, 30, 1)
     q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(30, 30)))
     params = model.init_params(jax.random.key(0))
     inputs = jax.random.uniform(jax.random.key(1), (6, 40, 2))

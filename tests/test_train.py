@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from armctl import checkpoint, optim, runs
+from armctl.arm_experiment import ArmConfig, train
 from armctl.cli import main
 from armctl.loading import evaluate
 from armctl.tasks import RandomReach
-from armctl.train import ArmConfig, train
 
 TINY = dict(
     task="random-reach", hidden=(8, 8), task_options={"batch_size": 6, "horizon": 12}, checkpoint_every=1
@@ -365,7 +365,9 @@ QUARTIC = optim.Problem(lambda params, batch: (params["x"], ()), lambda out, bat
 
 
 def test_driver_stops_on_conditions_and_says_why():
-    run = lambda **kw: optim.run(QUARTIC, optim.gd(0.01), {"x": jnp.ones(3)}, lambda key: None, KEY, **kw)
+    run = lambda **kw: optim.minimize(
+        QUARTIC, optim.gd(0.01), {"x": jnp.ones(3)}, lambda key: None, KEY, **kw
+    )
     result = run(steps=3)
     assert result.reason == "steps" and len(result.history) == 3
     result = run(stop=[optim.max_calls(2)])
@@ -380,7 +382,7 @@ def test_driver_stops_on_conditions_and_says_why():
 
 def test_driver_returns_the_last_parameters_whose_loss_was_finite():
     # x <- x - 1000 * 4 x^3 overflows float32 in three steps; the result keeps x before that.
-    params, _, history = result = optim.run(
+    params, _, history = result = optim.minimize(
         QUARTIC, optim.gd(1e3), {"x": jnp.ones(3)}, lambda key: None, KEY, steps=50
     )
     assert result.reason == "diverged" and 0 < len(history) < 50
@@ -395,9 +397,9 @@ def test_driver_keeps_the_last_completed_step_on_ctrl_c():
         seen.append(key)
 
     seen = []
-    result = optim.run(QUARTIC, optim.gd(0.01), {"x": jnp.ones(3)}, sample, KEY, steps=5)
+    result = optim.minimize(QUARTIC, optim.gd(0.01), {"x": jnp.ones(3)}, sample, KEY, steps=5)
     assert result.reason == "interrupted" and len(result.history) == 2
-    resumed = optim.run(
+    resumed = optim.minimize(
         QUARTIC,
         optim.gd(0.01),
         result.params,
@@ -407,7 +409,7 @@ def test_driver_keeps_the_last_completed_step_on_ctrl_c():
         state=result.state,
         history=result.history,
     )
-    straight = optim.run(QUARTIC, optim.gd(0.01), {"x": jnp.ones(3)}, lambda key: None, KEY, steps=5)
+    straight = optim.minimize(QUARTIC, optim.gd(0.01), {"x": jnp.ones(3)}, lambda key: None, KEY, steps=5)
     assert resumed.history["loss"] == straight.history["loss"]
 
 

@@ -10,9 +10,9 @@ import argparse
 import dataclasses
 
 from armctl import compare, compare_seeds
+from armctl.arm_experiment import ArmConfig
 from armctl.commands import integer_list, positive_integer, positive_number
 from armctl.commands.arguments import add_arguments, given_arguments
-from armctl.train import ArmConfig
 
 #: Config fields that take one value for every optimizer or one per optimizer (``NAME=V,...``):
 #: the thesis gave each optimizer its own budget (DDN: AHF 100k calls, L-BFGS 25k) and kept
@@ -123,10 +123,10 @@ def register(subparsers) -> None:
         "runs/compare-seeds-TASK-PRESET)",
     )
     p.add_argument("--force", action="store_true", help="replace sub-runs trained with other settings")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     given = given_arguments(args, ArmConfig)
     optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
     if args.at_calls is not None and args.seeds is None:

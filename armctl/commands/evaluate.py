@@ -26,10 +26,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--episodes", type=positive_integer, default=16, help="episodes for --gym")
     p.add_argument("--seed", type=int, default=0, help="seed for the --gym episodes")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     kind = runs.experiment_of(args.run_dir)
     for flag, given in (("--gym", args.gym), ("--ablate", args.ablate)):
         if given and kind != "arm":

@@ -43,13 +43,13 @@ def register(subparsers) -> None:
         action="store_false",
         help="online: plan from the delayed observation instead of predicting over the delay",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
 OPTIONS = ("seed", "arm", "n_targets", "batch_size", "horizon", "iters_per_step", "predict_delay")
 
 
-def run(args) -> int:
+def execute(args) -> int:
     options = {name: getattr(args, name) for name in OPTIONS if hasattr(args, name)}
     ilqr_report(args.task, args.out, force=args.force, **options)
     return 0

@@ -13,7 +13,7 @@ import argparse
 
 from armctl import checkpoint
 from armctl.commands import add_run_arguments, config_from, positive_integer, positive_number
-from armctl.controllers.lm import MODELS
+from armctl.sequence.char_models import MODELS
 
 DEFAULTS_NOTE = (
     "defaults follow the thesis (ch. 5.4.2) and Krause (2015); optimizer settings: "
@@ -22,7 +22,7 @@ DEFAULTS_NOTE = (
 
 
 def register(subparsers) -> None:
-    from armctl.sequence.train_lm import LMConfig
+    from armctl.sequence.lm_experiment import LMConfig
 
     parser = subparsers.add_parser(
         "lm",
@@ -57,28 +57,32 @@ def register(subparsers) -> None:
 
 
 def _train(args) -> int:
-    from armctl.sequence import train_lm
+    from armctl.sequence import lm_experiment
 
-    train_lm.train(config_from(args, train_lm.LMConfig), resume=args.resume is not None, force=args.force)
+    lm_experiment.train(
+        config_from(args, lm_experiment.LMConfig), resume=args.resume is not None, force=args.force
+    )
     return 0
 
 
 def _eval(args) -> int:
-    from armctl.sequence import train_lm
+    from armctl.sequence import lm_experiment
 
-    print(checkpoint.json_text(train_lm.evaluate(args.run_dir)))
+    print(checkpoint.json_text(lm_experiment.evaluate(args.run_dir)))
     return 0
 
 
 def _sample(args) -> int:
-    from armctl.sequence import train_lm
+    from armctl.sequence import lm_experiment
 
-    print(train_lm.sample_run(args.run_dir, args.prompt, args.length, args.temperature, args.seed))
+    print(lm_experiment.sample_run(args.run_dir, args.prompt, args.length, args.temperature, args.seed))
     return 0
 
 
 def _bench(args) -> int:
-    from armctl.sequence import train_lm
+    from armctl.sequence import lm_experiment
 
-    print(checkpoint.json_text(train_lm.throughput(args.model, args.hidden, args.batch_size, args.repeats)))
+    print(
+        checkpoint.json_text(lm_experiment.throughput(args.model, args.hidden, args.batch_size, args.repeats))
+    )
     return 0

@@ -24,7 +24,7 @@ from armctl.commands import add_run_arguments, config_from, integer_list, positi
 from armctl.commands.arguments import given_arguments, split_values
 from armctl.config import field_default
 from armctl.sequence import campaign, model_file, pathological
-from armctl.sequence.train_pathological import PathologicalConfig, sweep, train
+from armctl.sequence.pathological_experiment import PathologicalConfig, sweep, train
 
 LISTS = ("T", "optimizer", "seed")
 #: Modes that are not a problem's name, and the path each takes.
@@ -66,7 +66,7 @@ def register(subparsers) -> None:
         default=10_000,
         help="eval: fresh sequences to score (default: 10000)",
     )
-    parser.set_defaults(func=run_command)
+    parser.set_defaults(func=execute)
 
 
 def _single(given: dict) -> dict:
@@ -112,7 +112,7 @@ def _campaign(args, given: dict) -> int:
     return 0
 
 
-def run_command(args) -> int:
+def execute(args) -> int:
     given = given_arguments(args, PathologicalConfig, listable=True)
     if args.problem in ("campaign", "export", "eval"):
         if args.path is None:

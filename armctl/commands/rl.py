@@ -33,10 +33,10 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_run_arguments(ppo, PPOConfig)
-    ppo.set_defaults(func=run)
+    ppo.set_defaults(func=execute)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     from armctl.ppo import PPOConfig, train
 
     train(config_from(args, PPOConfig), resume=args.resume is not None, force=args.force)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from armctl import robustness
+from armctl.arm_experiment import ArmConfig
 from armctl.commands.arguments import add_arguments, given_arguments
-from armctl.train import ArmConfig
 
 #: The command's own defaults: a disturbed task.
 DEFAULTS = {"task": "ddn"}
@@ -20,10 +20,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--out", help="output directory (default runs/robustness-TASK-sSEED)")
     p.add_argument("--force", action="store_true", help="replace sub-runs trained with other settings")
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     config = ArmConfig(**given_arguments(args, ArmConfig, defaults=DEFAULTS))
     robustness.robustness(config, args.out, force=args.force)
     return 0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from armctl.arm_experiment import ArmConfig, train
 from armctl.commands import add_run_arguments, config_from
-from armctl.train import ArmConfig, train
 
 
 def register(subparsers) -> None:
@@ -24,10 +24,10 @@ def register(subparsers) -> None:
         metavar="R",
         help="also stop once the evaluation loss is within R x iLQR's (e.g. 1.01; center-out only)",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=execute)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     config = config_from(args, ArmConfig)
     train(config, resume=args.resume is not None, force=args.force, until_ratio=args.until_ratio)
     return 0

@@ -27,10 +27,10 @@ def register(subparsers) -> None:
         action="store_true",
         help="you trust where these run directories came from (reading a pickle can run code)",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=execute)
 
 
-def run(args) -> int:
+def execute(args) -> int:
     for run_dir in args.run_dirs:
         legacy = run_dir / runs.LEGACY_CHECKPOINT
         if not legacy.is_file():

@@ -1,4 +1,4 @@
-"""Optimizer core: Gauss-Newton products, CG, HF, AHF, first-order baselines, L-BFGS, NCG, the run driver.
+"""Optimizer core: Gauss-Newton products, CG, HF, AHF, first-order baselines, L-BFGS, NCG, the driver.
 
 ``OPTIMIZERS`` names the trainers; ``make(name, **options)`` builds one from data.
 """
@@ -7,7 +7,7 @@ from armctl.optim import losses, parallel
 from armctl.optim.ahf import ahf
 from armctl.optim.base import Counters, Optimizer, Problem, curvature_batch, objective
 from armctl.optim.cg import CGIteration, CGIterator, CGResult, CGState, cg
-from armctl.optim.driver import History, RunResult, Status, max_calls, max_seconds, max_steps, run, when
+from armctl.optim.driver import History, RunResult, Status, max_calls, max_seconds, max_steps, minimize, when
 from armctl.optim.first_order import adam, from_optax, gd, lbfgs, momentum, ncg, nesterov
 from armctl.optim.gn import GNProduct, gauss_newton_product
 from armctl.optim.hf import hf
@@ -46,6 +46,6 @@ __all__ = [
     "objective",
     "parallel",
     "register_optimizer",
-    "run",
+    "minimize",
     "when",
 ]

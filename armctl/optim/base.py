@@ -9,7 +9,7 @@ Counting convention (the same for every optimizer; thesis fig. 6.2 plots against
   is not counted again);
 * ``gv`` — one curvature-matrix-vector product.
 
-Evaluations on the optional evaluation batch made by :func:`armctl.optim.run` are diagnostics and
+Evaluations on the optional evaluation batch made by :func:`armctl.optim.minimize` are diagnostics and
 are not counted.
 """
 

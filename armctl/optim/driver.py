@@ -1,10 +1,10 @@
 """The shared training driver: fresh batches, counters, an evaluation loss, stop conditions, a history.
 
-:func:`run` steps an optimizer until a *stop condition* fires. A condition is a small function
+:func:`minimize` steps an optimizer until a *stop condition* fires. A condition is a small function
 of the run's :class:`Status` that returns ``None`` to go on or a reason string to stop;
 conditions compose by listing them (the first that fires wins)::
 
-    run(problem, opt, params, sample, key,
+    minimize(problem, opt, params, sample, key,
         stop=[max_steps(600), max_calls(20_000), max_seconds(600),
               when(lambda status: status.history["loss"][-1] < 1e-6, "converged")])
 
@@ -216,7 +216,7 @@ class _Triple(NamedTuple):
 class RunResult(_Triple):
     """``(params, state, history)`` of a run, and :attr:`reason`, why it stopped: a condition's
     reason (``'steps'``, ``'function_calls'``, ``'time'``, a predicate's), ``'diverged'`` or
-    ``'interrupted'``. It unpacks as ``params, state, history = run(...)``."""
+    ``'interrupted'``. It unpacks as ``params, state, history = minimize(...)``."""
 
     def __new__(cls, params, state, history, reason: str | None = None):
         result = super().__new__(cls, params, state, history)
@@ -228,7 +228,7 @@ def _finite(*values) -> bool:
     return all(v is None or math.isfinite(v) for v in values)
 
 
-def run(
+def minimize(
     problem: Problem,
     opt: Optimizer,
     params,
@@ -269,7 +269,7 @@ def run(
     the single-device run's up to floating-point reduction order.
     ``sample_batch`` is called once per step on the host: jit it when it does real work.
 
-    Returns a :class:`RunResult`: ``params, state, history = run(...)``, and ``.reason``.
+    Returns a :class:`RunResult`: ``params, state, history = minimize(...)``, and ``.reason``.
     """
     check_problem(problem)
     if not isinstance(opt, Optimizer):

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from armctl import checkpoint, provenance, runs
 from armctl.sequence import pathological
-from armctl.sequence.train_pathological import PathologicalConfig, plot_sweep, run_name
+from armctl.sequence.pathological_experiment import PathologicalConfig, plot_sweep, run_name
 
 #: Keys of an entry that take a value or a list, and the config field each sets.
 LISTS = {"problems": "problem", "problem": "problem", "T": "T", "seeds": "seed", "seed": "seed"}
@@ -189,7 +189,7 @@ def _train_pinned(config_json: dict, resume: bool, core: int | None, log_path: s
             if core is not None:
                 os.sched_setaffinity(0, {core})
             print(f"process {os.getpid()} on cores {sorted(os.sched_getaffinity(0))}", file=log)
-            from armctl.sequence.train_pathological import train
+            from armctl.sequence.pathological_experiment import train
 
             train(
                 PathologicalConfig.from_json(config_json),

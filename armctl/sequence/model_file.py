@@ -1,6 +1,6 @@
 """A trained pathological-problem network as one data file, and its check on fresh sequences.
 
-A model file is a NumPy ``.npz`` holding the parameters of :class:`armctl.controllers.rnn.RNN`
+A model file is a NumPy ``.npz`` holding the parameters of :class:`armctl.sequence.rnn.SparseTanhRNN`
 (``w_in``, ``w_rec``, ``b``, ``h0``, ``w_out``, ``b_out``) and ``meta``, a JSON text: the format
 and version, the problem, the ``T`` it was trained at, the network's sizes, and where it came from
 (the run's config and outcome). It is read with ``allow_pickle=False``: it holds arrays and text,
@@ -22,15 +22,17 @@ import jax
 import numpy as np
 
 from armctl import checkpoint
-from armctl.controllers.rnn import RNN
 from armctl.sequence import pathological
+from armctl.sequence.rnn import SparseTanhRNN
 
 FORMAT = "armctl-pathological-rnn"
 VERSION = 1
 PARAMS = ("w_in", "w_rec", "b", "h0", "w_out", "b_out")
 
 
-def save(path: str | os.PathLike, model: RNN, params: dict, problem: str, T: int, source: dict) -> None:
+def save(
+    path: str | os.PathLike, model: SparseTanhRNN, params: dict, problem: str, T: int, source: dict
+) -> None:
     """Write ``params`` of ``model`` (trained on ``problem`` at ``T``) to ``path`` atomically."""
     meta = {
         "format": FORMAT,
@@ -48,7 +50,7 @@ def save(path: str | os.PathLike, model: RNN, params: dict, problem: str, T: int
     checkpoint.atomic_write_bytes(path, buffer.getvalue())
 
 
-def load(path: str | os.PathLike) -> tuple[dict, RNN, dict]:
+def load(path: str | os.PathLike) -> tuple[dict, SparseTanhRNN, dict]:
     """``(meta, model, params)`` of a model file; ``ValueError`` naming the file and what is wrong."""
     path = Path(path)
     if not path.is_file():
@@ -69,7 +71,7 @@ def load(path: str | os.PathLike) -> tuple[dict, RNN, dict]:
         raise ValueError(f"{path} lacks the parameters {missing}")
     try:
         pathological.spec(meta["problem"], meta["T"])
-        model = RNN(meta["n_in"], meta["n_hidden"], meta["n_out"])
+        model = SparseTanhRNN(meta["n_in"], meta["n_hidden"], meta["n_out"])
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: bad meta ({err})") from None
     expected = jax.eval_shape(model.init_params, jax.random.key(0))
@@ -118,7 +120,7 @@ def export(run_dir: str | os.PathLike, path: str | os.PathLike) -> dict:
     returns its meta. The run's config and outcome (report.json, if the run has ended) go in
     ``meta["source"]``."""
     from armctl import runs
-    from armctl.sequence.train_pathological import PathologicalConfig
+    from armctl.sequence.pathological_experiment import PathologicalConfig
 
     loaded = runs.load_run(run_dir, PathologicalConfig)
     config, model, params = loaded.config, loaded.model, loaded.params

@@ -41,9 +41,9 @@ import math
 
 import jax
 import jax.numpy as jnp
-from armctl.controllers.init import sparse_matrix
 
 from armctl.checks import check_integer
+from armctl.controllers.init import sparse_matrix
 from armctl.scan import remat_scan
 
 

@@ -25,14 +25,14 @@ import math
 
 import jax
 import jax.numpy as jnp
-from armctl.controllers.init import SPARSE_FAN_IN, sparse_matrix
 
 from armctl.checks import check_integer
+from armctl.controllers.init import SPARSE_FAN_IN, sparse_matrix
 from armctl.scan import remat_scan
 
 
 @dataclasses.dataclass(frozen=True)
-class RNN:
+class SparseTanhRNN:
     """Single-layer recurrent tanh network; hashable, so it can be a static jit argument.
 
     Attributes:

@@ -1,7 +1,7 @@
 """Training RNNs on the pathological problems with the shared optimizer core, and the fig. 4.1 sweep.
 
 The setup of the thesis (sec. 4.4): 100 tanh units with the sparse initialization of
-:class:`armctl.controllers.rnn.RNN`; HF (structural damping) with the gradient on 10,000 fresh
+:class:`armctl.sequence.rnn.SparseTanhRNN`; HF (structural damping) with the gradient on 10,000 fresh
 sequences and the curvature on the first 1,000 of them each iteration (all 32 sequences for both on
 the 5-bit memorization problem), at most 300 CG steps, ``lambda`` initialized to 0.1 with structural damping
 ``mu = 1/30`` or to 0.3 without (both times ``T`` on random permutation, whose objective sums
@@ -42,10 +42,10 @@ import numpy as np
 from armctl import checkpoint, optim, plots, runs
 from armctl.checks import check_integer
 from armctl.config import RunConfig, option
-from armctl.controllers.rnn import RNN
 from armctl.optim import losses, registry
 from armctl.optim.driver import Status
 from armctl.sequence import pathological
+from armctl.sequence.rnn import SparseTanhRNN
 
 #: Sequences per minibatch in Martens & Sutskever's count.
 MINIBATCH = 1000
@@ -199,7 +199,7 @@ class PathologicalConfig(RunConfig):
     def default_out(self) -> Path:
         return Path("runs") / "pathological" / run_name(self)
 
-    def rebuild(self, extra: dict) -> RNN:
+    def rebuild(self, extra: dict) -> SparseTanhRNN:
         """The run's network (:func:`model_for` its settings)."""
         return model_for(self.problem, self.T, self.hidden, self.input_std, self.recurrent_gain)
 
@@ -258,17 +258,17 @@ def run_name(config: PathologicalConfig) -> str:
 
 def model_for(
     problem: str, T: int, hidden: int = 100, input_std: float = 1.0, recurrent_gain: float = 1.0
-) -> RNN:
-    """The thesis's RNN sized for ``problem`` (``input_std`` and ``recurrent_gain``: see :class:`RNN`)."""
+) -> SparseTanhRNN:
+    """The thesis's RNN sized for ``problem`` (``input_std``, ``recurrent_gain``: :class:`SparseTanhRNN`)."""
     spec = pathological.spec(problem, T)
-    return RNN(spec.n_in, hidden, spec.n_out, input_std=input_std, recurrent_gain=recurrent_gain)
+    return SparseTanhRNN(spec.n_in, hidden, spec.n_out, input_std=input_std, recurrent_gain=recurrent_gain)
 
 
 @functools.cache
-def make_problem(problem: str, T: int, model: RNN, remat_block: int = 0) -> optim.Problem:
-    """The optimizer core's view of ``problem``: RNN outputs, hidden pre-activations as taps, and the
-    matching loss (squared error for continuous targets, softmax cross-entropy for symbols), summed
-    over the masked steps and averaged over sequences.
+def make_problem(problem: str, T: int, model: SparseTanhRNN, remat_block: int = 0) -> optim.Problem:
+    """The optimizer core's view of ``problem``: the network's outputs, hidden pre-activations as
+    taps, and the matching loss (squared error for continuous targets, softmax cross-entropy for
+    symbols), summed over the masked steps and averaged over sequences.
 
     Cached, so runs that differ only in seed or optimizer share the compiled functions (the optimizer
     core's jitted functions take the problem as a static argument).
@@ -308,7 +308,7 @@ def _keys(config: PathologicalConfig):
 
 
 @functools.cache
-def _error_fn(model: RNN):
+def _error_fn(model: SparseTanhRNN):
     @jax.jit
     def error(params, batch):
         return pathological.error_rate(model.apply(params, batch.inputs)[0], batch)
@@ -316,12 +316,12 @@ def _error_fn(model: RNN):
     return error
 
 
-#: Test sequences the network's memory (:meth:`RNN.lyapunov_exponent`) is measured on.
+#: Test sequences the network's memory (:meth:`SparseTanhRNN.lyapunov_exponent`) is measured on.
 LYAPUNOV_SEQUENCES = 100
 
 
 @functools.cache
-def _memory_fn(model: RNN):
+def _memory_fn(model: SparseTanhRNN):
     """``(params, inputs) -> `` the network's top Lyapunov exponent on ``inputs`` (fixed key: a
     function of the parameters alone, so a resumed run records the same numbers)."""
     # Burn-in: the first tenth of the steps (at most 10), while the start state is forgotten.
@@ -394,7 +394,7 @@ def train(
         if mesh is not None:
             test = optim.parallel.shard_batch(test, mesh)
         error = _error_fn(model)
-        result = runs.train(
+        result = runs.checkpointed_minimize(
             config,
             problem,
             config.make_optimizer(),

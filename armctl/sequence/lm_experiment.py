@@ -31,7 +31,6 @@ import numpy as np
 from armctl import plots, runs
 from armctl.checks import check_integer
 from armctl.config import CHECKPOINT_EVERY_HELP, RunConfig, option
-from armctl.controllers.lm import MODELS, make_model, n_params
 from armctl.optim import Problem, registry
 from armctl.optim.base import value_and_grad_jit
 from armctl.optim.driver import Status
@@ -39,6 +38,7 @@ from armctl.optim.gn import gauss_newton_product
 from armctl.optim.losses import softmax_cross_entropy
 from armctl.optim.parallel import mesh_for, shard_batch
 from armctl.sequence import text as T
+from armctl.sequence.char_models import MODELS, make_model, n_params
 
 #: The budget of a run given none.
 DEFAULT_MINUTES = 10.0
@@ -122,7 +122,7 @@ def lm_problem(model, per_character: bool = False, remat_block: int = 0) -> Prob
     """The language model as a Gauss-Newton problem: logits as outputs, the hidden
     pre-activations as structural-damping taps, softmax cross-entropy as the loss (nats per
     sequence, or per scored character when ``per_character``); ``remat_block`` rematerializes
-    the scan (see ``armctl.controllers.lm``)."""
+    the scan (see ``armctl.sequence.char_models``)."""
 
     def outputs(params, batch: T.TextBatch):
         return model.apply(params, batch.inputs, remat_block)
@@ -357,7 +357,7 @@ def train(
                 "best_params": best["params"],
             }
 
-        result = runs.train(
+        result = runs.checkpointed_minimize(
             config,
             problem,
             config.make_optimizer(),

@@ -246,7 +246,7 @@ def train(
                 return status.history["eval_loss"][-1] <= until_ratio * reference
 
             stop = (driver.when(within, "ratio"),)
-        result = runs.train(
+        result = runs.checkpointed_minimize(
             config,
             setup.problem,
             setup.optimizer,
