@@ -21,12 +21,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import jax  # noqa: E402
 from armctl.envs import functional  # noqa: E402
 from common import machine_info, write_json  # noqa: E402
 
 from armctl import provenance, xla_cpu  # noqa: E402
-from armctl.ppo import PPOConfig, evaluation_keys, train  # noqa: E402
+from armctl.ppo import PPOConfig, train  # noqa: E402
 
 
 def ppo_rows(env_id: str, policy: str, steps: int, delays: tuple[int, ...], args) -> list[dict]:
@@ -62,13 +61,12 @@ def ppo_rows(env_id: str, policy: str, steps: int, delays: tuple[int, ...], args
 def ilqr_rows(env_id: str, delays: tuple[int, ...], args) -> list[dict]:
     """Online iLQR (bench/rl.py's iLQR row) on the PPO runs' evaluation episodes, one task delay
     at a time."""
-    from rl import ilqr_row
+    from rl import ilqr_row, ppo_episodes
 
-    env, params = functional.make(env_id)
-    _, states = jax.vmap(env.reset, in_axes=(0, None))(evaluation_keys(args.seed, args.episodes), params)
+    task, batch = ppo_episodes(env_id, args.seed, args.episodes)
     rows = []
     for delay in delays:
-        row = ilqr_row(dataclasses.replace(env.task, delay=delay), states.episode)
+        row = ilqr_row(dataclasses.replace(task, delay=delay), batch)
         rows.append(
             {
                 "method": row["method"],

@@ -60,6 +60,19 @@ def evaluation_episodes(task: Task, n: int) -> TaskBatch:
     return task.sample(key) if task.fixed_cases else task.sample(key, n)
 
 
+def ppo_episodes(env_id: str, seed: int, n: int) -> tuple[Task, TaskBatch]:
+    """The episodes `armctl rl ppo` evaluates a run of ``seed`` on (``n`` of them, drawn by the
+    functional env's reset from :func:`armctl.ppo.evaluation_keys`), as a TaskBatch, and the env's
+    task: other controllers scored on them play the same episodes, every noise draw included."""
+    from armctl.envs import functional
+
+    from armctl.ppo import evaluation_keys
+
+    env, params = functional.make(env_id)
+    _, states = jax.vmap(env.reset, in_axes=(0, None))(evaluation_keys(seed, n), params)
+    return env.task, jax.tree_util.tree_map(np.asarray, states.episode)
+
+
 def one_episode(batch: TaskBatch, i: int) -> TaskBatch:
     return jax.tree_util.tree_map(lambda a: a[i : i + 1], batch)
 

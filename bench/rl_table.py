@@ -8,8 +8,8 @@ AHF RNN and iLQR, all scored on the same evaluation episodes.
 Each ``--runs`` entry ``ENV:POLICY:STEPS[:normalize]`` trains a fresh PPO run as ``bench/ppo.py``
 does (10 epochs of 16 minibatches, seed ``--seed``) and reports its deterministic policy on the
 run's evaluation episodes: the ``--episodes`` (20) episodes ``env.reset`` draws from
-:func:`armctl.ppo.evaluation_keys`. The same episodes (their :class:`~armctl.tasks.TaskBatch`,
-every noise draw included) are then played by
+:func:`armctl.ppo.evaluation_keys`. The same episodes (``bench/rl.py``'s ``ppo_episodes``: their
+:class:`~armctl.tasks.TaskBatch`, every noise draw included) are then played by
 
 - ``zero``: the do-nothing policy, through the Gymnasium id;
 - ``AHF RNN``: the RNN of an ``armctl train`` run directory (``--ahf-run TASK=DIR``, trained on the
@@ -29,15 +29,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from armctl.envs import functional  # noqa: E402
 from common import machine_info, write_json  # noqa: E402
 from ppo import one as ppo_run  # noqa: E402
-from rl import ENV_NAMES, ahf_row, ahf_runs_of, ilqr_row, make_env, run_policy  # noqa: E402
+from rl import ENV_NAMES, ahf_row, ahf_runs_of, ilqr_row, make_env, ppo_episodes, run_policy  # noqa: E402
 
 from armctl import provenance, xla_cpu  # noqa: E402
-from armctl.ppo import evaluation_keys  # noqa: E402
 
 DEFAULT_RUNS = ",".join(
     f"{env}-v1:{policy}:{steps}:normalize"
@@ -45,13 +42,6 @@ DEFAULT_RUNS = ",".join(
     for policy, steps in (("mlp", 1_000_000), ("gru", 3_000_000))
 )
 TASK_OF_ENV = {f"{env}-v1": task for task, env in ENV_NAMES.items()}
-
-
-def episodes_of(env_id: str, seed: int, episodes: int):
-    """The PPO runs' evaluation episodes of ``env_id`` as a TaskBatch, and the env's task."""
-    env, params = functional.make(f"armctl/{env_id}")
-    _, states = jax.vmap(env.reset, in_axes=(0, None))(evaluation_keys(seed, episodes), params)
-    return env.task, jax.tree_util.tree_map(np.asarray, states.episode)
 
 
 def scored(task: str, method: str, row: dict) -> dict:
@@ -100,7 +90,7 @@ def main() -> None:
     }
     for env_id in dict.fromkeys(e[0] for e in entries):
         name = TASK_OF_ENV[env_id]
-        task, batch = episodes_of(env_id, args.seed, args.episodes)
+        task, batch = ppo_episodes(f"armctl/{env_id}", args.seed, args.episodes)
         zero = run_policy(lambda: lambda obs: np.zeros(2, np.float32), make_env(name), batch)
         rows.append(scored(name, "zero action", zero))
         for _, policy, steps, *flags in (e for e in entries if e[0] == env_id):

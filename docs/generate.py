@@ -129,6 +129,8 @@ def _ppo() -> str:
 
 def _ppo_delays() -> str:
     data = json.loads((ROOT / "docs" / "bench" / "ppo_delays_cpu.json").read_text())
+    ahf = json.loads((ROOT / "docs" / "bench" / "ahf_delays_cpu.json").read_text())
+    data["rows"] = data["rows"] + ahf["rows"]  # bench/ahf_delays.py: the same episodes
     methods = list(dict.fromkeys(r["method"] for r in data["rows"]))
     delays = sorted({r["delay"] for r in data["rows"]})
     error = {(r["method"], r["delay"]): r["final_hand_error_mm"] for r in data["rows"]}
@@ -141,10 +143,12 @@ def _ppo_delays() -> str:
         mark = " (the env's)" if d == data["task_delay"] else ""
         cells = " | ".join(f"{error[(m, d)]:.1f}" for m in methods)
         lines.append(f"| {d} / {d * ms:.0f}{mark} | {cells} |")
-    # A PPO row's wall time is its whole run (every delay at once); iLQR's rows are one delay each.
+    # A PPO row's wall time is its whole run (every delay at once); iLQR's and AHF's rows are one
+    # delay each.
     walls = {m: max(r["wall_s"] for r in data["rows"] if r["method"] == m) for m in methods}
-    walls["online iLQR"] = sum(r["wall_s"] for r in data["rows"] if r["method"] == "online iLQR")
-    steps = {r["method"]: r["env_steps"] for r in data["rows"] if "env_steps" in r}
+    for separate in ("online iLQR", "AHF RNN"):  # one run per delay: their times add up
+        walls[separate] = sum(r["wall_s"] for r in data["rows"] if r["method"] == separate)
+    steps = {r["method"]: r["env_steps"] for r in data["rows"] if r["method"].startswith("PPO")}
     lines.append("")
     lines.append(
         f"Final hand error (mm), mean of {data['episodes']} evaluation episodes ({data['env_id']}, seed "
@@ -153,7 +157,9 @@ def _ppo_delays() -> str:
             f"{m} {walls[m]:.0f} s" + (f" ({steps[m]:,} env steps per delay)" if m in steps else "")
             for m in methods
         )
-        + "."
+        + ". AHF RNN: one `armctl train ddn` run per delay, "
+        + f"{min(r['env_steps'] for r in ahf['rows']):,}-{max(r['env_steps'] for r in ahf['rows']):,}"
+        + " simulated arm steps each (function calls x batch x T)."
     )
     return "\n".join(lines)
 
@@ -349,6 +355,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "ppo": _ppo,
     "ppo-delays": _ppo_delays,
     "rl-recurrent": _rl_recurrent,
+    "rl-table": _rl_table,
     "claims": _claims,
 }
 

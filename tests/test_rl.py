@@ -220,9 +220,10 @@ def test_bench_rl_scores_a_recurrent_policy_from_its_initial_state_each_episode(
     assert not np.array_equal(first[0], first[1])  # the state moves within an episode
 
 
-def test_bench_rl_table_scores_the_episodes_ppo_evaluates_on():
-    """bench/rl_table.py plays the episodes PPO's evaluation draws (its keys through the functional
-    env's reset) and scores them as the functional env reports them: the zero policy's final hand
+def test_bench_rl_scores_the_episodes_ppo_evaluates_on():
+    """bench/rl.py's ppo_episodes (used by rl_table.py, ppo_delays.py, ahf_delays.py) are the
+    episodes PPO's evaluation draws (its keys through the functional env's reset), and the scoring
+    of the other controllers reports them as the functional env does: the zero policy's final hand
     error, through the Gymnasium id and Task.metrics, is the functional env's own."""
     import jax
     import jax.numpy as jnp
@@ -232,20 +233,22 @@ def test_bench_rl_table_scores_the_episodes_ppo_evaluates_on():
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
     import rl as bench_rl
-    import rl_table
 
     seed, n = 3, 3
-    task, batch = rl_table.episodes_of("DDN-v1", seed, n)
+    task, batch = bench_rl.ppo_episodes("armctl/DDN-v1", seed, n)
     zero = bench_rl.run_policy(lambda: lambda obs: np.zeros(2, np.float32), bench_rl.make_env("ddn"), batch)
 
     env, params = functional.make("armctl/DDN-v1")
     keys = evaluation_keys(seed, n)
     _, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
     step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, None, None)))
+    cost = np.zeros(n)
     for _ in range(task.horizon):
         _, state, _, done, info = step(keys, state, jnp.zeros(2), params)
+        cost += np.asarray(info["command_cost"] + info["state_cost"])  # PPO's thesis cost
     assert bool(np.all(done))  # the horizon ended every episode on this step
     errors = np.asarray(info["hand_error_mm"])
     assert zero["diverged"] == 0 and np.all(errors > 10.0)  # undisturbed DDN reaches are far off
     # float32 functional env against the float64 Gymnasium env over 60 steps of a stable arm
     np.testing.assert_allclose(zero["final_error_mm"], errors.mean(), rtol=1e-4)
+    np.testing.assert_allclose(zero["cost"], cost.mean(), rtol=1e-4)
