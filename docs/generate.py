@@ -209,6 +209,33 @@ def _rl_table() -> str:
     return "\n".join(lines)
 
 
+def _center_out_100k() -> str:
+    data = json.loads((ROOT / "docs" / "bench" / "seeds_center_out_100k.json").read_text())
+    names = {"ahf": "AHF", "hf": "HF (structural damping)", "lbfgs": "L-BFGS", "ncg": "NCG"}
+    runs = {o: [r for r in data["rows"] if r["optimizer"] == o] for o in names}
+    head = " | ".join(f"{names[o]}, {len(runs[o])} seeds" for o in names)
+    lines = [f"| calls | {head} |", "|---|" + "---|" * len(names)]
+    for calls in ("20000", "50000", "100000"):
+        cells = []
+        for o in names:
+            ratios = sorted(r["ratio_to_ilqr"][calls] for r in runs[o])
+            cells.append(f"{statistics.median(ratios):.4f} [{ratios[0]:.4f}, {ratios[-1]:.4f}]")
+        lines.append(f"| {int(calls):,} | " + " | ".join(cells) + " |")
+    reached = []
+    for o in names:
+        at = sorted(r["calls_to_1.01"] for r in runs[o] if r["calls_to_1.01"] is not None)
+        where = f" (from {', '.join(f'{c / 1000:.1f}k' for c in at)} calls)" if at else ""
+        reached.append(f"{len(at)} of {len(runs[o])}{where}")
+    lines.append("| within 1.01 by 100k | " + " | ".join(reached) + " |")
+    close = [
+        f"{sum(r['ratio_to_ilqr']['100000'] <= 1.001 for r in runs[o])} of {len(runs[o])}" for o in names
+    ]
+    lines.append("| within 1.001 at 100k | " + " | ".join(close) + " |")
+    lines.append("")
+    lines.append("Loss over iLQR's on the evaluation batch, median [best, worst] over the seeds.")
+    return "\n".join(lines)
+
+
 #: The claims' test (docs/claims.toml): confidence level and bootstrap resamples.
 CLAIMS_LEVEL, CLAIMS_RESAMPLES = 0.95, 10_000
 
@@ -357,6 +384,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "rl-recurrent": _rl_recurrent,
     "rl-table": _rl_table,
     "claims": _claims,
+    "center-out-100k": _center_out_100k,
 }
 
 
