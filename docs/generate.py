@@ -236,6 +236,25 @@ def _center_out_100k() -> str:
     return "\n".join(lines)
 
 
+def _center_out_20k() -> str:
+    data = json.loads((ROOT / "docs" / "bench" / "seeds_center_out_thesis.json").read_text())
+    names = {"ahf": "AHF", "hf": "HF (structural damping, mu 0.03)", "lbfgs": "L-BFGS (m 100)", "ncg": "NCG"}
+    lines = ["| calls | " + " | ".join(names.values()) + " |", "|---|" + "---|" * len(names)]
+    for calls in map(str, data["at_calls"]):
+        cells = []
+        for o in names:
+            r = data["table"][calls][o]["ratio_to_ilqr"]
+            digits = 4 if r["worst"] < 10 else 1 if r["worst"] < 1000 else 0
+            cells.append(f"{r['median']:,.{digits}f} [{r['best']:,.{digits}f}, {r['worst']:,.{digits}f}]")
+        lines.append(f"| {int(calls):,} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        f"Loss over iLQR's, median [best, worst] over seeds {data['seeds']} "
+        "(NCG before its restart fix, see below)."
+    )
+    return "\n".join(lines)
+
+
 #: The claims' test (docs/claims.toml): confidence level and bootstrap resamples.
 CLAIMS_LEVEL, CLAIMS_RESAMPLES = 0.95, 10_000
 
@@ -385,6 +404,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "rl-table": _rl_table,
     "claims": _claims,
     "center-out-100k": _center_out_100k,
+    "center-out-20k": _center_out_20k,
 }
 
 
