@@ -255,6 +255,30 @@ def _center_out_20k() -> str:
     return "\n".join(lines)
 
 
+def _postural_15k() -> str:
+    data = json.loads((ROOT / "docs" / "bench" / "seeds_postural_thesis_scale_15k.json").read_text())
+
+    def stats(r: dict, spec: str) -> str:
+        return f"{r['median']:{spec}} [{r['best']:{spec}}, {r['worst']:{spec}}]"
+
+    lines = [
+        "| calls | AHF loss | L-BFGS loss | L-BFGS / AHF per seed |",
+        "|---|---|---|---|",
+    ]
+    for calls in map(str, data["at_calls"]):
+        ahf, lbfgs = data["table"][calls]["ahf"], data["table"][calls]["lbfgs"]
+        lines.append(
+            f"| {int(calls):,} | {stats(ahf['loss'], '.4f')} | {stats(lbfgs['loss'], '.4f')} "
+            f"| {stats(lbfgs['over_ahf'], '.2f')} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Median [best, worst] over seeds {data['seeds']}; the loss is the mean over the last "
+        f"{data['window']:.0%} of the calls up to each count (the evaluation batch)."
+    )
+    return "\n".join(lines)
+
+
 #: The claims' test (docs/claims.toml): confidence level and bootstrap resamples.
 CLAIMS_LEVEL, CLAIMS_RESAMPLES = 0.95, 10_000
 
@@ -405,6 +429,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "claims": _claims,
     "center-out-100k": _center_out_100k,
     "center-out-20k": _center_out_20k,
+    "postural-15k": _postural_15k,
 }
 
 
