@@ -279,6 +279,38 @@ def _postural_15k() -> str:
     return "\n".join(lines)
 
 
+def _stats_cell(r: dict, spec: str) -> str:
+    """``median [best, worst]`` of a seed-table statistic (one value when one seed has it)."""
+    if not r.get("reached"):
+        return "not run"
+    if r["reached"] == 1:
+        return f"{r['median']:{spec}}"
+    return f"{r['median']:{spec}} [{r['best']:{spec}}, {r['worst']:{spec}}]"
+
+
+def _ddn_10k() -> str:
+    data = json.loads((ROOT / "docs" / "bench" / "seeds_ddn_thesis_scale_10k.json").read_text())
+    lines = [
+        "| calls | AHF | L-BFGS, batch kept 25 updates (thesis) | its loss / AHF's, per seed "
+        "| L-BFGS, fresh batch (seed 0) | its loss / AHF's |",
+        "|---|---|---|---|---|---|",
+    ]
+    for calls in map(str, data["at_calls"]):
+        row = data["table"][calls]
+        ahf, kept, fresh = row["ahf"], row["lbfgs_batch_kept_25"], row["lbfgs_fresh_batch"]
+        seeds = [s for s, v in ahf["per_seed"].items() if v is not None]
+        which = "" if len(seeds) == len(ahf["per_seed"]) else f" (AHF seeds {', '.join(seeds)})"
+        cells = [
+            _stats_cell(ahf["loss"], ".5f"),
+            _stats_cell(kept["loss"], ".5f"),
+            _stats_cell(kept["over_ahf"], ".2f"),
+            _stats_cell(fresh["loss"], ".5f"),
+            _stats_cell(fresh["over_ahf"], ".2f"),
+        ]
+        lines.append(f"| {int(calls):,}{which} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 #: The claims' test (docs/claims.toml): confidence level and bootstrap resamples.
 CLAIMS_LEVEL, CLAIMS_RESAMPLES = 0.95, 10_000
 
@@ -430,6 +462,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "center-out-100k": _center_out_100k,
     "center-out-20k": _center_out_20k,
     "postural-15k": _postural_15k,
+    "ddn-10k": _ddn_10k,
 }
 
 
