@@ -271,10 +271,17 @@ def _postural_15k() -> str:
             f"| {int(calls):,} | {stats(ahf['loss'], '.4f')} | {stats(lbfgs['loss'], '.4f')} "
             f"| {stats(lbfgs['over_ahf'], '.2f')} |"
         )
+    ahf, lbfgs = data["runs"]["ahf"], data["runs"]["lbfgs"]
+    finals = ", ".join(
+        f"{ahf[s]['final_loss']:.4f} / {lbfgs[s]['final_loss']:.4f} "
+        f"({lbfgs[s]['final_loss'] / ahf[s]['final_loss']:.2f}x)"
+        for s in map(str, data["seeds"])
+    )
     lines.append("")
     lines.append(
         f"Median [best, worst] over seeds {data['seeds']}; the loss is the mean over the last "
-        f"{data['window']:.0%} of the calls up to each count (the evaluation batch)."
+        f"{data['window']:.0%} of the calls up to each count (the evaluation batch). The final loss of "
+        f"each run, the thesis's figure (AHF / L-BFGS, seeds {data['seeds']}): {finals}."
     )
     return "\n".join(lines)
 
