@@ -318,6 +318,22 @@ def _ddn_10k() -> str:
     return "\n".join(lines)
 
 
+def _center_out_ahf_100k() -> str:
+    data = json.loads((ROOT / "docs" / "bench" / "seeds_center_out_ahf_100k.json").read_text())
+    lines = [
+        "| calls | AHF x iLQR, median [best, worst] | within 1.01 | within 1.001 |",
+        "|---|---|---|---|",
+    ]
+    for calls in map(str, data["at_calls"]):
+        cell = data["table"][calls]["ahf"]
+        n = cell["ratio_to_ilqr"]["runs"]
+        lines.append(
+            f"| {int(calls):,} | {_stats_cell(cell['ratio_to_ilqr'], '.4f')} | {cell['within_1.01']} of {n} "
+            f"| {cell['within_1.001']} of {n} |"
+        )
+    return "\n".join(lines)
+
+
 #: The claims' test (docs/claims.toml): confidence level and bootstrap resamples.
 CLAIMS_LEVEL, CLAIMS_RESAMPLES = 0.95, 10_000
 
@@ -470,6 +486,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "center-out-20k": _center_out_20k,
     "postural-15k": _postural_15k,
     "ddn-10k": _ddn_10k,
+    "center-out-ahf-100k": _center_out_ahf_100k,
 }
 
 
