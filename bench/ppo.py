@@ -65,6 +65,18 @@ def one(env: str, policy: str, steps: int, normalize_rewards: bool, args) -> dic
     }
 
 
+def run_entries(parser: argparse.ArgumentParser, text: str) -> list[tuple[str, str, int, bool]]:
+    """``--runs`` as ``(env, policy, steps, normalize_rewards)`` per entry; a bad one is a usage error."""
+    entries = []
+    for entry in text.split(","):
+        parts = entry.split(":")
+        if not (len(parts) in (3, 4) and parts[2].isdigit() and parts[3:] in ([], ["normalize"])):
+            parser.error(f"--runs entry {entry!r}: expected ENV:POLICY:STEPS or ENV:POLICY:STEPS:normalize")
+        env, policy, steps = parts[:3]
+        entries.append((env, policy, int(steps), parts[3:] == ["normalize"]))
+    return entries
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,12 +91,7 @@ def main() -> None:
     parser.add_argument("--out")
     args = parser.parse_args()
     xla_cpu.prefer_single_threaded_ops()
-    rows = []
-    for entry in args.runs.split(","):
-        env, policy, steps, *flags = entry.split(":")
-        if flags not in ([], ["normalize"]):
-            parser.error(f"--runs entry {entry!r}: expected ENV:POLICY:STEPS or ENV:POLICY:STEPS:normalize")
-        rows.append(one(env, policy, int(steps), flags == ["normalize"], args))
+    rows = [one(*entry, args) for entry in run_entries(parser, args.runs)]
     write_json(args.out, {**provenance.stamp(), "machine": machine_info(), "runs": rows})
 
 

@@ -122,6 +122,11 @@ def run_policy(policy, env: gym.Env, batch: TaskBatch) -> dict:
     return {**out, "diverged": batch.size - len(lived)}
 
 
+def zero_policy():
+    """``policy()`` of doing nothing: the return RL has to beat."""
+    return lambda obs: np.zeros(2, np.float32)
+
+
 def recurrent_policy(model):
     """``policy()`` of a recurrent SB3 model (sb3-contrib's RecurrentPPO): each episode's ``act``
     carries the LSTM state from step to step, starting from zeros."""
@@ -297,7 +302,7 @@ def main(argv: list[str] | None = None) -> dict:
         batch = evaluation_episodes(task, episodes)
         if args.quick:
             batch = jax.tree_util.tree_map(lambda a: a[:4], batch)
-        zero = run_policy(lambda: lambda obs: np.zeros(2, np.float32), env, batch)
+        zero = run_policy(zero_policy, env, batch)
         rows.append({"task": name, "method": "zero", **zero})
         for algo in algos:
             curve = []

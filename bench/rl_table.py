@@ -29,10 +29,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import numpy as np  # noqa: E402
 from common import machine_info, write_json  # noqa: E402
 from ppo import one as ppo_run  # noqa: E402
-from rl import ENV_NAMES, ahf_row, ahf_runs_of, ilqr_row, make_env, ppo_episodes, run_policy  # noqa: E402
+from ppo import run_entries  # noqa: E402
+from rl import ENV_NAMES, ahf_row, ahf_runs_of, ilqr_row, make_env, ppo_episodes, run_policy, zero_policy  # noqa: E402
 
 from armctl import provenance, xla_cpu  # noqa: E402
 
@@ -71,13 +71,10 @@ def main() -> None:
     parser.add_argument("--target-mm", type=float, default=1.0)
     parser.add_argument("--out", required=True, help="JSON file to write")
     args = parser.parse_args()
-    entries = [e.split(":") for e in args.runs.split(",")]
-    for entry in entries:
-        if not (3 <= len(entry) <= 4 and entry[0] in TASK_OF_ENV and entry[3:] in ([], ["normalize"])):
-            parser.error(
-                f"--runs entry {':'.join(entry)!r}: expected ENV:POLICY:STEPS[:normalize] with ENV one of "
-                f"{sorted(TASK_OF_ENV)}"
-            )
+    entries = run_entries(parser, args.runs)
+    for env, *_ in entries:
+        if env not in TASK_OF_ENV:
+            parser.error(f"--runs entry with ENV {env!r}: expected ENV one of {sorted(TASK_OF_ENV)}")
     ahf_runs = ahf_runs_of(parser, args.ahf_run)
     xla_cpu.prefer_single_threaded_ops()
     rows = []
@@ -91,10 +88,10 @@ def main() -> None:
     for env_id in dict.fromkeys(e[0] for e in entries):
         name = TASK_OF_ENV[env_id]
         task, batch = ppo_episodes(f"armctl/{env_id}", args.seed, args.episodes)
-        zero = run_policy(lambda: lambda obs: np.zeros(2, np.float32), make_env(name), batch)
+        zero = run_policy(zero_policy, make_env(name), batch)
         rows.append(scored(name, "zero action", zero))
-        for _, policy, steps, *flags in (e for e in entries if e[0] == env_id):
-            run = ppo_run(env_id, policy, int(steps), flags == ["normalize"], args)
+        for _, policy, steps, normalize in (e for e in entries if e[0] == env_id):
+            run = ppo_run(env_id, policy, steps, normalize, args)
             rows.append(
                 {
                     "task": name,

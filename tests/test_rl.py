@@ -236,7 +236,7 @@ def test_bench_rl_scores_the_episodes_ppo_evaluates_on():
 
     seed, n = 3, 3
     task, batch = bench_rl.ppo_episodes("armctl/DDN-v1", seed, n)
-    zero = bench_rl.run_policy(lambda: lambda obs: np.zeros(2, np.float32), bench_rl.make_env("ddn"), batch)
+    zero = bench_rl.run_policy(bench_rl.zero_policy, bench_rl.make_env("ddn"), batch)
 
     env, params = functional.make("armctl/DDN-v1")
     keys = evaluation_keys(seed, n)
