@@ -20,6 +20,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "RESULTS.md"
+BENCH = ROOT / "docs" / "bench"
+
+
+def _bench(name: str) -> dict:
+    """The committed JSON ``docs/bench/NAME`` that a bench script wrote."""
+    return json.loads((BENCH / name).read_text())
 
 
 def _campaign_rows(name: str) -> list[dict]:
@@ -73,7 +79,7 @@ def _memory() -> str:
 
 
 def _memory_at_init() -> str:
-    data = json.loads((ROOT / "docs" / "bench" / "memory_at_init.json").read_text())
+    data = _bench("memory_at_init.json")
     lines = [
         "| problem | T | init (input std / recurrent gain) | Lyapunov exponent per step, seeds | mean |",
         "|---|---|---|---|---|",
@@ -88,7 +94,7 @@ def _memory_at_init() -> str:
 
 
 def _throughput() -> str:
-    data = json.loads((ROOT / "docs" / "bench" / "pathological_cpu.json").read_text())
+    data = _bench("pathological_cpu.json")
     peak = data["matmul_peak_gflops"]
     lines = [
         "| problem | T | batches | minibatches / s | s per minibatch | G v on a minibatch | gradient on a "
@@ -106,7 +112,7 @@ def _throughput() -> str:
 
 
 def _ppo() -> str:
-    data = json.loads((ROOT / "docs" / "bench" / "ppo_cpu.json").read_text())
+    data = _bench("ppo_cpu.json")
     lines = [
         "| env | policy | rewards | env steps | wall (s) | final hand error (mm): mean / median "
         "| thesis cost | return | first within 1 mm |",
@@ -128,8 +134,8 @@ def _ppo() -> str:
 
 
 def _ppo_delays() -> str:
-    data = json.loads((ROOT / "docs" / "bench" / "ppo_delays_cpu.json").read_text())
-    ahf = json.loads((ROOT / "docs" / "bench" / "ahf_delays_cpu.json").read_text())
+    data = _bench("ppo_delays_cpu.json")
+    ahf = _bench("ahf_delays_cpu.json")
     data["rows"] = data["rows"] + ahf["rows"]  # bench/ahf_delays.py: the same episodes
     methods = list(dict.fromkeys(r["method"] for r in data["rows"]))
     delays = sorted({r["delay"] for r in data["rows"]})
@@ -165,10 +171,7 @@ def _ppo_delays() -> str:
 
 
 def _rl_recurrent() -> str:
-    runs = [
-        json.loads((ROOT / "docs" / "bench" / f"rl_recurrent_ppo_{task}.json").read_text())
-        for task in ("ddn", "postural")
-    ]
+    runs = [_bench(f"rl_recurrent_ppo_{task}.json") for task in ("ddn", "postural")]
     lines = [
         "| task | controller | env steps | wall (s) | final hand error (mm) | thesis cost | v1 return "
         "| diverged |",
@@ -188,7 +191,7 @@ def _rl_recurrent() -> str:
 
 
 def _rl_table() -> str:
-    data = json.loads((ROOT / "docs" / "bench" / "rl_table_cpu.json").read_text())
+    data = _bench("rl_table_cpu.json")
     lines = [
         "| task | controller | env steps | wall (s) | final hand error (mm) | thesis cost |",
         "|---|---|---|---|---|---|",
@@ -209,8 +212,17 @@ def _rl_table() -> str:
     return "\n".join(lines)
 
 
+def _stats_cell(r: dict, spec: str) -> str:
+    """``median [best, worst]`` of a seed-table statistic (one value when one seed has it)."""
+    if not r.get("reached"):
+        return "not run"
+    if r["reached"] == 1:
+        return f"{r['median']:{spec}}"
+    return f"{r['median']:{spec}} [{r['best']:{spec}}, {r['worst']:{spec}}]"
+
+
 def _center_out_100k() -> str:
-    data = json.loads((ROOT / "docs" / "bench" / "seeds_center_out_100k.json").read_text())
+    data = _bench("seeds_center_out_100k.json")
     names = {"ahf": "AHF", "hf": "HF (structural damping)", "lbfgs": "L-BFGS", "ncg": "NCG"}
     runs = {o: [r for r in data["rows"] if r["optimizer"] == o] for o in names}
     head = " | ".join(f"{names[o]}, {len(runs[o])} seeds" for o in names)
@@ -237,7 +249,7 @@ def _center_out_100k() -> str:
 
 
 def _center_out_20k() -> str:
-    data = json.loads((ROOT / "docs" / "bench" / "seeds_center_out_thesis.json").read_text())
+    data = _bench("seeds_center_out_thesis.json")
     names = {"ahf": "AHF", "hf": "HF (structural damping, mu 0.03)", "lbfgs": "L-BFGS (m 100)", "ncg": "NCG"}
     lines = ["| calls | " + " | ".join(names.values()) + " |", "|---|" + "---|" * len(names)]
     for calls in map(str, data["at_calls"]):
@@ -245,7 +257,7 @@ def _center_out_20k() -> str:
         for o in names:
             r = data["table"][calls][o]["ratio_to_ilqr"]
             digits = 4 if r["worst"] < 10 else 1 if r["worst"] < 1000 else 0
-            cells.append(f"{r['median']:,.{digits}f} [{r['best']:,.{digits}f}, {r['worst']:,.{digits}f}]")
+            cells.append(_stats_cell(r, f",.{digits}f"))
         lines.append(f"| {int(calls):,} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
@@ -256,10 +268,7 @@ def _center_out_20k() -> str:
 
 
 def _postural_15k() -> str:
-    data = json.loads((ROOT / "docs" / "bench" / "seeds_postural_thesis_scale_15k.json").read_text())
-
-    def stats(r: dict, spec: str) -> str:
-        return f"{r['median']:{spec}} [{r['best']:{spec}}, {r['worst']:{spec}}]"
+    data = _bench("seeds_postural_thesis_scale_15k.json")
 
     lines = [
         "| calls | AHF loss | L-BFGS loss | L-BFGS / AHF per seed |",
@@ -268,8 +277,8 @@ def _postural_15k() -> str:
     for calls in map(str, data["at_calls"]):
         ahf, lbfgs = data["table"][calls]["ahf"], data["table"][calls]["lbfgs"]
         lines.append(
-            f"| {int(calls):,} | {stats(ahf['loss'], '.4f')} | {stats(lbfgs['loss'], '.4f')} "
-            f"| {stats(lbfgs['over_ahf'], '.2f')} |"
+            f"| {int(calls):,} | {_stats_cell(ahf['loss'], '.4f')} | {_stats_cell(lbfgs['loss'], '.4f')} "
+            f"| {_stats_cell(lbfgs['over_ahf'], '.2f')} |"
         )
     ahf, lbfgs = data["runs"]["ahf"], data["runs"]["lbfgs"]
     finals = ", ".join(
@@ -286,17 +295,8 @@ def _postural_15k() -> str:
     return "\n".join(lines)
 
 
-def _stats_cell(r: dict, spec: str) -> str:
-    """``median [best, worst]`` of a seed-table statistic (one value when one seed has it)."""
-    if not r.get("reached"):
-        return "not run"
-    if r["reached"] == 1:
-        return f"{r['median']:{spec}}"
-    return f"{r['median']:{spec}} [{r['best']:{spec}}, {r['worst']:{spec}}]"
-
-
 def _ddn_10k() -> str:
-    data = json.loads((ROOT / "docs" / "bench" / "seeds_ddn_thesis_scale_10k.json").read_text())
+    data = _bench("seeds_ddn_thesis_scale_10k.json")
     lines = [
         "| calls | AHF | L-BFGS, batch kept 25 updates (thesis) | its loss / AHF's, per seed "
         "| L-BFGS, fresh batch (seed 0) | its loss / AHF's |",
@@ -319,7 +319,7 @@ def _ddn_10k() -> str:
 
 
 def _center_out_ahf_100k() -> str:
-    data = json.loads((ROOT / "docs" / "bench" / "seeds_center_out_ahf_100k.json").read_text())
+    data = _bench("seeds_center_out_ahf_100k.json")
     lines = [
         "| calls | AHF x iLQR, median [best, worst] | within 1.01 | within 1.001 |",
         "|---|---|---|---|",
@@ -412,7 +412,7 @@ def failure_row(claim: dict, data: dict) -> dict:
 def claim_row(claim: dict) -> dict:
     """One claim of docs/claims.toml tested on its data: per-seed values, the interval, how many
     seeds are on the claim's side, the verdict."""
-    path = ROOT / "docs" / "bench" / claim.get("file", "-")
+    path = BENCH / claim.get("file", "-")
     if not path.is_file():  # no data (yet): the claim stays declared, untested
         return {"values": {}, "interval": None, "agree": 0, "verdict": "not tested"}
     data = json.loads(path.read_text())
