@@ -179,8 +179,19 @@ def _lstm_bias(hidden: int, forget_bias: float) -> jnp.ndarray:
     return jnp.zeros(4 * hidden).at[hidden : 2 * hidden].set(forget_bias)
 
 
+class _LSTMCore(_CharModel):
+    """What the LSTM and the mLSTM share: the size checks and the zero carry ``(h, c)``."""
+
+    def __post_init__(self):
+        _check_sizes(self, vocab=self.vocab, hidden=self.hidden)
+
+    def initial_state(self, params, batch_size):
+        zeros = jnp.zeros((batch_size, self.hidden), params["b"].dtype)
+        return zeros, zeros
+
+
 @dataclasses.dataclass(frozen=True)
-class LSTM(_CharModel):
+class LSTM(_LSTMCore):
     """LSTM with forget gates (Krause eq. 2.11-2.16); carry ``(h, c)``.
 
     ``init_std`` defaults to 0.05, not Krause's 0.1: the cell input is not squashed, and with
@@ -193,9 +204,6 @@ class LSTM(_CharModel):
     init_std: float = 0.05
     forget_bias: float = 1.0
 
-    def __post_init__(self):
-        _check_sizes(self, vocab=self.vocab, hidden=self.hidden)
-
     def _init_core(self, key):
         k_in, k_rec = jax.random.split(key)
         h, v, s = self.hidden, self.vocab, self.init_std
@@ -205,10 +213,6 @@ class LSTM(_CharModel):
             "b": _lstm_bias(h, self.forget_bias),
         }
 
-    def initial_state(self, params, batch_size):
-        zeros = jnp.zeros((batch_size, self.hidden), params["b"].dtype)
-        return zeros, zeros
-
     def _cell(self, params, carry, token):
         h, c = carry
         c, h, a = _lstm_update(params, c, h @ params["w_rec"], token)
@@ -216,7 +220,7 @@ class LSTM(_CharModel):
 
 
 @dataclasses.dataclass(frozen=True)
-class MLSTM(_CharModel):
+class MLSTM(_LSTMCore):
     """Multiplicative LSTM (Krause sec. 4.5, algorithm 7); the intermediate state has
     ``hidden`` units, as in Krause; carry ``(h, c)``."""
 
@@ -224,9 +228,6 @@ class MLSTM(_CharModel):
     hidden: int = 150
     init_std: float = 0.1
     forget_bias: float = 1.0
-
-    def __post_init__(self):
-        _check_sizes(self, vocab=self.vocab, hidden=self.hidden)
 
     def _init_core(self, key):
         k = jax.random.split(key, 4)
@@ -238,10 +239,6 @@ class MLSTM(_CharModel):
             "w_rec": _normal(k[3], (h, 4 * h), s),  # from m_t, not h_{t-1}
             "b": _lstm_bias(h, self.forget_bias),
         }
-
-    def initial_state(self, params, batch_size):
-        zeros = jnp.zeros((batch_size, self.hidden), params["b"].dtype)
-        return zeros, zeros
 
     def _cell(self, params, carry, token):
         h, c = carry
