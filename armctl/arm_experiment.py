@@ -117,6 +117,10 @@ class ArmConfig(RunConfig):
         build_controller(self)
         self.make_optimizer()
 
+    def sharded_sizes(self) -> tuple[int, ...]:
+        """The training and evaluation batches: the task's batch size."""
+        return (build_task(self).batch_size,)
+
     def default_out(self) -> Path:
         controller = "" if self.controller == "thesis" else f"-{self.controller}"
         return Path("runs") / f"{self.task}{controller}-{self.optimizer}-s{self.seed}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
 import sys
 
 import jax
@@ -46,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    xla_cpu.prefer_single_threaded_ops()  # before JAX's first computation starts its backend
+    # Before JAX's first computation starts its backend: one single-threaded CPU device per core
+    # (a multi-process launch keeps one device per process, its layout since it began).
+    xla_cpu.prefer_single_threaded_ops()
+    if not any(os.environ.get(name) for name in parallel.ENV_VARS):
+        xla_cpu.one_device_per_core()
     registry.load_plugins()  # their tasks, controllers and optimizers are names the parser accepts
     args = build_parser().parse_args(argv)
     # Progress lines reach a log file or a pipe as they are written, not when the run ends.

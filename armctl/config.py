@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import jax
 
 from armctl.checks import check_integer, check_number
-from armctl.optim import driver, registry
+from armctl.optim import driver, parallel, registry
 from armctl.options import check_options, signature_parameters
 
 #: Help of ``checkpoint_every``, shared by the subclasses that change its default.
@@ -92,8 +92,11 @@ class RunConfig:
     )
     minutes: float | None = option(None, "stop after this many minutes of training in all")
     precision: str = option("float32", "floating-point precision of the run", choices=("float32", "float64"))
-    devices: int = option(
-        1, "shard every batch over this many devices, all processes together (data-parallel)"
+    devices: int | None = option(
+        None,
+        "shard every batch over this many devices, all processes together (data-parallel; default: "
+        "as many as the run's batches divide evenly, of the devices JAX sees: under the armctl "
+        "command one per core it may run on). The number is written to config.json",
     )
     remat_block: int = option(
         0, "rematerialize the scan over time in blocks of this many steps (~sqrt(T)); 0: off"
@@ -114,6 +117,8 @@ class RunConfig:
             check_number("minutes", self.minutes, 0)
         if self.precision not in ("float32", "float64"):
             raise ValueError(f"precision must be 'float32' or 'float64', got {self.precision!r}")
+        if self.devices is None:
+            object.__setattr__(self, "devices", parallel.default_devices(*self.sharded_sizes()))
         check_integer("devices", self.devices, 1)
         check_integer("remat_block", self.remat_block, 0)
         check_integer("checkpoint_every", self.checkpoint_every, 1)
@@ -121,6 +126,12 @@ class RunConfig:
             object.__setattr__(self, "out", str(self.out))
 
     # ----- derived -------------------------------------------------------------------------------
+    def sharded_sizes(self) -> tuple[int, ...]:
+        """The leading sizes of the batches the run splits over its devices (each must divide
+        evenly); ``devices`` defaults to the most devices that divide them all. Experiments whose
+        batches are padded to any device count keep the default: none."""
+        return ()
+
     def scope(self):
         """The context the run computes in: 64-bit JAX for ``precision='float64'``."""
         return jax.enable_x64(self.precision == "float64")

@@ -83,6 +83,8 @@ class PPOConfig(RunConfig):
         if self.steps is None and self.function_calls is None and self.minutes is None:
             object.__setattr__(self, "steps", 1_000_000)
         super().__post_init__()
+        if self.devices != 1:
+            raise ValueError(f"PPO steps its envs on one device; got devices={self.devices!r} (expected 1)")
         env, _ = functional.make(self.env_id)  # an unknown id: ValueError listing them
         for name in (
             "hidden",
@@ -110,6 +112,10 @@ class PPOConfig(RunConfig):
                 raise ValueError(f"delays must be distinct step counts, got {self.delays!r}")
             for d in self.delays:
                 check_integer("delays", d, 0, horizon - 1)
+
+    def sharded_sizes(self) -> tuple[int, ...]:
+        """None of PPO's arrays is split over devices: one device (only 1 divides 1)."""
+        return (1,)
 
     def default_out(self) -> Path:
         name = self.env_id.replace("armctl/", "").replace("/", "-")

@@ -6,7 +6,9 @@ machine (bench/vs_peers.py, one run each way): one iLQR reach 1.72 -> 1.00 ms an
 42.8 -> 11.9 ms with Eigen kept to one thread; training the thesis's center-out controller
 about 10 % faster (3,000 calls: 48 -> 44 s), the numbers unchanged. The cores are better used
 as one JAX device each, with the batch split over them (``--devices``,
-:mod:`armctl.optim.parallel`).
+:mod:`armctl.optim.parallel`): the ``armctl`` command makes one CPU device per core it may run on
+(:func:`one_device_per_core`), and a run's ``devices`` defaults to as many of them as its batches
+divide evenly.
 """
 
 from __future__ import annotations
@@ -29,6 +31,18 @@ def default_flag(flag: str, environ: MutableMapping[str, str] = os.environ) -> b
         return False
     environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
     return True
+
+
+def local_cores() -> int:
+    """The cores this process may run on (its affinity mask, e.g. under ``taskset``)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def one_device_per_core(environ: MutableMapping[str, str] = os.environ) -> bool:
+    """:func:`default_flag` of ``--xla_force_host_platform_device_count=<local cores>``: JAX's CPU
+    platform gets one device per core this process may use (the ``armctl`` command calls it
+    first; a device count the user set in ``XLA_FLAGS`` wins)."""
+    return default_flag(f"--xla_force_host_platform_device_count={local_cores()}", environ)
 
 
 def prefer_single_threaded_ops(environ: MutableMapping[str, str] = os.environ) -> bool:

@@ -16,12 +16,14 @@ import statistics
 import subprocess
 from pathlib import Path
 
+from armctl import xla_cpu
+
 SCRIPTS = Path(__file__).resolve().parent / "peer_scripts"
 
 
 def threads() -> int:
     """Cores this process may run on: the peers get as many threads."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return xla_cpu.local_cores()
 
 
 def run(python: str, args: list[str], env: dict | None = None) -> dict:

@@ -238,3 +238,55 @@ def test_single_threaded_ops_flag_is_added_once_and_never_over_the_users_choice(
     environ = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true"}
     assert not prefer_single_threaded_ops(environ)
     assert environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+
+
+def test_one_device_per_core_flag_counts_the_cores_this_process_may_use_and_yields_to_the_users():
+    from armctl.xla_cpu import local_cores, one_device_per_core
+
+    environ = {}
+    assert one_device_per_core(environ)
+    assert environ["XLA_FLAGS"] == f"--xla_force_host_platform_device_count={local_cores()}"
+    environ = {"XLA_FLAGS": "--xla_force_host_platform_device_count=3"}
+    assert not one_device_per_core(environ)
+    assert environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=3"
+
+
+DEFAULT_DEVICES_SCRIPT = r"""
+import json, sys
+from armctl import cli
+from armctl.arm_experiment import ArmConfig
+from armctl.optim.parallel import default_devices
+from armctl.sequence.pathological_experiment import PathologicalConfig
+
+out = sys.argv[1]
+code = cli.main(["train", "random-reach", "--optimizer", "hf", "--steps", "1", "--hidden", "4", "4",
+                 "--task-option", "batch_size=8", "--task-option", "horizon=5", "--out", out])
+with open(out + "/config.json") as f:
+    written = json.load(f)["devices"]
+print(json.dumps({
+    "cli": [code, written],
+    "sizes": [default_devices(*sizes) for sizes in ((), (16,), (6,), (10, 4), (7,))],
+    "center_out": ArmConfig(task="center-out").devices,
+    "reach_6": ArmConfig(task="random-reach", task_options={"batch_size": 6}).devices,
+    "asked": ArmConfig(task="center-out", devices=1).devices,
+    "addition": PathologicalConfig(problem="addition", T=30).devices,
+    "five_bit": PathologicalConfig(problem="memorization_5bit", T=30).devices,
+}))
+"""
+
+
+def test_a_run_without_devices_takes_as_many_as_its_batches_divide_and_writes_the_number(tmp_path):
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(
+        [sys.executable, "-c", DEFAULT_DEVICES_SCRIPT, str(tmp_path / "run")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["cli"] == [0, 4]  # 8 reaches over the 4 devices, recorded for a resume
+    assert out["sizes"] == [4, 4, 3, 2, 1]
+    assert (out["center_out"], out["reach_6"], out["asked"]) == (4, 3, 1)
+    assert (out["addition"], out["five_bit"]) == (4, 4)

@@ -88,6 +88,7 @@ def test_the_gru_forgets_where_an_episode_starts():
         (dict(env_id="armctl/Juggle-v1"), "unknown env id 'armctl/Juggle-v1'"),
         (dict(num_envs=10, minibatches=4), r"num_envs \(10\) must be a multiple of minibatches \(4\)"),
         (dict(gamma=1.5), "gamma must be a finite number in"),
+        (dict(devices=2), r"PPO steps its envs on one device; got devices=2 \(expected 1\)"),
         (dict(policy="transformer"), None),
     ],
 )

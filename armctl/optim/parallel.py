@@ -80,6 +80,17 @@ def batch_mesh(devices: int | None = None) -> Mesh:
     return Mesh(np.asarray(available[:n]), (AXIS,))
 
 
+def default_devices(*sizes: int) -> int:
+    """The most devices, up to every one JAX sees, that divide each of ``sizes`` (the batches a run
+    shards) evenly: a run's ``devices`` when none is given. Sizes that are not positive integers
+    are left to the run's own checks, which name them."""
+    sizes = [s for s in sizes if isinstance(s, int) and not isinstance(s, bool) and s > 0]
+    n = len(jax.devices())
+    while n > 1 and any(size % n for size in sizes):
+        n -= 1
+    return n
+
+
 def mesh_for(devices: int) -> Mesh | None:
     """The mesh a training config's ``devices`` asks for: ``None`` (plain single-device code) for 1."""
     return None if devices == 1 else batch_mesh(devices)

@@ -94,7 +94,9 @@ def read(path: str | os.PathLike, out: str | os.PathLike | None = None) -> list[
     planned: dict[str, Planned] = {}
     for number, entry in enumerate(entries, 1):
         where = f"{path}, [[runs]] entry {number}"
-        entry = {**defaults, **entry}
+        # One process per core, so one device per run unless the file says otherwise (the
+        # armctl command that plans the runs may see a device per core).
+        entry = {"devices": 1, **defaults, **entry}
         tag = entry.pop("tag", None)
         if tag is not None and not (isinstance(tag, str) and tag.replace("-", "").replace("_", "").isalnum()):
             raise ValueError(f"{where}: tag must be letters, digits, '-' or '_', got {tag!r}")

@@ -196,6 +196,11 @@ class PathologicalConfig(RunConfig):
                 implied = self.batch_size if five_bit or first_order else preset["curvature_batch"]
             object.__setattr__(self, "curvature_batch", min(implied, self.batch_size))
 
+    def sharded_sizes(self) -> tuple[int, ...]:
+        """The training minibatch and the test set (the curvature share is split where it
+        divides, else held whole)."""
+        return (self.batch_size, self.test_batch)
+
     def default_out(self) -> Path:
         return Path("runs") / "pathological" / run_name(self)
 
