@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 import sys
@@ -108,6 +109,42 @@ def _throughput() -> str:
             f"{r['grad_minibatch_s']:.3f} s | {r['overhead_vs_gv']:.2f} | "
             f"{100 * r['gv_gflops'] / peak:.0f} % |"
         )
+    return "\n".join(lines)
+
+
+def _ahf_profile() -> str:
+    """bench/ahf_profile.py: an AHF step of the main job taken apart."""
+    data = _bench("ahf_profile_cpu.json")
+    p, st, ops = data["pieces"], data["steps"], data["kernels_per_time_step"]
+    ms = lambda s: f"{1e3 * s:.2f} ms"
+    kernels = lambda name: " + ".join(str(sum(body.values())) for body in ops[name])
+    per_reach = data["seconds_per_reach"]
+    wide = 4 * data["targets"]
+    lines = [
+        "| piece (center-out, " + f"{data['targets']} reaches of {data['horizon']} steps, float64) "
+        "| median | kernels per time step (each scan) |",
+        "|---|---|---|",
+        f"| objective at shifted parameters (one line-search evaluation) | {ms(p['objective_at_s'])} "
+        f"| {kernels('objective')} |",
+        f"| gradient | {ms(p['gradient_s'])} | {kernels('gradient')} |",
+        f"| linearization (once per step) | {ms(p['linearize_s'])} | |",
+        f"| Gauss-Newton product | {ms(p['product_s'])} | {kernels('product')} |",
+        f"| CG iteration, its five scalars read back | {ms(p['cg_iteration_with_scalars_s'])} | |",
+        f"| any jitted call with a scalar read back (the floor) | {ms(p['call_floor_s'])} | |",
+        "",
+        f"{st['steps']} AHF steps timed whole: {st['wall_s']:.2f} s for {st['function_calls']:,} function "
+        f"calls ({ms(st['seconds_per_call'])} per call; {st['products']} products, "
+        f"{st['objective_evaluations']} objective evaluations, {st['cg_iterations']} CG iterations). "
+        f"The pieces' medians account for {st['pieces_account_for_s']:.2f} s of it, the products "
+        f"{100 * st['products_share']:.0f} %; reading scalars back costs at most "
+        f"{st['host_round_trips_s_at_most']:.3f} s "
+        f"({100 * st['host_round_trips_s_at_most'] / st['wall_s']:.1f} %). "
+        f"Per reach, at {data['targets']} and {wide} reaches: a product "
+        f"{1e6 * per_reach['product_s'][str(data['targets']) + '_reaches']:.0f} and "
+        f"{1e6 * per_reach['product_s'][str(wide) + '_reaches']:.0f} us, an objective "
+        f"{1e6 * per_reach['objective_at_s'][str(data['targets']) + '_reaches']:.1f} and "
+        f"{1e6 * per_reach['objective_at_s'][str(wide) + '_reaches']:.1f} us.",
+    ]
     return "\n".join(lines)
 
 
@@ -391,10 +428,11 @@ def fisher_one_sided(a: int, n1: int, b: int, n2: int) -> float:
 
 
 def failure_row(claim: dict, data: dict) -> dict:
-    """A ``failures`` claim on a compare --seeds JSON: failing seeds per optimizer and the test."""
+    """A ``failures`` claim on a compare --seeds JSON: failing seeds per optimizer (``fewer``,
+    ``more`` and those listed in ``also``, counted beside them, outside the test) and the test."""
     spec = claim["failures"]
     counts = {}
-    for name in (spec["fewer"], spec["more"]):
+    for name in (spec["fewer"], spec["more"], *spec.get("also", [])):
         losses = per_seed(data, name, spec["calls"])
         diverged = set(data.get("diverged", {}).get(name, []))  # seeds whose run diverged
         failed = [
@@ -426,10 +464,40 @@ def claim_row(claim: dict) -> dict:
     return {"values": values, "interval": interval, "agree": agree, "verdict": verdict(claim, *interval)}
 
 
-def _claims() -> str:
+def _failures_center_out() -> str:
+    """Every run of the failure-rate claim: its ratio to iLQR at the claim's calls, failed or not."""
+    data = _bench("failures_center_out_quick.json")
+    spec = next(c for c in _declared_claims() if "failures" in c)["failures"]
+    lines = [
+        f"| optimizer | runs | failed (above {spec['limit']}x iLQR at {spec['calls']:,} calls, or diverged) "
+        "| loss / iLQR's: median [best, worst] | seeds that failed |",
+        "|---|---|---|---|---|",
+    ]
+    for name in (spec["fewer"], spec["more"], *spec.get("also", [])):
+        ratios = {
+            s: (v / data["ilqr_loss"] if v is not None else math.inf)
+            for s, v in per_seed(data, name, spec["calls"]).items()
+        }
+        diverged = {str(s) for s in data.get("diverged", {}).get(name, [])}
+        failed = sorted((s for s, r in ratios.items() if s in diverged or r > spec["limit"]), key=int)
+        values = sorted(ratios.values())
+        lines.append(
+            f"| {name} | {len(values)} | {len(failed)} | {statistics.median(values):.4f} "
+            f"[{values[0]:.4f}, {values[-1]:.4f}] | "
+            + (", ".join(f"{s} ({ratios[s]:.4f})" for s in failed) or "none")
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def _declared_claims() -> list[dict]:
     import tomllib
 
-    claims = tomllib.loads((ROOT / "docs" / "claims.toml").read_text())["claims"]
+    return tomllib.loads((ROOT / "docs" / "claims.toml").read_text())["claims"]
+
+
+def _claims() -> str:
+    claims = _declared_claims()
     lines = [
         "| thesis claim | thesis (section) | quantity, per seed | test | seeds | median [95 % CI] "
         "| seeds on the claim's side | verdict |",
@@ -477,11 +545,13 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "pathological-memory": _memory,
     "pathological-memory-at-init": _memory_at_init,
     "pathological-throughput": _throughput,
+    "ahf-profile": _ahf_profile,
     "ppo": _ppo,
     "ppo-delays": _ppo_delays,
     "rl-recurrent": _rl_recurrent,
     "rl-table": _rl_table,
     "claims": _claims,
+    "failures-center-out": _failures_center_out,
     "center-out-100k": _center_out_100k,
     "center-out-20k": _center_out_20k,
     "postural-15k": _postural_15k,
