@@ -19,6 +19,14 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = str(CACHE_DIR)
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.1"
 
+# One CPU device in every test process and the subprocesses that inherit its environment. The
+# armctl command (which tests call in-process) gives a process one device per core when it is the
+# first to start JAX there, so runs without --devices would otherwise split their batches in some
+# xdist workers and not in others. Tests of the multi-device layout set their own count.
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=1".strip()
+
 
 def pytest_sessionfinish(session, exitstatus):
     if os.environ["JAX_COMPILATION_CACHE_DIR"] == str(CACHE_DIR):  # the process that made it
