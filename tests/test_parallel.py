@@ -251,20 +251,28 @@ def test_one_device_per_core_flag_counts_the_cores_this_process_may_use_and_yiel
     assert environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=3"
 
 
+def test_the_armctl_command_asks_for_a_device_per_core_before_jax_starts(monkeypatch):
+    from armctl import cli
+    from armctl.xla_cpu import local_cores
+
+    monkeypatch.setenv("XLA_FLAGS", "")
+    with pytest.raises(SystemExit):  # --help: the flags are set before the arguments are parsed
+        cli.main(["train", "--help"])
+    assert f"--xla_force_host_platform_device_count={local_cores()}" in os.environ["XLA_FLAGS"]
+    monkeypatch.setenv("ARMCTL_COORDINATOR", "host:1")  # a multi-process launch: one device each
+    monkeypatch.setenv("XLA_FLAGS", "")
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    assert "device_count" not in os.environ["XLA_FLAGS"]
+
+
 DEFAULT_DEVICES_SCRIPT = r"""
-import json, sys
-from armctl import cli
+import json
 from armctl.arm_experiment import ArmConfig
 from armctl.optim.parallel import default_devices
 from armctl.sequence.pathological_experiment import PathologicalConfig
 
-out = sys.argv[1]
-code = cli.main(["train", "random-reach", "--optimizer", "hf", "--steps", "1", "--hidden", "4", "4",
-                 "--task-option", "batch_size=8", "--task-option", "horizon=5", "--out", out])
-with open(out + "/config.json") as f:
-    written = json.load(f)["devices"]
 print(json.dumps({
-    "cli": [code, written],
     "sizes": [default_devices(*sizes) for sizes in ((), (16,), (6,), (10, 4), (7,))],
     "center_out": ArmConfig(task="center-out").devices,
     "reach_6": ArmConfig(task="random-reach", task_options={"batch_size": 6}).devices,
@@ -275,18 +283,21 @@ print(json.dumps({
 """
 
 
-def test_a_run_without_devices_takes_as_many_as_its_batches_divide_and_writes_the_number(tmp_path):
+def test_a_run_without_devices_takes_as_many_as_its_batches_divide():
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run(
-        [sys.executable, "-c", DEFAULT_DEVICES_SCRIPT, str(tmp_path / "run")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, "-c", DEFAULT_DEVICES_SCRIPT], env=env, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["cli"] == [0, 4]  # 8 reaches over the 4 devices, recorded for a resume
     assert out["sizes"] == [4, 4, 3, 2, 1]
     assert (out["center_out"], out["reach_6"], out["asked"]) == (4, 3, 1)
     assert (out["addition"], out["five_bit"]) == (4, 4)
+
+
+def test_a_run_records_the_devices_it_resolved(tmp_path):
+    from armctl.arm_experiment import ArmConfig
+
+    written = ArmConfig(task="center-out", out=str(tmp_path)).to_json()
+    assert written["devices"] == 1  # the number, not "none given": a resume keeps it
+    assert ArmConfig.from_json(written).devices == 1
