@@ -427,20 +427,25 @@ def fisher_one_sided(a: int, n1: int, b: int, n2: int) -> float:
     return sum(comb(k, x) * comb(n - k, n1 - x) for x in range(a + 1)) / comb(n, n1)
 
 
+def failed_runs(data: dict, optimizer: str, spec: dict) -> tuple[dict[str, float], list[str]]:
+    """``(ratios, failed)`` of a ``failures`` spec: each seed's loss over iLQR's at its calls (inf
+    where the run has none) and the seeds that fail (above ``limit``, no loss, or diverged)."""
+    ratios = {
+        s: (v / data["ilqr_loss"] if v is not None else math.inf)
+        for s, v in per_seed(data, optimizer, spec["calls"]).items()
+    }
+    diverged = set(data.get("diverged", {}).get(optimizer, []))  # seeds whose run diverged
+    return ratios, sorted((s for s, r in ratios.items() if s in diverged or r > spec["limit"]), key=int)
+
+
 def failure_row(claim: dict, data: dict) -> dict:
     """A ``failures`` claim on a compare --seeds JSON: failing seeds per optimizer (``fewer``,
     ``more`` and those listed in ``also``, counted beside them, outside the test) and the test."""
     spec = claim["failures"]
     counts = {}
     for name in (spec["fewer"], spec["more"], *spec.get("also", [])):
-        losses = per_seed(data, name, spec["calls"])
-        diverged = set(data.get("diverged", {}).get(name, []))  # seeds whose run diverged
-        failed = [
-            s
-            for s, v in losses.items()
-            if s in diverged or v is None or v / data["ilqr_loss"] > spec["limit"]
-        ]
-        counts[name] = (len(failed), len(losses))
+        ratios, failed = failed_runs(data, name, spec)
+        counts[name] = (len(failed), len(ratios))
     (a, n1), (b, n2) = counts[spec["fewer"]], counts[spec["more"]]
     p, p_opposite = fisher_one_sided(a, n1, b, n2), fisher_one_sided(b, n2, a, n1)
     result = "reproduced" if p <= 0.05 else "contradicted" if p_opposite <= 0.05 else "not reproduced"
@@ -474,12 +479,7 @@ def _failures_center_out() -> str:
         "|---|---|---|---|---|",
     ]
     for name in (spec["fewer"], spec["more"], *spec.get("also", [])):
-        ratios = {
-            s: (v / data["ilqr_loss"] if v is not None else math.inf)
-            for s, v in per_seed(data, name, spec["calls"]).items()
-        }
-        diverged = {str(s) for s in data.get("diverged", {}).get(name, [])}
-        failed = sorted((s for s, r in ratios.items() if s in diverged or r > spec["limit"]), key=int)
+        ratios, failed = failed_runs(data, name, spec)
         values = sorted(ratios.values())
         lines.append(
             f"| {name} | {len(values)} | {len(failed)} | {statistics.median(values):.4f} "
