@@ -235,6 +235,27 @@ def test_batch_refresh_keeps_each_batch_for_k_steps():
         minimize(LEAST_SQUARES, lbfgs(), LS_PARAMS, _ls_batch, key, steps=1, batch_refresh=0)
 
 
+def test_lbfgs_keeps_its_pairs_newest_first_and_a_new_pair_moves_no_old_one():
+    opt, batch = lbfgs(memory=3), _ls_batch(jax.random.PRNGKey(0))
+    params, state = LS_PARAMS, opt.init(LS_PARAMS)
+    history = []
+    for _ in range(5):  # one fixed batch: every step is accepted and stores its pair
+        before = state
+        params, state, info = opt.step(LEAST_SQUARES, params, state, batch)
+        assert info["accepted"]
+        # The older pairs are the very same arrays, one place further back: nothing was copied.
+        assert all(a is b for a, b in zip(state.s[1:], before.s[:-1], strict=True))
+        assert all(a is b for a, b in zip(state.y[1:], before.y[:-1], strict=True))
+        history.append((state.s[0], state.y[0]))
+    assert state.count == 3  # the memory is full, the two oldest pairs dropped
+    for j, (s, y) in enumerate(reversed(history[-3:])):
+        assert state.s[j] is s and state.y[j] is y
+        # float32 parameters: a few units of its 1.2e-7 resolution, whatever the summation order
+        np.testing.assert_allclose(state.rho[j], 1.0 / float(s @ y), rtol=1e-5)
+    s, y = history[-1]
+    np.testing.assert_allclose(state.gamma, float(s @ y) / float(y @ y), rtol=1e-5)
+
+
 def test_curvature_batch_is_an_evenly_spaced_share_of_every_leaf():
     batch = {"x": jnp.arange(10.0), "y": jnp.arange(30.0).reshape(10, 3), "s": jnp.asarray(2.0)}
     cb = curvature_batch(batch, 0.25)

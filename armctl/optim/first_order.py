@@ -122,50 +122,50 @@ def _check_line_search(c1, shrink, max_line_search) -> None:
 
 # ----- L-BFGS --------------------------------------------------------------------------------
 class LBFGSState(NamedTuple):
-    """Curvature pairs in a ring buffer (flat vectors): ``s``, ``y``, ``rho = 1/(s^T y)``."""
+    """Curvature pairs newest first: ``s`` and ``y`` tuples of ``memory`` flat vectors (zeros past
+    the ``count`` stored), ``rho = 1/(s^T y)`` of each, and ``gamma``, the initial scaling.
+
+    Tuples, not ``(memory, n)`` arrays, because a new pair then only reorders references: writing
+    it into an array copied both whole buffers every step (2 x 25.6 MB for 100 pairs of the
+    center-out controller's 32,002 float64 weights, more time than a gradient)."""
 
     s: Any
     y: Any
     rho: Any
     count: Any
-    head: Any
     gamma: Any
     counters: Counters
 
 
 @jax.jit
-def _two_loop(g, s, y, rho, count, head, gamma):
+def _two_loop(g, s, y, rho, count, gamma):
     """``-H g`` by the two-loop recursion over the ``count`` newest pairs (Nocedal & Wright alg. 7.4)."""
-    m = s.shape[0]
-    order = (head - 1 - jnp.arange(m)) % m  # newest first
+    m = len(s)
+    # The j-th pair selected by a switch: stacking the tuples would copy them all every step.
+    pick = [lambda s, y, j=j: (s[j], y[j]) for j in range(m)]
     valid = jnp.arange(m) < count
 
     def newest_first(q, j):
-        i = order[j]
-        a = jnp.where(valid[j], rho[i] * (s[i] @ q), 0.0)
-        return q - a * y[i], a
+        s_j, y_j = jax.lax.switch(j, pick, s, y)
+        a = jnp.where(valid[j], rho[j] * (s_j @ q), 0.0)
+        return q - a * y_j, a
 
     q, alphas = jax.lax.scan(newest_first, g, jnp.arange(m))
 
     def oldest_first(r, j):
-        i = order[j]
-        beta = rho[i] * (y[i] @ r)
-        return r + jnp.where(valid[j], alphas[j] - beta, 0.0) * s[i], None
+        s_j, y_j = jax.lax.switch(j, pick, s, y)
+        beta = rho[j] * (y_j @ r)
+        return r + jnp.where(valid[j], alphas[j] - beta, 0.0) * s_j, None
 
     r, _ = jax.lax.scan(oldest_first, gamma * q, jnp.arange(m)[::-1])
     return -r
 
 
 @jax.jit
-def _push(s_buf, y_buf, rho_buf, head, s, y):
+def _pair_scalars(rho, s, y):
+    """``rho`` with ``1/(s^T y)`` of the new pair in front (the oldest dropped), and the new ``gamma``."""
     sy = s @ y
-    return (
-        s_buf.at[head].set(s),
-        y_buf.at[head].set(y),
-        rho_buf.at[head].set(1.0 / sy),
-        (head + 1) % s_buf.shape[0],
-        sy / (y @ y),
-    )
+    return jnp.concatenate([(1.0 / sy)[None], rho[:-1]]), sy / (y @ y)
 
 
 @named_options
@@ -187,9 +187,8 @@ def lbfgs(
     _check_line_search(c1, shrink, max_line_search)
 
     def init(params) -> LBFGSState:
-        n = ravel_pytree(params)[0].size
-        z = jnp.zeros((memory, n), ravel_pytree(params)[0].dtype)
-        return LBFGSState(z, z, jnp.zeros(memory, z.dtype), 0, 0, 1.0, Counters())
+        z = jnp.zeros_like(ravel_pytree(params)[0])
+        return LBFGSState((z,) * memory, (z,) * memory, jnp.zeros(memory, z.dtype), 0, 1.0, Counters())
 
     def step(problem, params, state: LBFGSState, batch, key=None):
         del key
@@ -197,9 +196,13 @@ def lbfgs(
         flat, unravel = ravel_pytree(params)
         f0, grad = value_and_grad_jit(problem, params, batch)
         f0, g = float(f0), ravel_pytree(grad)[0]
-        count, head = int(state.count), int(state.head)
-        s_buf, y_buf, rho_buf = jnp.asarray(state.s), jnp.asarray(state.y), jnp.asarray(state.rho)
-        d = _two_loop(g, s_buf, y_buf, rho_buf, count, head, float(state.gamma))
+        count, s_buf, y_buf, rho_buf = (
+            int(state.count),
+            tuple(state.s),
+            tuple(state.y),
+            jnp.asarray(state.rho),
+        )
+        d = _two_loop(g, s_buf, y_buf, rho_buf, count, float(state.gamma))
         slope = float(g @ d)
         if count == 0 or not (slope < 0 and math.isfinite(slope)):
             count, d = 0, -g / jnp.maximum(jnp.linalg.norm(g), 1e-12)
@@ -216,10 +219,11 @@ def lbfgs(
         if accepted:
             s, y = t * d, ravel_pytree(g_new)[0] - g
             if float(s @ y) > 1e-10 * float(s @ s):
-                s_buf, y_buf, rho_buf, head, gamma = _push(s_buf, y_buf, rho_buf, head, s, y)
-                count, head, gamma = min(count + 1, memory), int(head), float(gamma)
+                rho_buf, gamma = _pair_scalars(rho_buf, s, y)
+                s_buf, y_buf = (s, *s_buf[:-1]), (y, *y_buf[:-1])
+                count, gamma = min(count + 1, memory), float(gamma)
             params = unravel(flat + t * d)
-        new_state = LBFGSState(s_buf, y_buf, rho_buf, count, head, gamma, counters)
+        new_state = LBFGSState(s_buf, y_buf, rho_buf, count, gamma, counters)
         info = {"loss": f0, "new_loss": f_new if accepted else f0, "accepted": accepted, "step_size": t}
         return params, new_state, info
 
