@@ -16,6 +16,9 @@ from armctl import runs
 from armctl.cli import main
 from armctl.sequence import campaign, model_file, pathological
 
+#: A core this test process may run on (core 0 need not be one, e.g. under taskset).
+FIRST_CORE = campaign.default_cores()[0]
+
 # Small runs: 8 hidden units, T = 10, 200 / 40 sequences; a bound of a few minibatches.
 SMALL = """
 [defaults]
@@ -108,9 +111,7 @@ max_minibatches = 3
 """,
     )
     lines = []
-    rows = campaign.execute(
-        campaign.read(path), root / "c", cores=[campaign.default_cores()[0]], log=lines.append
-    )
+    rows = campaign.execute(campaign.read(path), root / "c", cores=[FIRST_CORE], log=lines.append)
     return root, path, rows, lines
 
 
@@ -129,11 +130,11 @@ def test_a_campaign_trains_every_run_to_its_end_and_merges_them(ended):
     assert (root / "c" / "fig4_1.png").read_bytes()[:4] == b"\x89PNG"
     assert "started addition-T10-hf-s0" in lines[1] and "progress" not in lines
     log = (root / "c" / "addition-T10-hf-s0" / "log.txt").read_text()
-    assert "success: addition T=10" in log and f"on cores [{campaign.default_cores()[0]}]" in log
+    assert "success: addition T=10" in log and f"on cores [{FIRST_CORE}]" in log
     # Run again: nothing left to train.
     again = []
-    assert campaign.execute(campaign.read(path), root / "c", cores=[0], log=again.append) == rows
-    assert again == ["campaign: 2 runs, 2 ended, 0 to train on cores [0]"]
+    assert campaign.execute(campaign.read(path), root / "c", cores=[FIRST_CORE], log=again.append) == rows
+    assert again == [f"campaign: 2 runs, 2 ended, 0 to train on cores [{FIRST_CORE}]"]
 
 
 def test_a_campaign_stopped_at_its_deadline_resumes_to_the_uninterrupted_numbers(ended, tmp_path):
@@ -142,9 +143,9 @@ def test_a_campaign_stopped_at_its_deadline_resumes_to_the_uninterrupted_numbers
     path = write(tmp_path / "late.toml", text)
     planned = campaign.read(path)
     # Interrupted wherever the deadline falls (before, during or after training): nothing is lost.
-    first = campaign.execute(planned, tmp_path / "late", cores=[0], hours=3e-3, log=lambda _: None)
+    first = campaign.execute(planned, tmp_path / "late", cores=[FIRST_CORE], hours=3e-3, log=lambda _: None)
     assert first[0]["state"] in ("new", "unfinished", "solved")
-    (row,) = campaign.execute(planned, tmp_path / "late", cores=[0], log=lambda _: None)
+    (row,) = campaign.execute(planned, tmp_path / "late", cores=[FIRST_CORE], log=lambda _: None)
     straight = json.loads((root / "c" / "addition-T10-hf-s0" / "history.json").read_text())
     resumed = json.loads((tmp_path / "late" / "addition-T10-hf-s0" / "history.json").read_text())
     assert row["state"] == "solved"
@@ -155,7 +156,7 @@ def test_campaign_arguments_are_checked_before_any_work(ended, tmp_path):
     root, path, _, _ = ended
     planned = campaign.read(path)
     with pytest.raises(ValueError, match="cores must be distinct"):
-        campaign.execute(planned, root / "c", cores=[0, 0])
+        campaign.execute(planned, root / "c", cores=[FIRST_CORE, FIRST_CORE])
     with pytest.raises(ValueError, match=r"cores \[4096\] are not available"):
         campaign.execute(planned, root / "c", cores=[4096])
     with pytest.raises(ValueError, match="hours must be a positive number"):
@@ -166,7 +167,7 @@ def test_campaign_arguments_are_checked_before_any_work(ended, tmp_path):
         SMALL.replace("hidden = 8", "hidden = 9") + '[[runs]]\nproblems = ["addition"]\nT = 10\n',
     )
     with pytest.raises(ValueError, match=r"holds a run with other settings: .*hidden=9 \(the run has 8\)"):
-        campaign.execute(campaign.read(other, root / "c"), root / "c", cores=[0])
+        campaign.execute(campaign.read(other, root / "c"), root / "c", cores=[FIRST_CORE])
     with pytest.raises(FileNotFoundError, match="no campaign file"):
         campaign.read(tmp_path / "missing.toml")
 
@@ -266,7 +267,7 @@ def test_a_run_whose_directory_is_in_use_is_refused_and_reported(tmp_path):
     lock = runs.RunLock.acquire(planned[0].config.run_dir())  # another process writing it
     lines = []
     try:
-        (row,) = campaign.execute(planned, tmp_path / "busy", cores=[0], log=lines.append)
+        (row,) = campaign.execute(planned, tmp_path / "busy", cores=[FIRST_CORE], log=lines.append)
     finally:
         lock.release()
     assert row["state"] == "new" and any("refused (see its log)" in line for line in lines)
