@@ -13,7 +13,11 @@ comparison needs only each sub-run's ``history.json`` and ``report.json`` and wr
   are within 1.01 and 1.001 of it (the thesis's "only AHF was ever able to find a solution with
   near identical loss"); and, per seed, each optimizer's loss over the first optimizer's; the
   same at each run's own end (``at_own_end``: where optimizers had budgets of their own, as the
-  thesis gave them).
+  thesis gave them);
+* ``at_equal_wall``: per seed, every optimizer's loss at the same wall time, the end of that
+  seed's shortest run (an equal-time budget, where an L-BFGS call and an AHF call cost
+  different time). Wall times compare only runs made alike: the same machine, one core each,
+  one at a time (pin the command, e.g. ``taskset -c 0``, and give it ``--devices 1``).
 
 A run that stopped (``--minutes``) before a call count has no value there; the table says how
 many runs reached it.
@@ -137,6 +141,34 @@ def at_own_end(histories: dict, window: float) -> dict:
     return table
 
 
+def at_equal_wall(curves: dict, window: float) -> dict:
+    """``curves[optimizer][seed] = (wall_times, calls, losses)``, a run's cumulative seconds
+    (compilation included) after each iteration. Returns ``seconds``, per seed the budget (the end
+    of that seed's shortest run), and ``optimizers``: per optimizer its loss at the budget
+    (:func:`~armctl.compare.loss_at_calls` on the time axis, ``window`` a fraction of the
+    budget), the calls it had used by then, and the statistics over the seeds as in
+    :func:`seed_table`."""
+    ends: dict[int, list[float]] = {}
+    for by_seed in curves.values():
+        for seed, (walls, _, _) in by_seed.items():
+            ends.setdefault(seed, []).extend(walls[-1:])
+    budget = {seed: float(min(e)) for seed, e in ends.items() if e}
+    table: dict = {}
+    for name, by_seed in curves.items():
+        per_seed, used = {}, {}
+        for seed, (walls, calls, losses) in by_seed.items():
+            at = budget.get(seed, -1.0)
+            reached = np.asarray(walls, float) <= at
+            per_seed[seed] = loss_at_calls(walls, losses, at, window) if reached.any() else None
+            used[seed] = int(np.asarray(calls)[reached][-1]) if reached.any() else None
+        cell = {"per_seed": per_seed, "calls": used, "loss": _stats(list(per_seed.values()))}
+        if table:  # over the first optimizer's, as in seed_table
+            first = next(iter(table))
+            cell[f"over_{first}"] = _over(per_seed, table[first]["per_seed"])
+        table[name] = cell
+    return {"seconds": budget, "optimizers": table}
+
+
 def compare_seeds(
     base: ArmConfig,
     optimizers: Sequence[str],
@@ -179,6 +211,7 @@ def compare_seeds(
     }
     plans = {key: runs.plan(config, force=force) for key, config in configs.items()}
     histories: dict[str, dict[int, tuple]] = {name: {} for name in optimizers}
+    timed: dict[str, dict[int, tuple]] = {name: {} for name in optimizers}
     reports = {}
     # A run that diverges is an outcome to count (a failure), not a reason to lose the others:
     # its steps up to the last good one stay in its history, and a re-run tries it again.
@@ -192,6 +225,7 @@ def compare_seeds(
             diverged[name].append(str(seed))
         history = runs.read_history(config.run_dir())
         histories[name][seed] = (history["function_calls"], evaluation_losses(history))
+        timed[name][seed] = (history["wall_time"], *histories[name][seed])
     deterministic = task_record(base.task).view.ilqr_reference
     reference = next((r["ilqr_loss"] for r in reports.values()), None) if deterministic else None
     if at_calls is None:
@@ -209,6 +243,7 @@ def compare_seeds(
         "at_calls": [int(a) for a in at_calls],
         "table": seed_table(histories, at_calls, reference, window),
         "at_own_end": at_own_end(histories, window),
+        "at_equal_wall": at_equal_wall(timed, window),
         "runs": {
             name: {
                 str(seed): {
@@ -278,6 +313,15 @@ def format_seed_table(summary: dict) -> str:
     for name, cell in summary["at_own_end"].items():
         ends = [c for c in cell["calls"].values() if c is not None]
         parts = [f"  {name:8s} loss {_cell(cell['loss'])}" + (f" at {_span(ends)} calls" if ends else "")]
+        lines.append("  ".join(parts + _over_first(cell)))
+    equal = summary["at_equal_wall"]
+    budgets = [round(s) for s in equal["seconds"].values()]
+    lines.append(
+        "at equal wall time" + (f" (each seed's shortest run: {_span(budgets)} s)" if budgets else "")
+    )
+    for name, cell in equal["optimizers"].items():
+        used = [c for c in cell["calls"].values() if c is not None]
+        parts = [f"  {name:8s} loss {_cell(cell['loss'])}" + (f" at {_span(used)} calls" if used else "")]
         lines.append("  ".join(parts + _over_first(cell)))
     for name, by_seed in summary["runs"].items():
         diverged = summary.get("diverged", {}).get(name)

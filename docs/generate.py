@@ -375,9 +375,12 @@ def _center_out_ahf_100k() -> str:
 CLAIMS_LEVEL, CLAIMS_RESAMPLES = 0.95, 10_000
 
 
-def per_seed(data: dict, optimizer: str, calls: int) -> dict[str, float]:
+def per_seed(data: dict, optimizer: str, calls: int | None = None, at: str | None = None) -> dict[str, float]:
     """``{seed: value}`` of ``optimizer`` at ``calls`` in a seeds JSON of docs/bench: the loss
-    over iLQR's of its ``rows`` (``seeds_center_out_100k.json``) or the loss of its ``table``."""
+    over iLQR's of its ``rows`` (``seeds_center_out_100k.json``) or the loss of its ``table``;
+    with ``at = "equal_wall"`` instead, the loss at each seed's equal-time budget."""
+    if at == "equal_wall":
+        return dict(data["at_equal_wall"]["optimizers"][optimizer]["per_seed"])
     if "rows" in data:
         rows = (r for r in data["rows"] if r["optimizer"] == optimizer)
         return {str(r["seed"]): r["ratio_to_ilqr"][str(calls)] for r in rows}
@@ -490,6 +493,41 @@ def _failures_center_out() -> str:
     return "\n".join(lines)
 
 
+def _equal_wall_center_out() -> str:
+    """Per seed, L-BFGS against AHF at equal wall time and at equal calls (the failure-rate runs:
+    the same seeds and settings, so the same iterates; only their timing differs); the medians
+    of the run before L-BFGS stopped copying its curvature pairs in the last row."""
+    at_calls = _bench("failures_center_out_quick.json")["table"]["20000"]
+    lines = [
+        "| seed | equal time: AHF's 20k calls (s) | L-BFGS's calls by then | L-BFGS / AHF at equal time "
+        "| L-BFGS / AHF at 20k calls each |",
+        "|---|---|---|---|---|",
+    ]
+
+    def rows(name: str, label: str, per_seed: bool) -> None:
+        equal = _bench(name)["at_equal_wall"]
+        lbfgs, ahf = equal["optimizers"]["lbfgs"], equal["optimizers"]["ahf"]
+        timed, counted = [], []
+        for seed, seconds in equal["seconds"].items():
+            timed.append(lbfgs["per_seed"][seed] / ahf["per_seed"][seed])
+            counted.append(at_calls["lbfgs"]["per_seed"][seed] / at_calls["ahf"]["per_seed"][seed])
+            if per_seed:
+                used = lbfgs["calls"][seed]
+                lines.append(f"| {seed} | {seconds:.1f} | {used:,} | {timed[-1]:.4f} | {counted[-1]:.4f} |")
+        lines.append(
+            f"| {label} | {statistics.median(equal['seconds'].values()):.1f} "
+            f"| {statistics.median(lbfgs['calls'].values()):,.0f} "
+            f"| {statistics.median(timed):.4f} [{min(timed):.4f}, {max(timed):.4f}] "
+            f"| {statistics.median(counted):.4f} [{min(counted):.4f}, {max(counted):.4f}] |"
+        )
+
+    rows("equal_wall_center_out_quick.json", "median [lowest, highest]", True)
+    rows(
+        "equal_wall_center_out_quick_copying_lbfgs.json", "first run, L-BFGS copying its pairs: median", False
+    )
+    return "\n".join(lines)
+
+
 def _declared_claims() -> list[dict]:
     import tomllib
 
@@ -552,6 +590,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "rl-table": _rl_table,
     "claims": _claims,
     "failures-center-out": _failures_center_out,
+    "equal-wall-center-out": _equal_wall_center_out,
     "center-out-100k": _center_out_100k,
     "center-out-20k": _center_out_20k,
     "postural-15k": _postural_15k,

@@ -120,7 +120,11 @@ def test_compare_over_seeds_writes_bands_and_the_seed_table(tmp_path, capsys):
         # iLQR is optimal for these open-loop reaches: no run gets within 1.01 after 2 steps.
         assert cell["within_1.01"] == 0 and reference > 0
     table = capsys.readouterr().out
-    assert "at 5 calls" in table and "lbfgs" in table
+    assert "at 5 calls" in table and "lbfgs" in table and "at equal wall time" in table
+    # One optimizer: the equal-time budget is each run's own end.
+    for seed in (0, 1):
+        walls = json.loads((out / f"lbfgs-s{seed}" / "history.json").read_text())["wall_time"]
+        assert summary["at_equal_wall"]["seconds"][str(seed)] == walls[-1]
     # Reused, not retrained: the sub-runs are done, and the same command prints the same table.
     assert main([*args, "--at-calls", "5,1000000"]) == 0
     assert json.loads((out / "seeds.json").read_text())["table"] == summary["table"]
@@ -439,6 +443,32 @@ def test_at_own_end_compares_each_run_where_it_stopped():
     # A stochastic task's end is the mean over the last tenth of the run's calls.
     assert at_own_end(histories, window=0.1)["ahf"]["per_seed"][0] == 1.0
     assert at_own_end({"a": {0: ([10, 95, 100], [3.0, 2.0, 1.0])}}, 0.1)["a"]["per_seed"][0] == 1.5
+
+
+def test_at_equal_wall_reads_every_run_at_the_end_of_its_seeds_shortest_run():
+    from armctl.compare_seeds import at_equal_wall
+
+    curves = {  # (seconds, calls, losses) after each iteration
+        "ahf": {
+            0: ([2.0, 6.0, 10.0], [100, 300, 500], [3.0, 2.0, 1.0]),
+            1: ([3.0, 8.0], [50, 90], [4.0, 2.0]),
+        },
+        "lbfgs": {
+            0: ([4.0, 9.0, 30.0], [50, 80, 500], [2.5, 2.2, 0.5]),
+            1: ([9.0, 20.0], [40, 60], [5.0, 4.0]),
+        },
+    }
+    equal = at_equal_wall(curves, window=0.0)
+    assert equal["seconds"] == {0: 10.0, 1: 8.0}  # AHF's runs ended first on both seeds
+    ahf, lbfgs = equal["optimizers"]["ahf"], equal["optimizers"]["lbfgs"]
+    assert ahf["per_seed"] == {0: 1.0, 1: 2.0} and ahf["calls"] == {0: 500, 1: 90}
+    # L-BFGS at 10 s had done two iterations of seed 0 (80 calls); on seed 1 none by 8 s.
+    assert lbfgs["per_seed"] == {0: 2.2, 1: None} and lbfgs["calls"] == {0: 80, 1: None}
+    assert lbfgs["over_ahf"] == {"reached": 1, "runs": 2, "median": 2.2, "best": 2.2, "worst": 2.2}
+    # A stochastic task's level: the mean over the last tenth of the budget's seconds.
+    assert at_equal_wall({"a": {0: ([1.0, 9.5, 10.0], [1, 2, 3], [3.0, 2.0, 1.0])}}, 0.1)["optimizers"]["a"][
+        "per_seed"
+    ][0] == pytest.approx(1.5)
 
 
 def test_center_out_probe_keeps_the_task_plant_and_drops_its_randomness():
