@@ -23,6 +23,7 @@ last good checkpoint and raises :class:`Diverged`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -344,7 +345,9 @@ def plan(config: RunConfig, *, force: bool = False) -> str:
             )
         return "new"
     saved = read_config(run_dir, type(config))
-    if saved == config and (run_dir / "report.json").is_file():
+    # The devices a run was split over are its layout, not its settings (a resume may change
+    # them): a finished run made on other devices is reused, not resumed to rewrite its config.
+    if dataclasses.replace(saved, devices=config.devices) == config and (run_dir / "report.json").is_file():
         return "done"
     try:
         config.check_resume(saved, run_dir)

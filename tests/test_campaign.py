@@ -3,6 +3,7 @@ and model files (export, safe loading, evaluation on fresh sequences)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -272,3 +273,35 @@ def test_a_run_whose_directory_is_in_use_is_refused_and_reported(tmp_path):
         lock.release()
     assert row["state"] == "new" and any("refused (see its log)" in line for line in lines)
     assert "is in use" in (planned[0].config.run_dir() / "log.txt").read_text()
+
+
+def test_the_fig_4_1_table_tells_failed_unfinished_and_unstarted_runs_apart():
+    def row(problem, T, state, minibatches=None):
+        return {"config": {"problem": problem, "T": T}, "state": state, "minibatches": minibatches}
+
+    rows = [
+        row("addition", 30, "solved", 1000.0),
+        row("addition", 30, "solved", 2000.0),
+        row("addition", 30, "failed", 50000.0),
+        row("addition", 50, "unfinished", 700.0),
+        row("addition", 50, "new"),
+        row("xor", 50, "new"),
+    ]
+    assert campaign.fig41_table(rows).splitlines()[2:] == [
+        "| addition | 1,500 [1,000, 2,000]; failed 1 / 3 | none solved; 1 unfinished; 1 not run |",
+        "| xor |  | 1 not run |",
+    ]
+
+
+def test_a_finished_run_made_on_other_devices_is_reused_not_resumed(ended):
+    root, path, rows, _ = ended
+    planned = campaign.read(path, root / "c")[0]
+    config_file = planned.config.run_dir() / "config.json"
+    before = config_file.read_text()
+    assert runs.plan(planned.config) == "done"
+    # The run was split over two devices (a resume may change them): still done, its config kept.
+    saved = json.loads(before)
+    config_file.write_text(json.dumps({**saved, "devices": 2}))
+    assert runs.plan(planned.config) == "done"
+    assert runs.plan(dataclasses.replace(planned.config, hidden=9), force=True) == "new"
+    config_file.write_text(before)

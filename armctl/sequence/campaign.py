@@ -364,8 +364,8 @@ def arms_table(rows: Sequence[dict]) -> str:
 
 def fig41_table(rows: Sequence[dict]) -> str:
     """Markdown, thesis fig. 4.1 as a table: per problem and T, minibatches to success (mean
-    [min, max] over the solved runs), the failure rate over the ended runs (solved or failed), and
-    the runs still unfinished."""
+    [min, max] over the solved runs), the failure rate over the ended runs (solved or failed), the
+    runs started and unfinished, and those not started."""
     groups: dict = {}
     for row in rows:
         c = row["config"]
@@ -381,19 +381,22 @@ def fig41_table(rows: Sequence[dict]) -> str:
             group = by_T.get(T, [])
             won = [r["minibatches"] for r in group if r["state"] == "solved"]
             ended = [r for r in group if r["state"] in ("solved", "failed")]
-            open_runs = len(group) - len(ended)
+            started = sum(r["state"] == "unfinished" for r in group)
+            waiting = len(group) - len(ended) - started
             if not group:
                 cells.append("")
                 continue
-            text = (
-                f"{_count(sum(won) / len(won))} [{_count(min(won))}, {_count(max(won))}]"
-                if won
-                else "none solved"
-            )
+            parts = []
+            if won:
+                parts.append(f"{_count(sum(won) / len(won))} [{_count(min(won))}, {_count(max(won))}]")
+            elif ended or started:
+                parts.append("none solved")
             if ended:
-                text += f"; failed {len(ended) - len(won)} / {len(ended)}"
-            if open_runs:
-                text += f"; {open_runs} unfinished"
-            cells.append(text)
+                parts.append(f"failed {len(ended) - len(won)} / {len(ended)}")
+            if started:
+                parts.append(f"{started} unfinished")
+            if waiting:
+                parts.append(f"{waiting} not run")
+            cells.append("; ".join(parts))
         lines.append(f"| {problem} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
