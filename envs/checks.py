@@ -107,7 +107,13 @@ def episode_from_options(task: Task, batch: TaskBatch, options: dict | None) -> 
                 _check_start(task, value, "options['x0']")
             if name == "target":  # a rest state at the given joint angles
                 value = np.concatenate([value, np.zeros(2)])
-            fields[name] = value[None].astype(np.asarray(getattr(batch, name)).dtype)
+            dtype = np.asarray(getattr(batch, name)).dtype
+            if np.abs(value).max() > np.finfo(dtype).max:  # the cast would make it inf
+                raise ValueError(
+                    f"options[{name!r}] must be finite in the env's {dtype} (magnitudes up to "
+                    f"{np.finfo(dtype).max:.3g}), got {options[name]!r}"
+                )
+            fields[name] = value[None].astype(dtype)
     if "onset" in options:
         fields["onset"] = np.asarray(
             _check_onset(task, options["onset"], "options['onset']"), np.int32

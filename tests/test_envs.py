@@ -286,6 +286,8 @@ def test_reset_options_fix_the_episode():
         ({"target": [0.1]}, r"options\['target'\] must be 2 finite numbers"),
         ({"hand_force": "strong"}, r"options\['hand_force'\] must be 2 finite numbers"),
         ({"joint_disturbance": [np.inf, 0.0]}, r"options\['joint_disturbance'\] must be 2 finite numbers"),
+        # Finite in float64, inf once cast to the env's float32: refused, not turned into inf.
+        ({"hand_force": [1e300, 0.0]}, r"options\['hand_force'\] must be finite in the env's float32"),
     ],
 )
 def test_reset_options_out_of_range_raise_naming_the_option(options, message):
