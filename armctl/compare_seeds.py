@@ -157,10 +157,12 @@ def at_equal_wall(curves: dict, window: float) -> dict:
     for name, by_seed in curves.items():
         per_seed, used = {}, {}
         for seed, (walls, calls, losses) in by_seed.items():
-            at = budget.get(seed, -1.0)
-            reached = np.asarray(walls, float) <= at
-            per_seed[seed] = loss_at_calls(walls, losses, at, window) if reached.any() else None
-            used[seed] = int(np.asarray(calls)[reached][-1]) if reached.any() else None
+            reached = np.asarray(walls, float) <= budget.get(seed, -np.inf)
+            if not reached.any():  # no step ended within the budget (or the seed has none)
+                per_seed[seed] = used[seed] = None
+                continue
+            per_seed[seed] = loss_at_calls(walls, losses, budget[seed], window)
+            used[seed] = int(np.asarray(calls)[reached][-1])
         cell = {"per_seed": per_seed, "calls": used, "loss": _stats(list(per_seed.values()))}
         if table:  # over the first optimizer's, as in seed_table
             first = next(iter(table))
@@ -296,6 +298,17 @@ def _over_first(cell: dict) -> list[str]:
     return [f"{k.replace('_', ' ')} {_cell(cell[k], '{:.3f}')}" for k in cell if k.startswith("over_")]
 
 
+def _read_where_calls_differ(cells: dict) -> list[str]:
+    """Per optimizer, the loss statistics of :func:`at_own_end` or :func:`at_equal_wall`, with the
+    span of the calls its runs had used there."""
+    lines = []
+    for name, cell in cells.items():
+        used = [c for c in cell["calls"].values() if c is not None]
+        parts = [f"  {name:8s} loss {_cell(cell['loss'])}" + (f" at {_span(used)} calls" if used else "")]
+        lines.append("  ".join(parts + _over_first(cell)))
+    return lines
+
+
 def format_seed_table(summary: dict) -> str:
     """One block per call count: median [best, worst] of the loss, of the ratio to iLQR, and of the
     loss over the first optimizer's; runs within 1.01 / 1.001 of iLQR. Then the same at each run's
@@ -310,19 +323,13 @@ def format_seed_table(summary: dict) -> str:
                 parts.append(f"x iLQR {_cell(cell['ratio_to_ilqr'], '{:.5f}')} ({near})")
             lines.append("  ".join(parts + _over_first(cell)))
     lines.append("at each run's own end")
-    for name, cell in summary["at_own_end"].items():
-        ends = [c for c in cell["calls"].values() if c is not None]
-        parts = [f"  {name:8s} loss {_cell(cell['loss'])}" + (f" at {_span(ends)} calls" if ends else "")]
-        lines.append("  ".join(parts + _over_first(cell)))
+    lines += _read_where_calls_differ(summary["at_own_end"])
     equal = summary["at_equal_wall"]
     budgets = [round(s) for s in equal["seconds"].values()]
     lines.append(
         "at equal wall time" + (f" (each seed's shortest run: {_span(budgets)} s)" if budgets else "")
     )
-    for name, cell in equal["optimizers"].items():
-        used = [c for c in cell["calls"].values() if c is not None]
-        parts = [f"  {name:8s} loss {_cell(cell['loss'])}" + (f" at {_span(used)} calls" if used else "")]
-        lines.append("  ".join(parts + _over_first(cell)))
+    lines += _read_where_calls_differ(equal["optimizers"])
     for name, by_seed in summary["runs"].items():
         diverged = summary.get("diverged", {}).get(name)
         note = f", diverged: seeds {', '.join(diverged)}" if diverged else ""

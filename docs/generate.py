@@ -504,14 +504,14 @@ def _equal_wall_center_out() -> str:
         "|---|---|---|---|---|",
     ]
 
-    def rows(name: str, label: str, per_seed: bool) -> None:
+    def rows(name: str, label: str, each_seed: bool) -> None:
         equal = _bench(name)["at_equal_wall"]
         lbfgs, ahf = equal["optimizers"]["lbfgs"], equal["optimizers"]["ahf"]
         timed, counted = [], []
         for seed, seconds in equal["seconds"].items():
             timed.append(lbfgs["per_seed"][seed] / ahf["per_seed"][seed])
             counted.append(at_calls["lbfgs"]["per_seed"][seed] / at_calls["ahf"]["per_seed"][seed])
-            if per_seed:
+            if each_seed:
                 used = lbfgs["calls"][seed]
                 lines.append(f"| {seed} | {seconds:.1f} | {used:,} | {timed[-1]:.4f} | {counted[-1]:.4f} |")
         lines.append(

@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from armctl.xla_cpu import default_flag  # imports neither JAX nor gymnasium
+
 CACHE_DIR = Path(tempfile.gettempdir()) / f"armctl-tests-xla-cache-{os.getpid()}"
 # Set by the run's first process (xdist's controller, or the only one) before any JAX import;
 # the workers and every subprocess inherit the environment, so they share its directory.
@@ -23,9 +25,7 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 # armctl command (which tests call in-process) gives a process one device per core when it is the
 # first to start JAX there, so runs without --devices would otherwise split their batches in some
 # xdist workers and not in others. Tests of the multi-device layout set their own count.
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    flags = os.environ.get("XLA_FLAGS", "")
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=1".strip()
+default_flag("--xla_force_host_platform_device_count=1")
 
 
 def pytest_sessionfinish(session, exitstatus):
