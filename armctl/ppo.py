@@ -195,7 +195,9 @@ class Agent:
             **body,
             "mean": _dense(k[4], h, self.action_dim, 0.01),
             "value": _dense(k[5], h, 1, 1.0),
-            "log_std": jnp.full(self.action_dim, self.initial_log_std),
+            # A Python float would make this leaf weak-typed and the update's output strong-typed:
+            # the second update would then trace and compile the whole step again.
+            "log_std": jnp.full(self.action_dim, self.initial_log_std, float),
         }
 
     def initial_carry(self, n: int):

@@ -12,7 +12,7 @@ import pytest
 
 from armctl import runs
 from armctl.cli import main
-from armctl.ppo import Agent, PPOConfig, _merge, _reward_stats, train
+from armctl.ppo import Agent, PPOConfig, _compiled, _merge, _reward_stats, train
 
 SMALL = dict(num_envs=8, rollout_steps=16, minibatches=2, epochs=2, hidden=16, eval_episodes=4)
 
@@ -59,6 +59,9 @@ def test_a_resumed_run_reaches_the_uninterrupted_numbers(tmp_path):
     assert a.history["loss"] == b.history["loss"] and a.history["eval_return"] == b.history["eval_return"]
     for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params), strict=True):
         np.testing.assert_array_equal(x, y)
+    # Every update, the resumed ones too, takes the first one's types: the step compiled once.
+    update, _ = _compiled(PPOConfig(**base), PPOConfig(**base).env_and_params()[0])
+    assert update._cache_size() == 1
 
 
 def test_the_reward_statistics_are_those_of_all_returns_seen():
