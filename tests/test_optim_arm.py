@@ -1,13 +1,14 @@
 """AHF on the real arm: the center-out problem through the plant, via armctl.arm_problem."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 from armctl.controllers.arm import ArmController
 
 from armctl.arm_problem import arm_problem
-from armctl.optim import ahf, gauss_newton_product, minimize, objective
+from armctl.optim import adam, ahf, gauss_newton_product, lbfgs, minimize, objective
 from armctl.tasks import CenterOut
 
 
@@ -49,3 +50,41 @@ def test_ahf_lowers_center_out_loss_monotonically(setup):
     assert all(b <= a for a, b in zip(losses, losses[1:], strict=False)), losses
     assert losses[-1] < 0.6 * start, losses
     assert state.counters.gv > 0 and hist["function_calls"][-1] == state.counters.function_calls
+
+
+@pytest.mark.parametrize(
+    "make, quiet_from", [(lambda: ahf(max_cg=10), 2), (lbfgs, 1), (adam, 1)], ids=["ahf", "lbfgs", "adam"]
+)
+def test_steps_after_the_first_compile_nothing(make, quiet_from):
+    """A state leaf whose type changes between steps (a weak-typed start, a dtype drift) makes the
+    next step trace and compile its whole program again; in PPO that cost ~10 s a run. The run
+    starts from parameters with a weak-typed leaf, which ``minimize`` makes strong. AHF's
+    second step compiles by design (CG starts from the previous direction from then on). A network
+    size no other test uses, so no earlier test's programs are in the cache."""
+    controller, task = ArmController(hidden=(5, 3)), CenterOut(n_targets=4)
+    batch = task.sample(jax.random.PRNGKey(0))
+    leaves, tree = jax.tree_util.tree_flatten(controller.init_params(jax.random.PRNGKey(1)))
+    leaves[0] = jnp.full(leaves[0].shape, 0.01)  # weak-typed, as an array made from a Python float
+    assert leaves[0].weak_type
+    compiled, per_step = [], []
+
+    def listen(event, duration, **info):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiled.append(info.get("fun_name"))
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        minimize(
+            arm_problem(controller, task),
+            make(),
+            jax.tree_util.tree_unflatten(tree, leaves),
+            lambda key: batch,
+            jax.random.PRNGKey(0),
+            steps=6,
+            eval_batch=batch,
+            callback=lambda *_: (per_step.append(list(compiled)), compiled.clear()),
+        )
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert len(per_step) == 6 and per_step[0], per_step  # the first step did compile: the listener hears
+    assert per_step[quiet_from:] == [[]] * (6 - quiet_from), per_step

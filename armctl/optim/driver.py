@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from armctl.optim import parallel
@@ -282,6 +283,9 @@ def minimize(
     if not conditions:
         raise ValueError("give steps or max_function_calls or a stop condition (none would run forever)")
     check_integer("batch_refresh", batch_refresh, 1)  # steps per batch
+    # A weak-typed leaf (an array made from a Python scalar) comes back strong-typed from the first
+    # step, and the next step would trace and compile again: start with the types steps return.
+    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.result_type(a)), params)
     state = opt.init(params) if state is None else state
     history = History() if history is None else history
     if mesh is not None:
