@@ -60,7 +60,8 @@ def test_a_resumed_run_reaches_the_uninterrupted_numbers(tmp_path):
     for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params), strict=True):
         np.testing.assert_array_equal(x, y)
     # Every update, the resumed ones too, takes the first one's types: the step compiled once.
-    update, _ = _compiled(PPOConfig(**base), PPOConfig(**base).env_and_params()[0])
+    config = PPOConfig(**base)
+    update, _ = _compiled(config, config.env_and_params()[0])
     assert update._cache_size() == 1
 
 
