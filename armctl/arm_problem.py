@@ -6,7 +6,7 @@ import functools
 
 import jax.numpy as jnp
 
-from armctl.optim import Problem
+from armctl.optim import Factored, Problem
 from armctl.rollout import simulate
 
 
@@ -18,6 +18,8 @@ def arm_problem(controller, task, remat_block: int = 0) -> Problem:
     taps (hidden pre-activations, tanh units); ``loss``: ``task.loss`` on the full trajectory.
     The task cost is quadratic in states and commands, so ``H_L`` is exact and the GN matrix is
     the one iLQR divides by (thesis 6.8). ``remat_block``: see :func:`armctl.rollout.simulate`.
+    A controller with ``perturbed_step`` (the thesis's) also gets the problem's
+    :class:`~armctl.optim.Factored` view, which makes Gauss-Newton products cheaper.
     """
 
     def outputs(params, batch):
@@ -29,4 +31,20 @@ def arm_problem(controller, task, remat_block: int = 0) -> Problem:
         full = jnp.concatenate([batch.x0[:, None], states], axis=1)
         return task.loss(full, commands, batch.target)
 
-    return Problem(outputs, loss, "tanh")
+    if not hasattr(controller, "perturbed_step"):
+        return Problem(outputs, loss, "tanh")
+
+    def perturbed_outputs(params, batch, perturbation):
+        r = simulate(
+            controller,
+            params,
+            task,
+            batch,
+            return_taps=True,
+            remat_block=remat_block,
+            perturbation=perturbation,
+            return_inputs=True,
+        )
+        return ((r.states[:, 1:], r.commands), r.taps), r.inputs
+
+    return Problem(outputs, loss, "tanh", Factored(perturbed_outputs, controller.preactivations))

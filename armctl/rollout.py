@@ -12,7 +12,12 @@ A controller is any object with
   ``command`` the joint torques (B, 2) and ``taps`` a pytree of hidden pre-activations
   (used by structural damping; may be ``()``);
 * optionally ``init_params(key) -> params``: then :func:`simulate` checks the parameters it
-  is given against the shapes ``init_params`` makes.
+  is given against the shapes ``init_params`` makes;
+* optionally ``perturbed_step(params, carry, observation, target, perturbation) -> (carry,
+  command, taps, inputs)`` and ``preactivations(params, inputs)``, for a controller whose
+  parameters enter only through affine pre-activations (see
+  :meth:`armctl.controllers.arm.ArmController.perturbed_step`): :func:`simulate` then takes a
+  ``perturbation`` of the pre-activations and returns the layer ``inputs``.
 """
 
 from __future__ import annotations
@@ -35,13 +40,15 @@ class Rollout(NamedTuple):
     ``states`` (B, T+1, 4) including the start state; ``commands`` (B, T, 2) the controller's
     commands before noise; ``torques`` (B, T, 2) the torques the arm received (noisy
     command plus disturbance); ``taps`` the controller's hidden pre-activations stacked over
-    time with a leading (B, T) (``None`` unless requested).
+    time with a leading (B, T) (``None`` unless requested); ``inputs`` the controller's layer
+    inputs (``perturbed_step``'s) likewise (``None`` unless requested).
     """
 
     states: jnp.ndarray
     commands: jnp.ndarray
     torques: jnp.ndarray
     taps: Any = None
+    inputs: Any = None
 
 
 @functools.lru_cache(maxsize=256)
@@ -79,7 +86,15 @@ def check_params(controller, params) -> None:
 
 
 def simulate(
-    controller, params, task: Task, batch: TaskBatch, *, return_taps: bool = False, remat_block: int = 0
+    controller,
+    params,
+    task: Task,
+    batch: TaskBatch,
+    *,
+    return_taps: bool = False,
+    remat_block: int = 0,
+    perturbation=None,
+    return_inputs: bool = False,
 ) -> Rollout:
     """Roll the controller out on the task's batch of episodes (``lax.scan`` of the world step).
 
@@ -96,19 +111,35 @@ def simulate(
     check_finite("params", params)
     check_finite("batch", batch)
 
-    def body(carry, _):
+    factored = perturbation is not None or return_inputs
+    if factored and not hasattr(controller, "perturbed_step"):
+        raise ValueError(
+            f"{type(controller).__name__} has no perturbed_step: it takes no perturbation and "
+            "returns no layer inputs"
+        )
+    batch_major = lambda tree: jax.tree_util.tree_map(lambda a: jnp.swapaxes(a, 0, 1), tree)
+
+    def body(carry, e):
         state, obs, h = carry
-        h, u, taps = controller.step(params, h, obs, batch.target)
+        if factored:
+            h, u, taps, inputs = controller.perturbed_step(params, h, obs, batch.target, e)
+        else:
+            (h, u, taps), inputs = controller.step(params, h, obs, batch.target), ()
         state, obs, parts = env_step(task, batch, state, u)
-        return (state, obs, h), (state.x, u, parts.torque, taps if return_taps else ())
+        kept = (taps if return_taps else (), inputs if return_inputs else ())
+        return (state, obs, h), (state.x, u, parts.torque, kept)
 
     state, obs = env_reset(task, batch)
     carry0 = (state, obs, controller.initial_state(params, batch.size))
-    _, (xs, us, taus, taps) = remat_scan(body, carry0, jnp.arange(task.horizon), remat_block)
-    batch_major = lambda a: jnp.swapaxes(a, 0, 1)
+    if perturbation is None:
+        steps, scanned = lambda carry, _: body(carry, None), jnp.arange(task.horizon)
+    else:
+        steps, scanned = body, batch_major(perturbation)
+    _, (xs, us, taus, (taps, inputs)) = remat_scan(steps, carry0, scanned, remat_block)
     return Rollout(
         states=jnp.concatenate([jnp.asarray(batch.x0)[:, None], batch_major(xs)], axis=1),
         commands=batch_major(us),
         torques=batch_major(taus),
-        taps=jax.tree_util.tree_map(batch_major, taps) if return_taps else None,
+        taps=batch_major(taps) if return_taps else None,
+        inputs=batch_major(inputs) if return_inputs else None,
     )

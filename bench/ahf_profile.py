@@ -9,8 +9,10 @@ the quick preset's problem (float64, the thesis network, ``--targets`` reaches o
 * each jitted piece of an AHF step on its own (median of repeats, after compiling): the objective
   at shifted parameters (one line-search evaluation), the gradient, the linearization, one damped
   Gauss-Newton product (structural damping on, as HF's; AHF's is the same product without the
-  taps), one CG iteration with its five scalars read back, and the floor of any call: a trivial
-  jitted function of the parameters with its scalar read back;
+  taps), the same product through the parameters instead of the pre-activations (the problem
+  without its ``Factored`` view: the weights' part inside the scans), one CG iteration with its
+  five scalars read back, and the floor of any call: a trivial jitted function of the parameters
+  with its scalar read back;
 * ``--steps`` AHF steps from a half-trained start (the first 60 steps, untimed), timed whole, with
   the products and evaluations they made, and what the pieces' medians account for;
 * the operations XLA runs per time step inside the compiled scans (``while`` bodies) of the
@@ -63,6 +65,9 @@ def pieces(setup, params, batch, repeats: int) -> dict:
     problem = setup.problem
     f0, grad = value_and_grad_jit(problem, params, batch)
     gnp = gauss_newton_product(problem, params, batch, damping=1e-4, structural=0.03)
+    unfactored = gauss_newton_product(
+        problem._replace(factored=None), params, batch, damping=1e-4, structural=0.03
+    )
     state = zero_start(None, optax.tree.scale(-1.0, grad))
     trivial = jax.jit(lambda p: optax.tree.vdot(p, p))
     t = lambda fn: median_time(fn, repeats=repeats, warmup=2)
@@ -71,6 +76,7 @@ def pieces(setup, params, batch, repeats: int) -> dict:
         "gradient_s": t(lambda: value_and_grad_jit(problem, params, batch)),
         "linearize_s": t(lambda: gauss_newton_product(problem, params, batch, damping=1e-4).out),
         "product_s": t(lambda: gnp(grad)),
+        "product_through_parameters_s": t(lambda: unfactored(grad)),
         "cg_iteration_with_scalars_s": t(
             lambda: [float(x) for x in cg_step(gnp, None, state.r, None, state)[1]]
         ),
@@ -138,11 +144,15 @@ def main() -> None:
 
         problem = setup.problem
         gnp = gauss_newton_product(problem, params, batch, damping=1e-4, structural=0.03)
+        unfactored = gauss_newton_product(
+            problem._replace(factored=None), params, batch, damping=1e-4, structural=0.03
+        )
         grad = value_and_grad_jit(problem, params, batch)[1]
         ops = {
             "objective": scan_ops(objective_jit.lower(problem, params, batch).compile().as_text()),
             "gradient": scan_ops(_value_and_grad.lower(problem, params, batch).compile().as_text()),
             "product": scan_ops(_apply.lower(gnp, grad).compile().as_text()),
+            "product_through_parameters": scan_ops(_apply.lower(unfactored, grad).compile().as_text()),
         }
 
     wide_config, wide = setup_for(4 * args.targets)
@@ -155,7 +165,7 @@ def main() -> None:
             f"{args.targets}_reaches": at_start[name] / args.targets,
             f"{4 * args.targets}_reaches": wide_pieces[name] / (4 * args.targets),
         }
-        for name in ("objective_at_s", "product_s")
+        for name in ("objective_at_s", "product_s", "product_through_parameters_s")
     }
     result = {
         "what": "AHF step of center-out (quick preset, float64) taken apart",

@@ -94,13 +94,56 @@ class ArmController:
 
     def step(self, params: dict, carry, observation: jnp.ndarray, target: jnp.ndarray):
         """One control step: ``(carry, observation, target) -> (carry, torques, (a1, a2))``."""
+        carry, u, taps, _ = self.perturbed_step(params, carry, observation, target, None)
+        return carry, u, taps
+
+    def perturbed_step(self, params: dict, carry, observation, target, perturbation):
+        """:meth:`step` with ``perturbation`` (a pytree like :meth:`preactivations`' value, or
+        ``None``) added to the pre-activations ``a1``, ``a2`` and ``out``; also returns the step's
+        layer inputs, what each weight multiplies (:meth:`preactivations`).
+
+        The parameters enter the step only through these affine pre-activations, so a change of
+        parameters at fixed layer inputs is a perturbation of them: the Gauss-Newton product
+        (:func:`armctl.optim.gn.gauss_newton_product`) multiplies by the Jacobian in the
+        perturbation inside the scan and does the weights' part as a few large matmuls over all
+        time steps at once, outside it.
+        """
         h1, h2 = carry
         v = self.inputs(observation, target)
-        p1, p2, po = params["layer1"], params["layer2"], params["out"]
-        a1 = v @ p1["w_in"] + h1 @ p1["w_rec"] + p1["b"]
+        e = perturbation if perturbation is not None else {}
+        inputs = {"layer1": (v, h1)}
+        a1 = _perturbed(_preactivation(params, "layer1", inputs["layer1"]), e.get("layer1"))
         h1 = jnp.tanh(a1)
-        a2 = v @ p2["w_in"] + h1 @ p2["w_12"] + h2 @ p2["w_rec"] + p2["b"]
+        inputs["layer2"] = (v, h1, h2)
+        a2 = _perturbed(_preactivation(params, "layer2", inputs["layer2"]), e.get("layer2"))
         h2 = jnp.tanh(a2)
-        out = h2 @ po["w"] + po["b"]
+        inputs["out"] = (h2,)
+        out = _perturbed(_preactivation(params, "out", inputs["out"]), e.get("out"))
         u = self.torque_scale * (jnp.tanh(out) if self.bounded else out)
-        return (h1, h2), u, (a1, a2)
+        return (h1, h2), u, (a1, a2), inputs
+
+    @staticmethod
+    def preactivations(params: dict, inputs: dict) -> dict:
+        """The pre-activations ``{'layer1': a1, 'layer2': a2, 'out': out}`` that ``params`` make from
+        the layer inputs :meth:`perturbed_step` returned (any leading axes, e.g. batch and time).
+        Linear in ``params`` (biases included), so given a parameter *tangent* it is the
+        pre-activations' tangent at fixed layer inputs."""
+        return {name: _preactivation(params, name, inputs[name]) for name in LAYER_WEIGHTS}
+
+
+#: Each layer's weights, in the order of the inputs they multiply (``x @ w`` summed, plus ``b``).
+LAYER_WEIGHTS = {"layer1": ("w_in", "w_rec"), "layer2": ("w_in", "w_12", "w_rec"), "out": ("w",)}
+
+
+def _preactivation(params: dict, layer: str, xs) -> jnp.ndarray:
+    """``xs[0] @ w_0 + xs[1] @ w_1 + ... + b`` of one layer (this order: the sums round alike
+    in every caller)."""
+    weights, names = params[layer], LAYER_WEIGHTS[layer]
+    a = xs[0] @ weights[names[0]]
+    for name, x in zip(names[1:], xs[1:], strict=True):
+        a = a + x @ weights[name]
+    return a + weights["b"]
+
+
+def _perturbed(a: jnp.ndarray, e) -> jnp.ndarray:
+    return a if e is None else a + e

@@ -7,6 +7,7 @@ import optax
 import pytest
 from armctl.controllers.arm import ArmController
 
+from armctl import controllers
 from armctl.arm_problem import arm_problem
 from armctl.optim import adam, ahf, gauss_newton_product, lbfgs, minimize, objective
 from armctl.tasks import CenterOut
@@ -37,6 +38,50 @@ def test_arm_problem_matches_task_loss_and_is_cached(setup):
     assert float(optax.tree.vdot(v, gnp(v))) >= 0.1 * float(optax.tree.vdot(v, v)) * (
         1 - 1e-4
     )  # PSD part plus the Tikhonov term
+
+
+def test_factored_product_is_the_generic_one_and_the_layer_inputs_remake_the_taps(setup):
+    """The thesis controller's parameters enter only through affine pre-activations, so its problem
+    multiplies through a perturbation of them (``Factored``): the same products as through the
+    parameters, with and without structural damping, up to the order of float64 sums (~1e3 terms
+    of eps 1.1e-16 each, so 1e-12 is loose). The layer inputs it keeps remake the pre-activations
+    (the taps and the commands), and a zero perturbation changes no bit of the rollout."""
+    from armctl.rollout import simulate
+
+    controller, task, batch, params = setup
+    problem = arm_problem(controller, task)
+    assert problem.factored is not None
+    with jax.enable_x64(True):
+        wide = lambda a: (
+            jnp.asarray(a, jnp.float64) if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else a
+        )
+        params, batch = jax.tree_util.tree_map(wide, (params, batch))
+        v = jax.tree_util.tree_map(lambda a: jnp.cos(jnp.arange(a.size).reshape(a.shape) + 0.0), params)
+        leaves = jax.tree_util.tree_leaves
+        for mu in (0.0, 0.5):
+            fast = gauss_newton_product(problem, params, batch, damping=0.1, structural=mu)
+            slow = gauss_newton_product(
+                problem._replace(factored=None), params, batch, damping=0.1, structural=mu
+            )
+            assert fast.preactivations is not None and slow.preactivations is None
+            for a, b in zip(leaves(fast(v)), leaves(slow(v)), strict=True):
+                assert float(jnp.max(jnp.abs(a - b))) <= 1e-12 * float(jnp.max(jnp.abs(b))), (mu, a.shape)
+
+        plain = simulate(controller, params, task, batch, return_taps=True)
+        assert plain.inputs is None  # only when asked for
+        r = simulate(controller, params, task, batch, return_taps=True, return_inputs=True)
+        pre = controller.preactivations(params, r.inputs)
+        np.testing.assert_allclose(pre["layer1"], r.taps[0], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(pre["layer2"], r.taps[1], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(controller.torque_scale * pre["out"], r.commands, rtol=0, atol=1e-15)
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, pre)
+        perturbed = simulate(controller, params, task, batch, return_taps=True, perturbation=zeros)
+        for a, b in zip(leaves(perturbed[:3]), leaves(plain[:3]), strict=True):
+            np.testing.assert_array_equal(a, b)
+    gru = controllers.gru((4,))
+    with pytest.raises(ValueError, match="GatedController has no perturbed_step"):
+        simulate(gru, gru.init_params(jax.random.PRNGKey(0)), task, batch, return_inputs=True)
+    assert arm_problem(gru, task).factored is None
 
 
 def test_ahf_lowers_center_out_loss_monotonically(setup):

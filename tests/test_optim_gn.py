@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from armctl.optim import GNProduct, Problem, gauss_newton_product, losses
+from armctl.optim import Factored, GNProduct, Problem, gauss_newton_product, losses
 
 B, D_IN, HID, D_OUT = 5, 3, 4, 3
 EPS64, EPS32 = np.finfo(np.float64).eps, np.finfo(np.float32).eps
@@ -33,11 +33,32 @@ def _control_loss(out, batch):
     return (jnp.sum(2.0 * (states - batch["y"][:, :2]) ** 2) + 0.3 * jnp.sum(commands**2)) / states.shape[0]
 
 
+def _mlp_preactivations(params, inputs):
+    return {
+        "hidden": inputs["hidden"] @ params["w1"] + params["b1"],
+        "out": inputs["out"] @ params["w2"] + params["b2"],
+    }
+
+
+def _perturbed_mlp_outputs(params, batch, e):
+    """:func:`_mlp_outputs` with ``e`` added to both layers' pre-activations, and the layer inputs."""
+    e = e or {"hidden": 0.0, "out": 0.0}
+    a = batch["x"] @ params["w1"] + params["b1"] + e["hidden"]
+    inputs = {"hidden": batch["x"], "out": jnp.tanh(a)}
+    return (inputs["out"] @ params["w2"] + params["b2"] + e["out"], a), inputs
+
+
 PROBLEMS = {
     "squared_error": Problem(_mlp_outputs, lambda o, b: losses.squared_error(o, b["y"])),
     "logistic": Problem(_mlp_outputs, lambda o, b: losses.logistic_cross_entropy(o, b["p"])),
     "softmax": Problem(_mlp_outputs, lambda o, b: losses.softmax_cross_entropy(o, b["labels"], b["mask"])),
     "control": Problem(_control_outputs, _control_loss),
+    # The same model as squared_error's, multiplied through its pre-activations (Factored).
+    "factored": Problem(
+        _mlp_outputs,
+        lambda o, b: losses.squared_error(o, b["y"]),
+        factored=Factored(_perturbed_mlp_outputs, _mlp_preactivations),
+    ),
 }
 
 
@@ -82,6 +103,7 @@ def test_gv_matches_explicit_matrix(name, lam, mu):
         params, batch, v = _setup()
         gnp = gauss_newton_product(problem, params, batch, damping=lam, structural=mu)
         assert isinstance(gnp, GNProduct)
+        assert (gnp.preactivations is None) == (problem.factored is None)
         mat, n = _explicit(problem, params, batch, lam, mu)
         got, v_flat = ravel_pytree(gnp(v))[0], ravel_pytree(v)[0]
         error = np.linalg.norm(got - mat @ v_flat)

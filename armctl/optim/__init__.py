@@ -5,7 +5,7 @@
 
 from armctl.optim import losses, parallel
 from armctl.optim.ahf import ahf
-from armctl.optim.base import Counters, Optimizer, Problem, curvature_batch, objective
+from armctl.optim.base import Counters, Factored, Optimizer, Problem, curvature_batch, objective
 from armctl.optim.cg import CGIteration, CGIterator, CGResult, CGState, cg
 from armctl.optim.driver import History, RunResult, Status, max_calls, max_seconds, max_steps, minimize, when
 from armctl.optim.first_order import adam, from_optax, gd, lbfgs, momentum, ncg, nesterov
@@ -20,6 +20,7 @@ __all__ = [
     "CGResult",
     "CGState",
     "Counters",
+    "Factored",
     "GNProduct",
     "History",
     "Optimizer",

@@ -46,11 +46,36 @@ class Problem(NamedTuple):
         tap_nonlinearity: the hidden units' nonlinearity, which fixes the structural-damping
             distance D (see :func:`armctl.optim.gn.tap_curvature`): ``'tanh'``, ``'logistic'`` or
             ``'linear'`` (squared distance of pre-activations, Krause's choice).
+        factored: ``None``, or a :class:`Factored` view of the same model that makes its
+            Gauss-Newton products cheaper (same values up to rounding).
     """
 
     outputs: Callable
     loss: Callable
     tap_nonlinearity: str = "tanh"
+    factored: Factored | None = None
+
+
+class Factored(NamedTuple):
+    """A model whose parameters enter only through pre-activations ``x @ W + b`` of layer inputs ``x``.
+
+    Then ``J_params v = J_e (preactivations(v, inputs))`` with ``J_e`` the Jacobian in a
+    perturbation ``e`` of the pre-activations: the Gauss-Newton product multiplies by ``J_e`` and
+    its transpose, in which the weights are constants, and does the weights' part as a few large
+    matmuls over the whole batch and sequence. Through time, that keeps the per-step cotangent
+    accumulation ``sum_t x_t^T delta_t`` (tiny matmuls and adds, the bulk of a product of a small
+    batch) out of the scan.
+
+    Attributes:
+        outputs: ``outputs(params, batch, perturbation) -> ((out, taps), inputs)``: the model's
+            ``(out, taps)`` with ``perturbation`` (a pytree like ``preactivations``' value, or
+            ``None``) added to the pre-activations, and the layer inputs.
+        preactivations: ``preactivations(params, inputs)``: the pre-activations, linear in
+            ``params``.
+    """
+
+    outputs: Callable
+    preactivations: Callable
 
 
 class Counters(NamedTuple):

@@ -7,6 +7,9 @@
 The model is linearized once (``jax.linearize`` inside a jitted builder, so the residuals of the
 forward pass are kept) and every product is one jitted forward-mode pass through the linear
 model, a loss-Hessian product and the transposed pass: no forward pass is recomputed per CG step.
+A problem with a :class:`~armctl.optim.base.Factored` view is linearized in a perturbation of its
+pre-activations instead of its parameters, and the parameters' part of ``J`` (and of ``J^T``) is
+done outside the scan over time as a few large matmuls.
 
 A batch sharded over a device mesh (:func:`armctl.optim.parallel.shard_batch`) is linearized and
 multiplied shard by shard under ``shard_map``, and the shards' products are averaged once (the loss
@@ -54,17 +57,33 @@ class GNProduct:
     """A linearized model: ``gv(v) = G v + lam mu J_t^T H_D J_t v + lam v`` (jitted, reusable).
 
     Attributes: ``out`` and ``taps`` at the linearization point, ``damping`` (lam) and
-    ``structural`` (mu). A pytree, so it can be passed into jitted code (CG does).
+    ``structural`` (mu); for a factored problem, the layer ``inputs`` and the ``preactivations``
+    function that make the parameters' part of the map (else ``None``). A pytree, so it can be
+    passed into jitted code (CG does).
     """
 
-    def __init__(self, linear, out, taps, batch, damping, structural, loss, tap_nonlinearity, use_taps):
-        self.linear, self.out, self.taps, self.batch = linear, out, taps, batch
+    def __init__(
+        self,
+        linear,
+        out,
+        taps,
+        batch,
+        inputs,
+        damping,
+        structural,
+        loss,
+        tap_nonlinearity,
+        use_taps,
+        preactivations,
+    ):
+        self.linear, self.out, self.taps, self.batch, self.inputs = linear, out, taps, batch, inputs
         self.damping, self.structural = damping, structural
         self.loss, self.tap_nonlinearity, self.use_taps = loss, tap_nonlinearity, use_taps
+        self.preactivations = preactivations
 
     def tree_flatten(self):
-        children = (self.linear, self.out, self.taps, self.batch, self.damping, self.structural)
-        return children, (self.loss, self.tap_nonlinearity, self.use_taps)
+        children = (self.linear, self.out, self.taps, self.batch, self.inputs, self.damping, self.structural)
+        return children, (self.loss, self.tap_nonlinearity, self.use_taps, self.preactivations)
 
     @classmethod
     def tree_unflatten(cls, aux, children):
@@ -81,11 +100,13 @@ class GNProduct:
             self.out,
             self.taps,
             self.batch,
+            self.inputs,
             float(damping),
             self.structural,
             self.loss,
             self.tap_nonlinearity,
             self.use_taps,
+            self.preactivations,
         )
 
 
@@ -94,8 +115,13 @@ def _loss_hvp(loss, out, batch, v):
     return jax.jvp(lambda o: jax.grad(loss)(o, batch), (out,), (v,))[1]
 
 
-def _product(linear, out, taps, batch, damping, structural, v, loss, tap_nonlinearity, use_taps):
+def _product(
+    linear, out, taps, batch, inputs, damping, structural, v, loss, tap_nonlinearity, use_taps, preactivations
+):
     """``J^T H_L J v + lam mu J_t^T H_D J_t v`` of one linearized model (no ``lam v``)."""
+    if preactivations is not None:  # ``linear`` is the map from a perturbation of the pre-activations
+        in_perturbation = linear
+        linear = lambda v: in_perturbation(preactivations(v, inputs))
     transpose = jax.linear_transpose(linear, v)
     if use_taps:
         j_out, j_taps = linear(v)
@@ -110,21 +136,24 @@ def _product(linear, out, taps, batch, damping, structural, v, loss, tap_nonline
 
 @jax.jit
 def _apply(gnp: GNProduct, v):
-    statics = (gnp.loss, gnp.tap_nonlinearity, gnp.use_taps)
+    statics = (gnp.loss, gnp.tap_nonlinearity, gnp.use_taps, gnp.preactivations)
     if isinstance(gnp.linear, ShardedLinear):
         sharded = gnp.linear
 
-        def local(leaves, out, taps, batch, damping, structural, v):
-            gv = _product(sharded.local(leaves), out, taps, batch, damping, structural, v, *statics)
+        def local(leaves, out, taps, batch, inputs, damping, structural, v):
+            linear = sharded.local(leaves)
+            gv = _product(linear, out, taps, batch, inputs, damping, structural, v, *statics)
             return jax.lax.pmean(gv, AXIS)
 
         split, whole = PartitionSpec(AXIS), PartitionSpec()
-        in_specs = (split, split, split, batch_specs(gnp.batch), whole, whole, whole)
+        in_specs = (split, split, split, batch_specs(gnp.batch), split, whole, whole, whole)
         gv = shard_map(local, sharded.mesh, in_specs, whole)(
-            sharded.leaves, gnp.out, gnp.taps, gnp.batch, gnp.damping, gnp.structural, v
+            sharded.leaves, gnp.out, gnp.taps, gnp.batch, gnp.inputs, gnp.damping, gnp.structural, v
         )
     else:
-        gv = _product(gnp.linear, gnp.out, gnp.taps, gnp.batch, gnp.damping, gnp.structural, v, *statics)
+        gv = _product(
+            gnp.linear, gnp.out, gnp.taps, gnp.batch, gnp.inputs, gnp.damping, gnp.structural, v, *statics
+        )
     return optax.tree.add_scale(gv, gnp.damping, v)
 
 
@@ -149,12 +178,31 @@ class ShardedLinear:
 
 
 def _linearize(problem: Problem, params, batch, use_taps: bool):
-    if use_taps:
-        (out, taps), linear = jax.linearize(lambda p: model_outputs(problem, p, batch), params)
-    else:
-        out, linear = jax.linearize(lambda p: model_outputs(problem, p, batch)[0], params)
-        taps = ()
-    return out, taps, linear
+    """``(out, taps, linear, inputs)``: ``linear`` maps a parameter tangent to the tangents of ``out``
+    (and ``taps`` if ``use_taps``); for a factored problem it maps a perturbation of the
+    pre-activations instead, and ``inputs`` are the layer inputs (else ``None``)."""
+    factored = problem.factored
+    if factored is None:
+        if use_taps:
+            (out, taps), linear = jax.linearize(lambda p: model_outputs(problem, p, batch), params)
+        else:
+            out, linear = jax.linearize(lambda p: model_outputs(problem, p, batch)[0], params)
+            taps = ()
+        return out, taps, linear, None
+
+    def perturbed(e):
+        (out, taps), inputs = factored.outputs(params, batch, e)
+        return ((out, taps) if use_taps else out), inputs
+
+    shapes = jax.eval_shape(
+        lambda params, batch: factored.preactivations(params, factored.outputs(params, batch, None)[1]),
+        params,
+        batch,
+    )
+    zero = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    primal, linear, inputs = jax.linearize(perturbed, zero, has_aux=True)
+    out, taps = primal if use_taps else (primal, ())
+    return out, taps, linear, inputs
 
 
 # Jitted so the linear model's jaxpr (and with it the product's trace) is cached per problem and shapes.
@@ -168,16 +216,15 @@ def _linearize_sharded(problem: Problem, params, batch, use_taps: bool, mesh):
     treedef = []
 
     def local(params, batch):
-        out, taps, linear = _linearize(problem, params, batch, use_taps)
+        out, taps, linear, inputs = _linearize(problem, params, batch, use_taps)
         leaves, tree = jax.tree_util.tree_flatten(linear)
         treedef.append(tree)  # read once shard_map has traced this
-        return out, taps, [leaf[None] for leaf in leaves]
+        return out, taps, [leaf[None] for leaf in leaves], inputs
 
     split, whole = PartitionSpec(AXIS), PartitionSpec()
-    out, taps, leaves = shard_map(local, mesh, (whole, batch_specs(batch)), (split, split, split))(
-        params, batch
-    )
-    return out, taps, ShardedLinear(leaves, treedef[0], mesh)
+    out_specs = (split, split, split, split)
+    out, taps, leaves, inputs = shard_map(local, mesh, (whole, batch_specs(batch)), out_specs)(params, batch)
+    return out, taps, ShardedLinear(leaves, treedef[0], mesh), inputs
 
 
 def gauss_newton_product(
@@ -194,9 +241,9 @@ def gauss_newton_product(
     use_taps = structural > 0
     mesh = batch_mesh_of(batch)
     if mesh is None:
-        out, taps, linear = _linearize_jit(problem, params, batch, use_taps)
+        out, taps, linear, inputs = _linearize_jit(problem, params, batch, use_taps)
     else:
-        out, taps, linear = _linearize_sharded(problem, params, batch, use_taps, mesh)
+        out, taps, linear, inputs = _linearize_sharded(problem, params, batch, use_taps, mesh)
     if use_taps and not jax.tree_util.tree_leaves(taps):
         raise ValueError("structural damping needs taps, but problem.outputs returned taps=()")
     return GNProduct(
@@ -204,9 +251,11 @@ def gauss_newton_product(
         out,
         taps,
         batch,
+        inputs,
         float(damping),
         float(structural),
         problem.loss,
         problem.tap_nonlinearity,
         use_taps,
+        None if problem.factored is None else problem.factored.preactivations,
     )
