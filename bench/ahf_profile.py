@@ -19,7 +19,11 @@ the quick preset's problem (float64, the thesis network, ``--targets`` reaches o
   objective, the gradient and the product: a CPU thunk per fusion, dot and copy, each paying a
   fixed cost however small its arrays;
 * the objective and the product at 4x the reaches: time per reach falls when the fixed cost
-  per operation, not arithmetic, dominates.
+  per operation, not arithmetic, dominates;
+* with ``--kernels N``, the N kernels that take most of a product's and of an objective
+  evaluation's time, from XLA's own per-kernel timings (``--xla_cpu_enable_xprof_traceme``
+  under ``jax.profiler.trace``; tracing slows each kernel a little, so compare shares, not these
+  times with the medians).
 
 One process, the armctl command's XLA setting (one thread per operation), one core.
 """
@@ -28,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,6 +90,43 @@ def pieces(setup, params, batch, repeats: int) -> dict:
     }
 
 
+def kernel_profile(fn, compiled_text: str, calls: int, top: int) -> list[dict]:
+    """The ``top`` kernels by time in ``calls`` calls of ``fn`` (compiled already), per call, each
+    with the shape it makes (from ``fn``'s compiled HLO text)."""
+    from jax.profiler import ProfileData
+
+    with tempfile.TemporaryDirectory() as folder:
+        with jax.profiler.trace(folder):
+            for _ in range(calls):
+                jax.block_until_ready(fn())
+        (path,) = Path(folder).rglob("*.xplane.pb")
+        data = ProfileData.from_file(str(path))
+    seconds, counts = collections.Counter(), collections.Counter()
+    for plane in data.planes:
+        for line in plane.lines:
+            if line.name == "python":
+                continue
+            for event in line.events:
+                if event.name.startswith(("ThunkExecutor", "end: ")):
+                    continue  # the executor's own span holds all the others
+                seconds[event.name] += event.duration_ns * 1e-9
+                counts[event.name] += 1
+
+    def makes(name: str) -> str:
+        found = re.search(rf"%?{re.escape(name)} = (\S+) ", compiled_text)
+        return found.group(1) if found else ""
+
+    return [
+        {
+            "kernel": name,
+            "makes": makes(name),
+            "us_per_call": 1e6 * s / calls,
+            "runs_per_call": counts[name] / calls,
+        }
+        for name, s in seconds.most_common(top)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -93,7 +136,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="AHF steps timed whole")
     parser.add_argument("--repeats", type=int, default=21, help="repeats per piece (median)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--kernels", type=int, default=0, help="also list the N slowest kernels of a product and an objective"
+    )
     args = parser.parse_args()
+    if args.kernels:  # before the first computation starts XLA's CPU backend
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_enable_xprof_traceme=true"
 
     def setup_for(targets: int):
         config = ArmConfig(
@@ -154,6 +202,19 @@ def main() -> None:
             "product": scan_ops(_apply.lower(gnp, grad).compile().as_text()),
             "product_through_parameters": scan_ops(_apply.lower(unfactored, grad).compile().as_text()),
         }
+        kernels = {}
+        if args.kernels:
+            shifted_objective = lambda: objective_at(problem, params, grad, 1e-3, batch)
+            text = lambda jitted, *a: jitted.lower(*a).compile().as_text()
+            kernels = {
+                "product": kernel_profile(lambda: gnp(grad), text(_apply, gnp, grad), 10, args.kernels),
+                "product_through_parameters": kernel_profile(
+                    lambda: unfactored(grad), text(_apply, unfactored, grad), 10, args.kernels
+                ),
+                "objective": kernel_profile(
+                    shifted_objective, text(objective_jit, problem, params, batch), 20, args.kernels
+                ),
+            }
 
     wide_config, wide = setup_for(4 * args.targets)
     with wide_config.scope():
@@ -175,6 +236,7 @@ def main() -> None:
         "steps": steps,
         "kernels_per_time_step": ops,
         "seconds_per_reach": per_reach,
+        **({"slowest_kernels": kernels} if kernels else {}),
         "machine": machine_info(),
         **provenance.stamp(),
     }

@@ -112,6 +112,23 @@ def _throughput() -> str:
     return "\n".join(lines)
 
 
+def _ahf_kernels() -> str:
+    """bench/ahf_profile.py --kernels: the slowest kernels of a product and an objective."""
+    data = _bench("ahf_profile_kernels_cpu.json")
+    names = {
+        "product": "G v product (factored)",
+        "product_through_parameters": "G v product through the parameters",
+        "objective": "objective evaluation",
+    }
+    lines = ["| computation | kernel | makes | us per call | runs per call |", "|---|---|---|---|---|"]
+    for key, name in names.items():
+        for row in data["slowest_kernels"][key]:
+            makes = "the whole scan over time" if row["kernel"].startswith("while") else f"`{row['makes']}`"
+            timing = f"{row['us_per_call']:,.0f} | {row['runs_per_call']:g}"
+            lines.append(f"| {name} | `{row['kernel']}` | {makes} | {timing} |")
+    return "\n".join(lines)
+
+
 def _ahf_profile() -> str:
     """bench/ahf_profile.py: an AHF step of the main job taken apart."""
     data = _bench("ahf_profile_cpu.json")
@@ -594,6 +611,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "pathological-memory-at-init": _memory_at_init,
     "pathological-throughput": _throughput,
     "ahf-profile": _ahf_profile,
+    "ahf-kernels": _ahf_kernels,
     "ppo": _ppo,
     "ppo-delays": _ppo_delays,
     "rl-recurrent": _rl_recurrent,
