@@ -111,6 +111,10 @@ class ArmController:
         h1, h2 = carry
         v = self.inputs(observation, target)
         e = perturbation if perturbation is not None else {}
+        if set(e) - set(LAYER_WEIGHTS):
+            raise ValueError(
+                f"perturbation has keys {sorted(e)}; the pre-activations are {sorted(LAYER_WEIGHTS)}"
+            )
         inputs = {"layer1": (v, h1)}
         a1 = _perturbed(_preactivation(params, "layer1", inputs["layer1"]), e.get("layer1"))
         h1 = jnp.tanh(a1)

@@ -79,6 +79,8 @@ def test_factored_product_is_the_generic_one_and_the_layer_inputs_remake_the_tap
         perturbed = simulate(controller, params, task, batch, return_taps=True, perturbation=zeros)
         for a, b in zip(leaves(perturbed[:3]), leaves(plain[:3]), strict=True):
             np.testing.assert_array_equal(a, b)
+        with pytest.raises(ValueError, match=r"perturbation has keys \['hidden'\]"):
+            simulate(controller, params, task, batch, perturbation={"hidden": pre["layer1"]})
     gru = controllers.gru((4,))
     with pytest.raises(ValueError, match="GatedController has no perturbed_step"):
         simulate(gru, gru.init_params(jax.random.PRNGKey(0)), task, batch, return_inputs=True)
