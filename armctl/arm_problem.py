@@ -22,9 +22,12 @@ def arm_problem(controller, task, remat_block: int = 0) -> Problem:
     :class:`~armctl.optim.Factored` view, which makes Gauss-Newton products cheaper.
     """
 
+    def rollout(params, batch, **options):
+        r = simulate(controller, params, task, batch, return_taps=True, remat_block=remat_block, **options)
+        return ((r.states[:, 1:], r.commands), r.taps), r.inputs
+
     def outputs(params, batch):
-        r = simulate(controller, params, task, batch, return_taps=True, remat_block=remat_block)
-        return (r.states[:, 1:], r.commands), r.taps
+        return rollout(params, batch)[0]
 
     def loss(out, batch):
         states, commands = out
@@ -35,16 +38,6 @@ def arm_problem(controller, task, remat_block: int = 0) -> Problem:
         return Problem(outputs, loss, "tanh")
 
     def perturbed_outputs(params, batch, perturbation):
-        r = simulate(
-            controller,
-            params,
-            task,
-            batch,
-            return_taps=True,
-            remat_block=remat_block,
-            perturbation=perturbation,
-            return_inputs=True,
-        )
-        return ((r.states[:, 1:], r.commands), r.taps), r.inputs
+        return rollout(params, batch, perturbation=perturbation, return_inputs=True)
 
     return Problem(outputs, loss, "tanh", Factored(perturbed_outputs, controller.preactivations))
