@@ -196,24 +196,23 @@ def main() -> None:
             problem._replace(factored=None), params, batch, damping=1e-4, structural=0.03
         )
         grad = value_and_grad_jit(problem, params, batch)[1]
-        ops = {
-            "objective": scan_ops(objective_jit.lower(problem, params, batch).compile().as_text()),
-            "gradient": scan_ops(_value_and_grad.lower(problem, params, batch).compile().as_text()),
-            "product": scan_ops(_apply.lower(gnp, grad).compile().as_text()),
-            "product_through_parameters": scan_ops(_apply.lower(unfactored, grad).compile().as_text()),
+        text = lambda jitted, *a: jitted.lower(*a).compile().as_text()
+        texts = {  # each compiled once, for the kernel counts and the kernel profile
+            "objective": text(objective_jit, problem, params, batch),
+            "gradient": text(_value_and_grad, problem, params, batch),
+            "product": text(_apply, gnp, grad),
+            "product_through_parameters": text(_apply, unfactored, grad),
         }
+        ops = {name: scan_ops(compiled) for name, compiled in texts.items()}
         kernels = {}
         if args.kernels:
             shifted_objective = lambda: objective_at(problem, params, grad, 1e-3, batch)
-            text = lambda jitted, *a: jitted.lower(*a).compile().as_text()
             kernels = {
-                "product": kernel_profile(lambda: gnp(grad), text(_apply, gnp, grad), 10, args.kernels),
+                "product": kernel_profile(lambda: gnp(grad), texts["product"], 10, args.kernels),
                 "product_through_parameters": kernel_profile(
-                    lambda: unfactored(grad), text(_apply, unfactored, grad), 10, args.kernels
+                    lambda: unfactored(grad), texts["product_through_parameters"], 10, args.kernels
                 ),
-                "objective": kernel_profile(
-                    shifted_objective, text(objective_jit, problem, params, batch), 20, args.kernels
-                ),
+                "objective": kernel_profile(shifted_objective, texts["objective"], 20, args.kernels),
             }
 
     wide_config, wide = setup_for(4 * args.targets)
